@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every tool the demo and the tests need into .tools/ (git-ignored), pinned and idempotent.
+# Needs only python3 (>= 3.9) with the venv module and the Rust toolchain.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+venv="$tools/venv"
+req="$root/scripts/requirements-tools.txt"
+stamp="$venv/.installed-requirements"
+
+if [ -f "$stamp" ] && cmp -s "$req" "$stamp" && [ -x "$venv/bin/moto_server" ] && [ -x "$venv/bin/cargo-lambda" ]; then
+  exit 0
+fi
+
+echo "installing pinned tools into $tools" >&2
+mkdir -p "$tools"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.3.1"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+cp "$req" "$stamp"
+echo "tools ready: $("$venv/bin/moto_server" --version 2>/dev/null || echo moto), $("$venv/bin/cargo-lambda" lambda --version)" >&2

@@ -1,0 +1,114 @@
+//! [`FindingsPort`] over `aws-sdk-securityhub` (`BatchImportFindings`).
+
+use super::FindingsPort;
+use crate::asff::AsffFinding;
+use crate::error::AwsError;
+use async_trait::async_trait;
+use aws_sdk_securityhub::types::{
+    AwsSecurityFinding, Compliance, ComplianceStatus, Recommendation, Remediation, Resource, Severity, SeverityLabel,
+};
+use aws_sdk_securityhub::Client;
+
+/// Security Hub through the AWS SDK. Cheap to clone; build once per process.
+#[derive(Clone, Debug)]
+pub struct AwsSecurityHub {
+    client: Client,
+}
+
+impl AwsSecurityHub {
+    pub fn new(client: Client) -> Self {
+        AwsSecurityHub { client }
+    }
+}
+
+fn to_sdk(f: &AsffFinding) -> AwsSecurityFinding {
+    let mut b = AwsSecurityFinding::builder()
+        .schema_version(&f.schema_version)
+        .id(&f.id)
+        .product_arn(&f.product_arn)
+        .generator_id(&f.generator_id)
+        .aws_account_id(&f.aws_account_id)
+        .region(&f.region)
+        .created_at(&f.created_at)
+        .updated_at(&f.updated_at)
+        .severity(
+            Severity::builder()
+                .label(SeverityLabel::from(f.severity_label.as_str()))
+                .build(),
+        )
+        .title(&f.title)
+        .description(&f.description)
+        .compliance(
+            Compliance::builder()
+                .status(ComplianceStatus::from(f.compliance_status.as_str()))
+                .build(),
+        )
+        .remediation(
+            Remediation::builder()
+                .recommendation(
+                    Recommendation::builder()
+                        .text(&f.recommendation_text)
+                        .url(&f.recommendation_url)
+                        .build(),
+                )
+                .build(),
+        )
+        .set_product_fields(Some(f.product_fields.clone().into_iter().collect()));
+    for t in &f.types {
+        b = b.types(t);
+    }
+    for r in &f.resources {
+        b = b.resources(
+            Resource::builder()
+                .r#type(&r.resource_type)
+                .id(&r.id)
+                .partition(aws_sdk_securityhub::types::Partition::from(r.partition.as_str()))
+                .region(&r.region)
+                .build(),
+        );
+    }
+    b.build()
+}
+
+#[async_trait]
+impl FindingsPort for AwsSecurityHub {
+    async fn import(&self, findings: &[AsffFinding]) -> Result<(), AwsError> {
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let ids = findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(",");
+        let sdk = findings.iter().map(to_sdk).collect::<Vec<_>>();
+        let out = self
+            .client
+            .batch_import_findings()
+            .set_findings(Some(sdk))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("securityhub", "BatchImportFindings", &ids, &e))?;
+        if out.failed_count.unwrap_or(0) > 0 {
+            let detail = out
+                .failed_findings
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| {
+                    format!(
+                        "{}: {} {}",
+                        f.id.unwrap_or_default(),
+                        f.error_code.unwrap_or_default(),
+                        f.error_message.unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(AwsError {
+                service: "securityhub",
+                operation: "BatchImportFindings",
+                resource: ids,
+                code: "FailedFindings".into(),
+                message: detail,
+                retryable: false,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! Applies a plan through the IAM port. In dry-run mode nothing is called. After the first failed
+//! write the remaining steps are not attempted, and each says why: nothing is half-done silently.
+
+use crate::adapters::{Applied, IamPort};
+use crate::config::Mode;
+use crate::error::AwsError;
+use crate::plan::{Action, Plan};
+use serde::Serialize;
+
+/// What happened to one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum StepResult {
+    Applied,
+    /// IAM already was as the step wanted (e.g. the policy had been detached meanwhile).
+    AlreadyInPlace,
+    /// Dry-run: the call was not made.
+    DryRun,
+    NotAttempted {
+        reason: String,
+    },
+    Failed {
+        error: AwsError,
+    },
+}
+
+impl StepResult {
+    /// True when IAM is now in the state the step wanted.
+    pub fn succeeded(&self) -> bool {
+        matches!(self, StepResult::Applied | StepResult::AlreadyInPlace)
+    }
+}
+
+/// One step with its result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionOutcome {
+    /// Index into the report's verdicts.
+    pub verdict: usize,
+    pub api_call: String,
+    pub description: String,
+    pub action: Action,
+    pub inverse: Action,
+    #[serde(flatten)]
+    pub result: StepResult,
+}
+
+/// Marks every step as not attempted (used when a precondition such as recording the finding
+/// first could not be met).
+pub fn not_attempted(plan: &Plan, reason: &str) -> Vec<ActionOutcome> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            outcome(
+                s,
+                StepResult::NotAttempted {
+                    reason: reason.to_string(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn outcome(s: &crate::plan::PlannedStep, result: StepResult) -> ActionOutcome {
+    ActionOutcome {
+        verdict: s.verdict,
+        api_call: s.step.action.api_call(),
+        description: s.step.action.describe(),
+        action: s.step.action.clone(),
+        inverse: s.step.inverse.clone(),
+        result,
+    }
+}
+
+/// Applies the plan in order.
+pub async fn execute(plan: &Plan, mode: Mode, iam: &dyn IamPort) -> Vec<ActionOutcome> {
+    let mut out = Vec::with_capacity(plan.steps.len());
+    let mut failed: Option<String> = None;
+    for s in &plan.steps {
+        let result = if mode == Mode::DryRun {
+            StepResult::DryRun
+        } else if let Some(first) = &failed {
+            StepResult::NotAttempted {
+                reason: format!("an earlier action failed: {first}"),
+            }
+        } else {
+            let started = std::time::Instant::now();
+            let r = match iam.apply(&s.step.action).await {
+                Ok(Applied::Done) => StepResult::Applied,
+                Ok(Applied::AlreadyInPlace) => StepResult::AlreadyInPlace,
+                Err(error) => {
+                    failed = Some(s.step.action.describe());
+                    StepResult::Failed { error }
+                }
+            };
+            tracing::info!(
+                action = %s.step.action.api_call(),
+                target = %s.step.action.describe(),
+                outcome = ?r,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "remediation step"
+            );
+            r
+        };
+        out.push(outcome(s, result));
+    }
+    out
+}

@@ -1,0 +1,93 @@
+//! The normalized finding: what happened, to what, by whom, independent of the event source.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Where the event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    CloudTrail,
+}
+
+/// Who made the change, as the event reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Actor {
+    /// CloudTrail's `userIdentity.type` (`IAMUser`, `AssumedRole`, `Root`, ...).
+    pub identity_type: String,
+    pub arn: Option<String>,
+    pub name: Option<String>,
+    pub account_id: Option<String>,
+}
+
+/// The kind of IAM principal a policy is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrincipalKind {
+    User,
+    Role,
+    Group,
+}
+
+impl PrincipalKind {
+    /// The word IAM uses in ARNs and API names (`user`, `role`, `group`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Role => "role",
+            PrincipalKind::Group => "group",
+        }
+    }
+}
+
+/// An IAM user, role or group by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PrincipalRef {
+    pub kind: PrincipalKind,
+    pub name: String,
+}
+
+impl std::fmt::Display for PrincipalRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.as_str(), self.name)
+    }
+}
+
+/// What the event says changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum Subject {
+    /// A managed policy was attached to a principal.
+    PolicyAttached {
+        principal: PrincipalRef,
+        policy_arn: String,
+    },
+    /// An inline policy was created or replaced on a principal.
+    InlinePolicyPut {
+        principal: PrincipalRef,
+        policy_name: String,
+        /// The document as the event carried it (the live one is re-read before any decision).
+        #[serde(skip)]
+        document: Option<String>,
+    },
+    /// A well-formed event that no rule acts on; the reason goes in the report.
+    Unhandled { reason: String },
+}
+
+/// A normalized finding, ready for the rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub event_id: String,
+    pub source: SourceKind,
+    pub detail_type: String,
+    /// The API call or finding type the event reports (for CloudTrail, `eventName`).
+    pub event_name: String,
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub actor: Actor,
+    pub subject: Subject,
+    #[serde(skip)]
+    pub raw_detail: Value,
+}

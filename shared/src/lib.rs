@@ -1,0 +1,38 @@
+//! # compliance-responder: the remediation library
+//!
+//! Every Lambda in this workspace is a thin wrapper around [`pipeline::Responder`]. Data flows in one
+//! direction:
+//!
+//! ```text
+//! EventBridge envelope ─► sources::* ─► Finding ─► rules (Lookups) ─► adapters read live state
+//!        (envelope)        (normalize)              │                        │
+//!                                                   ▼                        ▼
+//!                          Report ◄─ executor ◄─ Plan ◄─ Verdicts ◄── rules evaluate(Finding, Observed)
+//!                             │                                      (pure)
+//!                             └─► Security Hub (asff → adapters::securityhub)
+//! ```
+//!
+//! Everything from the envelope to the plan, and the ASFF finding builder, is pure data and
+//! functions: no AWS SDK types and no I/O. The AWS side lives in [`adapters`] behind two small
+//! traits ([`adapters::IamPort`], [`adapters::FindingsPort`]).
+
+pub mod adapters;
+pub mod asff;
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod executor;
+pub mod finding;
+pub mod logging;
+pub mod pipeline;
+pub mod plan;
+pub mod policy;
+pub mod report;
+pub mod rules;
+pub mod sources;
+pub mod state;
+
+pub use config::{Config, Mode};
+pub use error::{AwsError, InputError};
+pub use pipeline::Responder;
+pub use report::{Report, ReportStatus};

@@ -1,0 +1,293 @@
+//! The responder: one event in, one report out.
+//!
+//! 1. envelope → finding (pure; bad input is rejected here with no AWS call)
+//! 2. the rules' lookups are read from IAM (live state, never the event's copy)
+//! 3. rules judge (pure) → verdicts → plan (pure)
+//! 4. non-compliant verdicts are posted to Security Hub as FAILED *before* any write; if that post
+//!    fails nothing is written (fail closed: no fix without a record)
+//! 5. the executor applies the plan (or, in dry-run, only reports it)
+//! 6. fixed verdicts are updated to PASSED in Security Hub
+//! 7. the report is returned and logged
+
+use crate::adapters::{FindingsPort, IamPort};
+use crate::asff::{self, AsffFinding, ComplianceStatus, Handling};
+use crate::config::{Config, Mode};
+use crate::envelope::Envelope;
+use crate::executor::{self, ActionOutcome};
+use crate::finding::{Finding, SourceKind, Subject};
+use crate::plan::{Plan, Remedy};
+use crate::report::{PostedFinding, Report};
+use crate::rules::{self, Rule, Status, Verdict};
+use crate::sources;
+use crate::state::{Lookup, Observed};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Everything one function needs, built once per process.
+pub struct Responder {
+    config: Config,
+    sources: Vec<SourceKind>,
+    rules: Vec<Box<dyn Rule>>,
+    iam: Arc<dyn IamPort>,
+    findings: Arc<dyn FindingsPort>,
+}
+
+impl Responder {
+    /// A responder for `sources` with every registered rule.
+    pub fn new(config: Config, sources: &[SourceKind], iam: Arc<dyn IamPort>, findings: Arc<dyn FindingsPort>) -> Self {
+        Responder {
+            config,
+            sources: sources.to_vec(),
+            rules: rules::registry(),
+            iam,
+            findings,
+        }
+    }
+
+    /// A responder over the real AWS SDK clients built from `sdk` (which honours
+    /// `AWS_ENDPOINT_URL`). Security Hub goes to `SECURITY_HUB_REGION` when set.
+    pub fn from_sdk_config(config: Config, sources: &[SourceKind], sdk: &aws_config::SdkConfig) -> Self {
+        let iam = aws_sdk_iam::Client::new(sdk);
+        let mut hub = aws_sdk_securityhub::config::Builder::from(sdk);
+        if let Some(region) = &config.security_hub_region {
+            hub = hub.region(aws_sdk_securityhub::config::Region::new(region.clone()));
+        }
+        let hub = aws_sdk_securityhub::Client::from_conf(hub.build());
+        Self::new(
+            config,
+            sources,
+            Arc::new(crate::adapters::iam::AwsIam::new(iam)),
+            Arc::new(crate::adapters::securityhub::AwsSecurityHub::new(hub)),
+        )
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles raw bytes (malformed JSON is reported, not raised).
+    pub async fn handle_bytes(&self, bytes: &[u8]) -> Report {
+        let started = std::time::Instant::now();
+        let report = match Envelope::from_slice(bytes) {
+            Ok(env) => self.handle_envelope(env).await,
+            Err(e) => self.rejected(e),
+        };
+        finish(report, started)
+    }
+
+    /// Handles a JSON value, as the Lambda runtime delivers it.
+    pub async fn handle_value(&self, value: serde_json::Value) -> Report {
+        let started = std::time::Instant::now();
+        let report = match Envelope::from_value(value) {
+            Ok(env) => self.handle_envelope(env).await,
+            Err(e) => self.rejected(e),
+        };
+        finish(report, started)
+    }
+
+    fn rejected(&self, e: crate::error::InputError) -> Report {
+        let mut r = Report::empty(self.config.mode);
+        r.input_error = Some(e);
+        r
+    }
+
+    async fn handle_envelope(&self, env: Envelope) -> Report {
+        let span = tracing::info_span!("event", event_id = %env.id, detail_type = %env.detail_type);
+        async move {
+            let mut report = Report::empty(self.config.mode);
+            report.event_id = Some(env.id.clone());
+            report.detail_type = Some(env.detail_type.clone());
+            report.account = Some(env.account.clone());
+            report.region = Some(env.region.clone());
+            let finding = match sources::normalize(&env, &self.sources) {
+                Ok(f) => f,
+                Err(e) => {
+                    report.input_error = Some(e);
+                    return report;
+                }
+            };
+            report.event_name = Some(finding.event_name.clone());
+            report.actor = Some(finding.actor.clone());
+            if let Subject::Unhandled { reason } = &finding.subject {
+                report.reason = Some(reason.clone());
+                return report;
+            }
+            self.evaluate_and_fix(&finding, &mut report).await;
+            report
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn evaluate_and_fix(&self, finding: &Finding, report: &mut Report) {
+        // Live state, each read once.
+        let lookups: BTreeSet<Lookup> = self.rules.iter().flat_map(|r| r.lookups(finding)).collect();
+        let mut observed = Observed::default();
+        for lookup in &lookups {
+            if let Err(e) = self.iam.read(lookup, &mut observed).await {
+                tracing::warn!(error = %e, ?lookup, "read failed; rules will not act on unknown state");
+                report.errors.push(e);
+            }
+        }
+
+        let verdicts: Vec<Verdict> = self.rules.iter().flat_map(|r| r.evaluate(finding, &observed)).collect();
+        let plan = Plan::from_remedies(verdicts.iter().map(|v| &v.remedy));
+        let now = chrono::Utc::now();
+        let mode = self.config.mode.to_string();
+        let ctx = asff::Context {
+            account: &finding.account,
+            region: &finding.region,
+            partition: &finding.partition,
+            product_arn: self.config.security_hub_product_arn.as_deref(),
+            event_id: &finding.event_id,
+            event_name: &finding.event_name,
+            event_time: finding.time,
+            actor: finding.actor.arn.as_deref(),
+            mode: &mode,
+            now,
+        };
+
+        // Record before acting.
+        let first: Vec<(usize, AsffFinding)> = verdicts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, i).map(|f| (i, f)))
+            .collect();
+        let recorded = self.post(&first, report).await;
+
+        report.actions = if recorded {
+            executor::execute(&plan, self.config.mode, self.iam.as_ref()).await
+        } else {
+            executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
+        };
+
+        // Update what was fixed to PASSED (or FAILED with the failure).
+        if self.config.mode == Mode::Remediate && recorded {
+            let second: Vec<(usize, AsffFinding)> = verdicts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| final_finding(&ctx, self.meta(v), v, i, &report.actions).map(|f| (i, f)))
+                .collect();
+            self.post(&second, report).await;
+        }
+        report.verdicts = verdicts;
+    }
+
+    fn meta(&self, v: &Verdict) -> &'static rules::RuleMeta {
+        rules::meta_by_id(&self.rules, v.rule_id).expect("verdicts come from registered rules")
+    }
+
+    /// The finding posted before any write, for verdicts that need one.
+    fn initial_finding(&self, ctx: &asff::Context<'_>, v: &Verdict, plan: &Plan, index: usize) -> Option<AsffFinding> {
+        let steps: Vec<_> = plan.steps.iter().filter(|s| s.verdict == index).collect();
+        let actions = steps.iter().map(|s| s.step.action.describe()).collect();
+        let inverse = inverse_json(steps.iter().map(|s| &s.step.inverse));
+        let (status, outcome) = match (&v.status, &v.remedy) {
+            (Status::Resolved, _) => (ComplianceStatus::Passed, "none: already resolved"),
+            (Status::NonCompliant, Remedy::Manual { .. }) => (ComplianceStatus::Failed, "manual"),
+            (Status::NonCompliant, Remedy::Fix { .. }) if self.config.mode == Mode::DryRun => {
+                (ComplianceStatus::Failed, "dry-run")
+            }
+            (Status::NonCompliant, Remedy::Fix { .. }) => (ComplianceStatus::Failed, "pending"),
+            (Status::NonCompliant, Remedy::None) => (ComplianceStatus::Failed, "none"),
+            _ => return None,
+        };
+        let handling = Handling {
+            outcome: outcome.into(),
+            actions,
+            inverse,
+        };
+        Some(asff::build(ctx, self.meta(v), v, status, &handling))
+    }
+
+    /// Posts findings; returns false (and records the error) when Security Hub refused them.
+    async fn post(&self, findings: &[(usize, AsffFinding)], report: &mut Report) -> bool {
+        if findings.is_empty() {
+            return true;
+        }
+        let batch: Vec<AsffFinding> = findings.iter().map(|(_, f)| f.clone()).collect();
+        match self.findings.import(&batch).await {
+            Ok(()) => {
+                for f in batch {
+                    tracing::info!(finding_id = %f.id, rule = %f.generator_id, compliance = f.compliance_status.as_str(), "finding posted");
+                    report.findings.push(PostedFinding {
+                        id: f.id,
+                        rule_id: f.generator_id,
+                        compliance: f.compliance_status,
+                    });
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not post findings to Security Hub");
+                report.errors.push(e);
+                false
+            }
+        }
+    }
+}
+
+fn inverse_json<'a>(inverses: impl Iterator<Item = &'a crate::plan::Action>) -> Option<String> {
+    let list: Vec<&crate::plan::Action> = inverses.collect();
+    if list.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&list).ok()
+    }
+}
+
+/// The finding after the executor ran, for verdicts that had a fix.
+fn final_finding(
+    ctx: &asff::Context<'_>,
+    meta: &rules::RuleMeta,
+    v: &Verdict,
+    index: usize,
+    outcomes: &[ActionOutcome],
+) -> Option<AsffFinding> {
+    if !matches!((&v.status, &v.remedy), (Status::NonCompliant, Remedy::Fix { .. })) {
+        return None;
+    }
+    let mine: Vec<&ActionOutcome> = outcomes.iter().filter(|o| o.verdict == index).collect();
+    let done = !mine.is_empty() && mine.iter().all(|o| o.result.succeeded());
+    let handling = Handling {
+        outcome: if done { "applied".into() } else { "failed".into() },
+        actions: mine
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} ({})",
+                    o.description,
+                    serde_json::to_value(&o.result)
+                        .ok()
+                        .and_then(|r| r["result"].as_str().map(str::to_string))
+                        .unwrap_or_default()
+                )
+            })
+            .collect(),
+        inverse: inverse_json(mine.iter().filter(|o| o.result.succeeded()).map(|o| &o.inverse)),
+    };
+    let status = if done {
+        ComplianceStatus::Passed
+    } else {
+        ComplianceStatus::Failed
+    };
+    Some(asff::build(ctx, meta, v, status, &handling))
+}
+
+fn finish(mut report: Report, started: std::time::Instant) -> Report {
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    report.settle();
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    tracing::info!(
+        event_id = report.event_id.as_deref().unwrap_or(""),
+        status = ?report.status,
+        mode = %report.mode,
+        verdicts = report.verdicts.len(),
+        actions = report.actions.len(),
+        duration_ms = report.duration_ms,
+        report = %json,
+        "event handled"
+    );
+    report
+}

@@ -1,0 +1,396 @@
+//! IAM policy documents: decoding, a typed model, and the matching the rules need.
+//!
+//! Choices (also in ARCHITECTURE.md):
+//! - Documents arrive as JSON text or URL-encoded JSON (as `GetPolicyVersion`, `GetUserPolicy`,
+//!   `GetRolePolicy`, `GetGroupPolicy` and Config return them). URL-encoded text is decoded with `+`
+//!   read as a space; a literal `+` is always encoded as `%2B` by those services.
+//! - Anything over [`MAX_DOCUMENT_BYTES`] is rejected before parsing: no IAM document is that large.
+//! - `Statement` may be an object or an array; `Action`/`NotAction`/`Resource`/`NotResource` a string
+//!   or an array of strings. Anything else is a typed error, never a panic.
+//! - Each statement keeps its original JSON so a rewrite keeps the untouched statements byte for
+//!   byte (same keys, same order, same values).
+
+use crate::error::PolicyError;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Upper bound on the raw (possibly URL-encoded) document size we parse. IAM's largest limit
+/// (a role's inline policies, 10,240 characters; a managed policy, 6,144 characters excluding
+/// whitespace) is far below this; the bound exists to refuse hostile input early.
+pub const MAX_DOCUMENT_BYTES: usize = 131_072;
+
+/// `Allow` or `Deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// `Action` or `NotAction` with its patterns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "patterns")]
+pub enum ActionBlock {
+    Action(Vec<String>),
+    NotAction(Vec<String>),
+}
+
+/// `Resource` or `NotResource` with its patterns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "patterns")]
+pub enum ResourceBlock {
+    Resource(Vec<String>),
+    NotResource(Vec<String>),
+}
+
+/// One statement, typed, with its original JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statement {
+    /// Position in the document's statement list (0-based).
+    pub index: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+    pub actions: ActionBlock,
+    /// Absent in trust policies.
+    pub resources: Option<ResourceBlock>,
+    pub has_condition: bool,
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+impl Statement {
+    /// A label for reports: the Sid when there is one, else the position.
+    pub fn label(&self) -> String {
+        match &self.sid {
+            Some(s) if !s.is_empty() => format!("Sid {s:?}"),
+            _ => format!("statement #{}", self.index),
+        }
+    }
+
+    /// True when this statement allows every action on every resource (`*` or `*:*` on `*`),
+    /// ignoring any Condition (callers decide what a Condition means).
+    pub fn allows_all_actions_on_all_resources(&self) -> bool {
+        let all_actions = match &self.actions {
+            ActionBlock::Action(p) => p.iter().any(|p| is_any_action(p)),
+            ActionBlock::NotAction(_) => false,
+        };
+        let all_resources = match &self.resources {
+            Some(ResourceBlock::Resource(r)) => r.iter().any(|r| !r.is_empty() && r.chars().all(|c| c == '*')),
+            _ => false,
+        };
+        self.effect == Effect::Allow && all_actions && all_resources
+    }
+}
+
+/// A pattern that matches every action: `*`, `*:*` (and redundant forms such as `**`).
+fn is_any_action(pattern: &str) -> bool {
+    let colons = pattern.matches(':').count();
+    !pattern.is_empty()
+        && pattern.chars().all(|c| c == '*' || c == ':')
+        && colons <= 1
+        && pattern.split(':').all(|part| !part.is_empty())
+}
+
+/// IAM-style wildcard match: `*` any run, `?` one character, ASCII case-insensitive.
+pub fn wildcard_match(pattern: &str, value: &str) -> bool {
+    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let v: Vec<char> = value.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mut pi, mut vi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, vi));
+            pi += 1;
+        } else if let Some((sp, sv)) = star {
+            pi = sp + 1;
+            vi = sv + 1;
+            star = Some((sp, sv + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// A parsed policy document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyDocument {
+    pub version: Option<String>,
+    pub statements: Vec<Statement>,
+    /// The decoded document's top level as it was, to rewrite it faithfully.
+    #[serde(skip)]
+    top: Map<String, Value>,
+}
+
+impl PolicyDocument {
+    /// Decodes (if URL-encoded) and parses a document.
+    pub fn parse(raw: &str) -> Result<Self, PolicyError> {
+        let text = decode(raw)?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| PolicyError::NotJson { message: e.to_string() })?;
+        Self::from_value(value)
+    }
+
+    /// Parses an already-decoded JSON value.
+    pub fn from_value(value: Value) -> Result<Self, PolicyError> {
+        let Value::Object(top) = value else {
+            return Err(PolicyError::NotAnObject);
+        };
+        let version = match top.get("Version") {
+            None => None,
+            Some(Value::String(v)) => Some(v.clone()),
+            Some(_) => {
+                return Err(PolicyError::BadShape {
+                    message: "Version must be a string".into(),
+                })
+            }
+        };
+        let raw_statements: Vec<Value> = match top.get("Statement") {
+            Some(Value::Array(items)) => items.clone(),
+            Some(obj @ Value::Object(_)) => vec![obj.clone()],
+            Some(_) => {
+                return Err(PolicyError::BadShape {
+                    message: "Statement must be an object or an array of objects".into(),
+                })
+            }
+            None => {
+                return Err(PolicyError::BadShape {
+                    message: "Statement is missing".into(),
+                })
+            }
+        };
+        let statements = raw_statements
+            .into_iter()
+            .enumerate()
+            .map(|(index, raw)| parse_statement(index, raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PolicyDocument {
+            version,
+            statements,
+            top,
+        })
+    }
+
+    /// The document as JSON text without the statements at `drop` (by index), or `None` when no
+    /// statement would remain. Untouched statements and top-level keys are kept as they were.
+    pub fn without_statements(&self, drop: &[usize]) -> Option<String> {
+        let kept: Vec<Value> = self
+            .statements
+            .iter()
+            .filter(|s| !drop.contains(&s.index))
+            .map(|s| s.raw.clone())
+            .collect();
+        if kept.is_empty() {
+            return None;
+        }
+        let mut top = self.top.clone();
+        top.insert("Statement".into(), Value::Array(kept));
+        Some(Value::Object(top).to_string())
+    }
+
+    /// The document as compact JSON text.
+    pub fn to_json(&self) -> String {
+        Value::Object(self.top.clone()).to_string()
+    }
+}
+
+/// Decodes a document that may be URL-encoded; enforces [`MAX_DOCUMENT_BYTES`].
+pub fn decode(raw: &str) -> Result<String, PolicyError> {
+    if raw.len() > MAX_DOCUMENT_BYTES {
+        return Err(PolicyError::TooLarge {
+            size: raw.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    let trimmed = raw.trim_start();
+    if trimmed.starts_with('{') || !trimmed.starts_with('%') {
+        return Ok(raw.to_string());
+    }
+    let plus_as_space = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|e| PolicyError::BadEncoding { message: e.to_string() })
+}
+
+fn string_list(index: usize, key: &str, v: &Value) -> Result<Vec<String>, PolicyError> {
+    let bad = || PolicyError::BadStatement {
+        index,
+        message: format!("{key} must be a string or an array of strings"),
+    };
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_statement(index: usize, raw: Value) -> Result<Statement, PolicyError> {
+    let Value::Object(obj) = &raw else {
+        return Err(PolicyError::BadStatement {
+            index,
+            message: "statement is not an object".into(),
+        });
+    };
+    let bad = |message: &str| PolicyError::BadStatement {
+        index,
+        message: message.into(),
+    };
+    let sid = match obj.get("Sid") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad("Sid must be a string")),
+    };
+    let effect = match obj.get("Effect").and_then(Value::as_str) {
+        Some("Allow") => Effect::Allow,
+        Some("Deny") => Effect::Deny,
+        Some(_) => return Err(bad("Effect must be \"Allow\" or \"Deny\"")),
+        None => return Err(bad("Effect is missing")),
+    };
+    let actions = match (obj.get("Action"), obj.get("NotAction")) {
+        (Some(a), None) => ActionBlock::Action(string_list(index, "Action", a)?),
+        (None, Some(n)) => ActionBlock::NotAction(string_list(index, "NotAction", n)?),
+        (Some(_), Some(_)) => return Err(bad("Action and NotAction cannot both be present")),
+        (None, None) => return Err(bad("Action or NotAction is required")),
+    };
+    let resources = match (obj.get("Resource"), obj.get("NotResource")) {
+        (Some(r), None) => Some(ResourceBlock::Resource(string_list(index, "Resource", r)?)),
+        (None, Some(n)) => Some(ResourceBlock::NotResource(string_list(index, "NotResource", n)?)),
+        (Some(_), Some(_)) => return Err(bad("Resource and NotResource cannot both be present")),
+        (None, None) => None,
+    };
+    let has_condition = match obj.get("Condition") {
+        None => false,
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(_) => return Err(bad("Condition must be an object")),
+    };
+    Ok(Statement {
+        index,
+        sid,
+        effect,
+        actions,
+        resources,
+        has_condition,
+        raw,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADMIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+    #[test]
+    fn parses_single_object_statement_and_string_fields() {
+        let d = PolicyDocument::parse(r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#)
+            .unwrap();
+        assert_eq!(d.version, None);
+        assert_eq!(d.statements.len(), 1);
+        assert_eq!(
+            d.statements[0].actions,
+            ActionBlock::Action(vec!["s3:GetObject".into()])
+        );
+    }
+
+    #[test]
+    fn detects_admin_forms() {
+        for doc in [
+            ADMIN,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","*:*"],"Resource":["arn:aws:s3:::x","*"]}]}"#,
+        ] {
+            let d = PolicyDocument::parse(doc).unwrap();
+            assert!(
+                d.statements.iter().any(Statement::allows_all_actions_on_all_resources),
+                "{doc}"
+            );
+        }
+        for doc in [
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::bucket/*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":":*","Resource":"*"}]}"#,
+        ] {
+            let d = PolicyDocument::parse(doc).unwrap();
+            assert!(
+                !d.statements.iter().any(Statement::allows_all_actions_on_all_resources),
+                "{doc}"
+            );
+        }
+    }
+
+    #[test]
+    fn decodes_url_encoded_documents() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
+        let d = PolicyDocument::parse(encoded).unwrap();
+        assert!(d.statements[0].allows_all_actions_on_all_resources());
+        let spaced = "%7B+%22Statement%22%3A+%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3AGet%2B%22%2C%22Resource%22%3A%22*%22%7D%7D";
+        let d = PolicyDocument::parse(spaced).unwrap();
+        assert_eq!(d.statements[0].actions, ActionBlock::Action(vec!["s3:Get+".into()]));
+    }
+
+    #[test]
+    fn rejects_bad_documents_with_typed_errors() {
+        assert!(matches!(
+            PolicyDocument::parse("not json"),
+            Err(PolicyError::NotJson { .. })
+        ));
+        assert!(matches!(PolicyDocument::parse("[1]"), Err(PolicyError::NotAnObject)));
+        assert!(matches!(
+            PolicyDocument::parse("%7B%FF%FE"),
+            Err(PolicyError::BadEncoding { .. })
+        ));
+        assert!(matches!(
+            PolicyDocument::parse(r#"{"Version":"2012-10-17"}"#),
+            Err(PolicyError::BadShape { .. })
+        ));
+        assert!(matches!(
+            PolicyDocument::parse(r#"{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#),
+            Err(PolicyError::BadStatement { index: 0, .. })
+        ));
+        assert!(matches!(
+            PolicyDocument::parse(r#"{"Statement":[{"Effect":"Allow","Action":[1],"Resource":"*"}]}"#),
+            Err(PolicyError::BadStatement { .. })
+        ));
+        assert!(matches!(
+            PolicyDocument::parse(r#"{"Statement":[{"Effect":"Allow","Action":"*","NotAction":"x","Resource":"*"}]}"#),
+            Err(PolicyError::BadStatement { .. })
+        ));
+        let huge = format!(
+            "{{\"Statement\":[{}]}}",
+            "{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"},".repeat(3000)
+        );
+        assert!(matches!(
+            PolicyDocument::parse(&huge),
+            Err(PolicyError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn rewrite_keeps_other_statements_verbatim() {
+        let doc = r#"{"Version":"2012-10-17","Id":"keep-me","Statement":[{"Sid":"Admin","Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"Read","Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#;
+        let d = PolicyDocument::parse(doc).unwrap();
+        let out = d.without_statements(&[0]).unwrap();
+        assert_eq!(
+            out,
+            r#"{"Version":"2012-10-17","Id":"keep-me","Statement":[{"Sid":"Read","Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#
+        );
+        assert_eq!(d.without_statements(&[0, 1]), None);
+    }
+
+    #[test]
+    fn wildcards_match_like_iam() {
+        assert!(wildcard_match("iam:Put*", "IAM:PutUserPolicy"));
+        assert!(wildcard_match("IAM:pass?ole", "iam:PassRole"));
+        assert!(wildcard_match("*", "s3:GetObject"));
+        assert!(wildcard_match("iam:*Policy*", "iam:AttachRolePolicyX"));
+        assert!(!wildcard_match("iam:Get*", "iam:PutUserPolicy"));
+        assert!(!wildcard_match("s3:?", "s3:Get"));
+        assert!(wildcard_match("a*b*c", "aXXbYYc"));
+        assert!(!wildcard_match("a*b*c", "aXXbYY"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The report: what was found, done, skipped and why. It is the Lambda's JSON response and is
+//! logged as structured JSON.
+
+use crate::asff::ComplianceStatus;
+use crate::config::Mode;
+use crate::error::{AwsError, InputError};
+use crate::executor::ActionOutcome;
+use crate::finding::Actor;
+use crate::plan::Remedy;
+use crate::rules::{Status, Verdict};
+use serde::Serialize;
+
+/// The overall outcome of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportStatus {
+    /// At least one fix was applied and nothing failed.
+    Remediated,
+    /// Dry-run: fixes were planned and reported, not applied.
+    DryRun,
+    /// Evaluated; nothing needed (or could safely be) changed.
+    NoAction,
+    /// A rule could not judge (the resource vanished, state unreadable): nothing written.
+    Skipped,
+    /// A well-formed event that no rule acts on.
+    Ignored,
+    /// Bad input: nothing was read or written.
+    Rejected,
+    /// An AWS call failed; see `errors` and `actions`. The Lambda returns an error so it is retried.
+    Failed,
+}
+
+/// A Security Hub finding this event posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostedFinding {
+    pub id: String,
+    pub rule_id: String,
+    pub compliance: ComplianceStatus,
+}
+
+/// Everything about one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub status: ReportStatus,
+    pub mode: Mode,
+    pub event_id: Option<String>,
+    pub detail_type: Option<String>,
+    pub event_name: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub actor: Option<Actor>,
+    /// Why the event was ignored or skipped, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why the event was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_error: Option<InputError>,
+    pub verdicts: Vec<Verdict>,
+    pub actions: Vec<ActionOutcome>,
+    pub findings: Vec<PostedFinding>,
+    /// AWS calls that failed (reads, writes, Security Hub).
+    pub errors: Vec<AwsError>,
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub(crate) fn empty(mode: Mode) -> Self {
+        Report {
+            status: ReportStatus::NoAction,
+            mode,
+            event_id: None,
+            detail_type: None,
+            event_name: None,
+            account: None,
+            region: None,
+            actor: None,
+            reason: None,
+            input_error: None,
+            verdicts: vec![],
+            actions: vec![],
+            findings: vec![],
+            errors: vec![],
+            duration_ms: 0,
+        }
+    }
+
+    /// Derives the overall status from the parts.
+    pub(crate) fn settle(&mut self) {
+        self.status = if self.input_error.is_some() {
+            ReportStatus::Rejected
+        } else if !self.errors.is_empty()
+            || self
+                .actions
+                .iter()
+                .any(|a| !a.result.succeeded() && !matches!(a.result, crate::executor::StepResult::DryRun))
+        {
+            ReportStatus::Failed
+        } else if self.reason.is_some() && self.verdicts.is_empty() {
+            ReportStatus::Ignored
+        } else if self
+            .actions
+            .iter()
+            .any(|a| matches!(a.result, crate::executor::StepResult::Applied))
+        {
+            ReportStatus::Remediated
+        } else if !self.actions.is_empty() && self.mode == Mode::DryRun {
+            ReportStatus::DryRun
+        } else if !self.verdicts.is_empty()
+            && self
+                .verdicts
+                .iter()
+                .all(|v| matches!(v.status, Status::NotEvaluated { .. }))
+        {
+            ReportStatus::Skipped
+        } else {
+            ReportStatus::NoAction
+        };
+    }
+
+    /// True when a retry of the whole event could help (Lambda should see an error).
+    pub fn should_retry(&self) -> bool {
+        self.status == ReportStatus::Failed
+    }
+
+    /// A short human summary, e.g. for the demo and logs.
+    pub fn one_line(&self) -> String {
+        let fixes = self.actions.iter().filter(|a| a.result.succeeded()).count();
+        let manual = self
+            .verdicts
+            .iter()
+            .filter(|v| matches!(v.remedy, Remedy::Manual { .. }))
+            .count();
+        format!(
+            "{:?}: {} verdict(s), {} action(s) ({} applied), {} manual, {} finding update(s), {} error(s)",
+            self.status,
+            self.verdicts.len(),
+            self.actions.len(),
+            fixes,
+            manual,
+            self.findings.len(),
+            self.errors.len()
+        )
+    }
+}

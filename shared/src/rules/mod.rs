@@ -1,0 +1,153 @@
+//! The rule registry. A rule declares who it is (id, severity, recommendation, the Security Hub
+//! control it matches), which live state it needs, and how it judges a finding. Adding a rule is
+//! one file in this folder and one line in [`registry`].
+
+pub mod iam_admin_access;
+
+use crate::finding::{Finding, PrincipalKind, PrincipalRef};
+use crate::plan::Remedy;
+use crate::state::{Lookup, Observed};
+use serde::Serialize;
+
+/// ASFF severity labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// What a rule is, for users, reports and Security Hub.
+#[derive(Debug, Serialize)]
+pub struct RuleMeta {
+    /// Stable id users configure by; also the Security Hub `GeneratorId`.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub severity: Severity,
+    pub recommendation: &'static str,
+    pub recommendation_url: &'static str,
+    /// The AWS Security Hub control this rule corresponds to, where one exists.
+    pub security_hub_control: Option<&'static str>,
+    /// ASFF finding types.
+    pub finding_types: &'static [&'static str],
+}
+
+/// ASFF resource types this project reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ResourceType {
+    AwsIamUser,
+    AwsIamRole,
+    AwsIamGroup,
+    AwsIamPolicy,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::AwsIamUser => "AwsIamUser",
+            ResourceType::AwsIamRole => "AwsIamRole",
+            ResourceType::AwsIamGroup => "AwsIamGroup",
+            ResourceType::AwsIamPolicy => "AwsIamPolicy",
+        }
+    }
+    pub fn of_principal(kind: PrincipalKind) -> Self {
+        match kind {
+            PrincipalKind::User => ResourceType::AwsIamUser,
+            PrincipalKind::Role => ResourceType::AwsIamRole,
+            PrincipalKind::Group => ResourceType::AwsIamGroup,
+        }
+    }
+}
+
+/// A resource a verdict is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceRef {
+    #[serde(rename = "type")]
+    pub resource_type: ResourceType,
+    pub arn: String,
+}
+
+/// Why a rule could not judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipKind {
+    /// The principal named by the event no longer exists.
+    PrincipalNotFound,
+    /// The policy named by the event does not exist.
+    PolicyNotFound,
+    /// A live document could not be parsed.
+    PolicyUnreadable,
+    /// Live state could not be read; acting blind is never allowed.
+    StateUnknown,
+}
+
+/// The outcome of one rule on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Status {
+    /// The risk is present now.
+    NonCompliant,
+    /// The event described a risk that is no longer present.
+    Resolved,
+    /// Nothing wrong.
+    Compliant,
+    /// The rule could not judge; nothing is written.
+    NotEvaluated { kind: SkipKind },
+}
+
+/// One rule's judgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub rule_id: &'static str,
+    #[serde(flatten)]
+    pub status: Status,
+    pub severity: Severity,
+    pub summary: String,
+    /// Primary resource first.
+    pub resources: Vec<ResourceRef>,
+    /// What makes two verdicts "the same finding" (rule id + key → Security Hub Id).
+    pub key: String,
+    /// Labels of the statements that matched.
+    pub matched_statements: Vec<String>,
+    pub remedy: Remedy,
+}
+
+/// A compliance rule.
+pub trait Rule: Send + Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    /// The live state this rule needs to judge `finding`.
+    fn lookups(&self, finding: &Finding) -> Vec<Lookup>;
+    /// Judges `finding` against the live state. Pure.
+    fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict>;
+}
+
+/// Every rule, in evaluation order.
+pub fn registry() -> Vec<Box<dyn Rule>> {
+    vec![Box::new(iam_admin_access::IamAdminAccess)]
+}
+
+/// Looks a rule's metadata up by id.
+pub fn meta_by_id(rules: &[Box<dyn Rule>], id: &str) -> Option<&'static RuleMeta> {
+    rules.iter().map(|r| r.meta()).find(|m| m.id == id)
+}
+
+/// The ARN a principal has when IAM cannot be asked (no path known).
+pub fn fallback_principal_arn(partition: &str, account: &str, p: &PrincipalRef) -> String {
+    format!("arn:{partition}:iam::{account}:{}/{}", p.kind.as_str(), p.name)
+}

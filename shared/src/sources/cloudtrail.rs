@@ -1,0 +1,322 @@
+//! "AWS API Call via CloudTrail" events for IAM (`source` = `aws.iam`).
+
+use crate::envelope::Envelope;
+use crate::error::InputError;
+use crate::finding::{Actor, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject};
+use crate::policy::PolicyDocument;
+use aws_lambda_events::event::cloudwatch_events::cloudtrail::AWSAPICall;
+use serde_json::Value;
+
+pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+/// IAM's CloudTrail events reach EventBridge with this source, in us-east-1 only.
+pub const SOURCE: &str = "aws.iam";
+pub const EVENT_SOURCE: &str = "iam.amazonaws.com";
+
+/// The IAM API calls this source turns into findings rules act on.
+pub const HANDLED_EVENT_NAMES: &[&str] = &[
+    "AttachUserPolicy",
+    "AttachRolePolicy",
+    "AttachGroupPolicy",
+    "PutUserPolicy",
+    "PutRolePolicy",
+    "PutGroupPolicy",
+];
+
+pub fn recognizes(envelope: &Envelope) -> bool {
+    envelope.detail_type == DETAIL_TYPE && envelope.source == SOURCE
+}
+
+/// Turns a CloudTrail IAM event into a finding. Input is validated strictly: names and ARNs must
+/// have IAM's shape, and an ARN may only name the envelope's own account (or AWS-managed policies).
+pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
+    let call: AWSAPICall<Value, Value> =
+        serde_json::from_value(envelope.detail.clone()).map_err(|e| InputError::InvalidDetail {
+            detail_type: DETAIL_TYPE.into(),
+            message: e.to_string(),
+        })?;
+    if let Some(recipient) = envelope.detail.get("recipientAccountId").and_then(Value::as_str) {
+        if recipient != envelope.account {
+            return Err(InputError::InvalidDetail {
+                detail_type: DETAIL_TYPE.into(),
+                message: format!(
+                    "recipientAccountId {recipient} does not match the envelope account {}",
+                    envelope.account
+                ),
+            });
+        }
+    }
+    let actor = actor_of(&call);
+    let subject = subject_of(envelope, &call)?;
+    Ok(Finding {
+        event_id: envelope.id.clone(),
+        source: SourceKind::CloudTrail,
+        detail_type: envelope.detail_type.clone(),
+        event_name: call.event_name.clone(),
+        account: envelope.account.clone(),
+        region: envelope.region.clone(),
+        partition: envelope.partition().to_string(),
+        time: envelope.time,
+        actor,
+        subject,
+        raw_detail: envelope.detail.clone(),
+    })
+}
+
+fn actor_of(call: &AWSAPICall<Value, Value>) -> Actor {
+    let id = &call.user_identity;
+    let session_name = id
+        .arn
+        .as_deref()
+        .filter(|_| id.r#type == "AssumedRole")
+        .and_then(|arn| arn.rsplit('/').next())
+        .map(str::to_string);
+    Actor {
+        identity_type: id.r#type.clone(),
+        arn: id.arn.clone(),
+        name: id.user_name.clone().or(session_name),
+        account_id: id.account_id.clone(),
+    }
+}
+
+fn subject_of(envelope: &Envelope, call: &AWSAPICall<Value, Value>) -> Result<Subject, InputError> {
+    if call.event_source != EVENT_SOURCE {
+        return Ok(Subject::Unhandled {
+            reason: format!("eventSource {} is not handled by this function", call.event_source),
+        });
+    }
+    if let Some(code) = envelope.detail.get("errorCode").and_then(Value::as_str) {
+        return Ok(Subject::Unhandled {
+            reason: format!("the {} call failed with {code}; nothing changed", call.event_name),
+        });
+    }
+    let params = &call.request_parameters;
+    let kind = match call.event_name.as_str() {
+        "AttachUserPolicy" | "PutUserPolicy" => PrincipalKind::User,
+        "AttachRolePolicy" | "PutRolePolicy" => PrincipalKind::Role,
+        "AttachGroupPolicy" | "PutGroupPolicy" => PrincipalKind::Group,
+        other => {
+            return Ok(Subject::Unhandled {
+                reason: format!("no rule acts on iam:{other}"),
+            })
+        }
+    };
+    if !params.is_object() {
+        return Err(InputError::MissingField {
+            field: "detail.requestParameters".into(),
+            message: format!("{} events carry their parameters here", call.event_name),
+        });
+    }
+    let (name_field, max_len) = match kind {
+        PrincipalKind::User => ("userName", 64),
+        PrincipalKind::Role => ("roleName", 64),
+        PrincipalKind::Group => ("groupName", 128),
+    };
+    let principal = PrincipalRef {
+        kind,
+        name: iam_name(params, name_field, max_len)?,
+    };
+    if call.event_name.starts_with("Attach") {
+        let policy_arn = string_param(params, "policyArn")?;
+        validate_policy_arn(&policy_arn, envelope)?;
+        return Ok(Subject::PolicyAttached { principal, policy_arn });
+    }
+    let policy_name = iam_name(params, "policyName", 128)?;
+    let document = match params.get("policyDocument") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(doc)) => {
+            PolicyDocument::parse(doc).map_err(|reason| InputError::PolicyDocument {
+                location: "detail.requestParameters.policyDocument".into(),
+                reason,
+            })?;
+            Some(doc.clone())
+        }
+        Some(_) => {
+            return Err(InputError::MissingField {
+                field: "detail.requestParameters.policyDocument".into(),
+                message: "must be a string".into(),
+            })
+        }
+    };
+    Ok(Subject::InlinePolicyPut {
+        principal,
+        policy_name,
+        document,
+    })
+}
+
+fn string_param(params: &Value, field: &str) -> Result<String, InputError> {
+    params
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| InputError::MissingField {
+            field: format!("detail.requestParameters.{field}"),
+            message: "required string".into(),
+        })
+}
+
+/// IAM names: 1..=max characters of letters, digits and `+=,.@_-`.
+fn iam_name(params: &Value, field: &str, max: usize) -> Result<String, InputError> {
+    let name = string_param(params, field)?;
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if ok {
+        Ok(name)
+    } else {
+        Err(InputError::MissingField {
+            field: format!("detail.requestParameters.{field}"),
+            message: format!("{name:?} is not a valid IAM name (1-{max} of A-Z a-z 0-9 +=,.@_-)"),
+        })
+    }
+}
+
+/// `arn:<partition>:iam::<aws|account>:policy/<path/>name`, in the envelope's partition and account.
+fn validate_policy_arn(arn: &str, envelope: &Envelope) -> Result<(), InputError> {
+    let bad = |message: String| InputError::MissingField {
+        field: "detail.requestParameters.policyArn".into(),
+        message,
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "iam" || !parts[3].is_empty() {
+        return Err(bad(format!("{arn:?} is not an IAM policy ARN")));
+    }
+    if parts[1] != envelope.partition() {
+        return Err(bad(format!(
+            "{arn:?} is in partition {}, the event is in {}",
+            parts[1],
+            envelope.partition()
+        )));
+    }
+    if parts[4] != "aws" && parts[4] != envelope.account {
+        return Err(bad(format!(
+            "{arn:?} belongs to account {}, the event to {}",
+            parts[4], envelope.account
+        )));
+    }
+    let Some(path_and_name) = parts[5].strip_prefix("policy/") else {
+        return Err(bad(format!("{arn:?} is not an IAM policy ARN")));
+    };
+    let name = path_and_name.rsplit('/').next().unwrap_or_default();
+    let ok = arn.len() <= 2048
+        && !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        && path_and_name.chars().all(|c| ('!'..='~').contains(&c));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!("{arn:?} has an invalid policy path or name")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(name: &str, params: Value) -> Envelope {
+        Envelope::from_value(json!({
+            "version":"0","id":"e-1","detail-type":DETAIL_TYPE,"source":SOURCE,"account":"123456789012",
+            "time":"2026-11-20T10:00:00Z","region":"us-east-1","resources":[],
+            "detail":{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"AROA:jane@example.com",
+              "arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin/jane@example.com","accountId":"123456789012"},
+              "eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":name,"awsRegion":"us-east-1",
+              "sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2","requestParameters":params,"responseElements":null,
+              "requestID":"r-1","eventID":"c-1","eventType":"AwsApiCall","recipientAccountId":"123456789012"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn normalizes_attach_events() {
+        let f = normalize(&event(
+            "AttachRolePolicy",
+            json!({"roleName":"deployer","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}),
+        ))
+        .unwrap();
+        assert_eq!(f.actor.name.as_deref(), Some("jane@example.com"));
+        assert_eq!(
+            f.subject,
+            Subject::PolicyAttached {
+                principal: PrincipalRef {
+                    kind: PrincipalKind::Role,
+                    name: "deployer".into()
+                },
+                policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into()
+            }
+        );
+    }
+
+    #[test]
+    fn normalizes_inline_put() {
+        let f = normalize(&event(
+            "PutGroupPolicy",
+            json!({"groupName":"devs","policyName":"p","policyDocument":"{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}"}),
+        ))
+        .unwrap();
+        assert!(matches!(f.subject, Subject::InlinePolicyPut { ref policy_name, .. } if policy_name == "p"));
+    }
+
+    #[test]
+    fn unhandled_calls_are_not_errors() {
+        let f = normalize(&event("CreateUser", json!({"userName":"x"}))).unwrap();
+        assert!(matches!(f.subject, Subject::Unhandled { .. }));
+        let mut e = event(
+            "AttachUserPolicy",
+            json!({"userName":"x","policyArn":"arn:aws:iam::aws:policy/A"}),
+        );
+        e.detail["errorCode"] = json!("AccessDenied");
+        assert!(matches!(normalize(&e).unwrap().subject, Subject::Unhandled { .. }));
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        let cases = [
+            ("AttachUserPolicy", Value::Null),
+            ("AttachUserPolicy", json!({"policyArn":"arn:aws:iam::aws:policy/A"})),
+            (
+                "AttachUserPolicy",
+                json!({"userName":"a b","policyArn":"arn:aws:iam::aws:policy/A"}),
+            ),
+            (
+                "AttachUserPolicy",
+                json!({"userName":"a","policyArn":"arn:aws:iam::999999999999:policy/A"}),
+            ),
+            (
+                "AttachUserPolicy",
+                json!({"userName":"a","policyArn":"arn:aws-cn:iam::aws:policy/A"}),
+            ),
+            (
+                "AttachUserPolicy",
+                json!({"userName":"a","policyArn":"arn:aws:s3:::bucket"}),
+            ),
+            (
+                "AttachUserPolicy",
+                json!({"userName":"a","policyArn":"arn:aws:iam::aws:policy/A;rm -rf"}),
+            ),
+            (
+                "PutUserPolicy",
+                json!({"userName":"a","policyName":"p","policyDocument":"not json"}),
+            ),
+            (
+                "PutUserPolicy",
+                json!({"userName":"a","policyName":"p","policyDocument":{"Statement":[]}}),
+            ),
+            ("PutRolePolicy", json!({"roleName":"r","policyDocument":"{}"})),
+        ];
+        for (name, params) in cases {
+            assert!(normalize(&event(name, params.clone())).is_err(), "{name} {params}");
+        }
+    }
+
+    #[test]
+    fn rejects_account_mismatch_and_bad_detail() {
+        let mut e = event("CreateUser", json!({}));
+        e.detail["recipientAccountId"] = json!("210987654321");
+        assert!(matches!(normalize(&e), Err(InputError::InvalidDetail { .. })));
+        let mut e = event("CreateUser", json!({}));
+        e.detail.as_object_mut().unwrap().remove("userIdentity");
+        assert!(matches!(normalize(&e), Err(InputError::InvalidDetail { .. })));
+    }
+}

@@ -1,0 +1,286 @@
+//! Replays every sample event under events/cloudtrail/ through the responder against moto and
+//! asserts the IAM state, the Security Hub findings and the calls moto received.
+
+use compliance_responder::{Mode, ReportStatus};
+use integration_tests::{repo_root, responder, sample_events, ApiCall, HubFinding, Inspect, Moto, Sandbox, ACCOUNT};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+struct Env {
+    moto: Moto,
+    sdk: aws_config::SdkConfig,
+    inspect: Inspect,
+}
+
+async fn seeded() -> Env {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    Sandbox::load().seed(&sdk).await;
+    let inspect = Inspect::new(&sdk);
+    Env { moto, sdk, inspect }
+}
+
+fn event_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("events/cloudtrail").join(name)).expect("sample event")
+}
+
+fn writes(calls: &[ApiCall]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.is_write())
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect()
+}
+
+fn only_finding(findings: &[HubFinding]) -> &HubFinding {
+    assert_eq!(findings.len(), 1, "expected exactly one finding, got {findings:#?}");
+    &findings[0]
+}
+
+/// Replays one event in remediate mode; returns the report as JSON and the writes moto saw.
+async fn replay(env: &Env, name: &str) -> (compliance_responder::Report, Vec<String>) {
+    env.moto.start_recording();
+    let report = responder(&env.sdk, Mode::Remediate)
+        .handle_bytes(&event_bytes(name))
+        .await;
+    let calls = env.moto.recorded_calls();
+    (report, writes(&calls))
+}
+
+fn field<'a>(f: &'a HubFinding, key: &str) -> &'a str {
+    f.product_fields
+        .get(&format!("compliance-responder/{key}"))
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+async fn assert_detached(name: &str, kind: &str, principal: &str, policy: &str, api: &str, resource_type: &str) {
+    let env = seeded().await;
+    assert!(
+        env.inspect
+            .attached(kind, principal)
+            .await
+            .contains(&policy.to_string()),
+        "seeded"
+    );
+    let (report, writes) = replay(&env, name).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert!(
+        !env.inspect
+            .attached(kind, principal)
+            .await
+            .contains(&policy.to_string()),
+        "{policy} still attached"
+    );
+    assert_eq!(
+        writes,
+        vec![
+            "securityhub:BatchImportFindings".to_string(),
+            format!("iam:{api}"),
+            "securityhub:BatchImportFindings".into()
+        ]
+    );
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(f.generator_id, "iam-admin-access");
+    assert_eq!(f.compliance, "PASSED");
+    assert_eq!(f.severity, "CRITICAL");
+    assert_eq!(f.resource_types, vec![resource_type.to_string(), "AwsIamPolicy".into()]);
+    assert_eq!(f.resource_ids[0], format!("arn:aws:iam::{ACCOUNT}:{kind}/{principal}"));
+    assert_eq!(f.resource_ids[1], policy);
+    assert_eq!(field(f, "Outcome"), "applied");
+    assert!(field(f, "Action").contains(&format!("detach {policy}")), "{f:#?}");
+    let inverse: Value = serde_json::from_str(field(f, "Inverse")).expect("inverse is JSON");
+    assert_eq!(inverse[0]["action"], "attach-policy");
+    assert_eq!(inverse[0]["policy_arn"], policy);
+    assert_eq!(report.findings.len(), 2, "FAILED before the fix, PASSED after");
+}
+
+#[tokio::test]
+async fn admin_attached_to_user_is_detached() {
+    assert_detached(
+        "attach-admin-to-user.json",
+        "user",
+        "alice",
+        ADMIN,
+        "DetachUserPolicy",
+        "AwsIamUser",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn admin_attached_to_role_is_detached() {
+    assert_detached(
+        "attach-admin-to-role.json",
+        "role",
+        "ci-deployer",
+        ADMIN,
+        "DetachRolePolicy",
+        "AwsIamRole",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn admin_attached_to_group_is_detached() {
+    assert_detached(
+        "attach-admin-to-group.json",
+        "group",
+        "developers",
+        ADMIN,
+        "DetachGroupPolicy",
+        "AwsIamGroup",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn customer_managed_admin_policy_is_detached_not_deleted() {
+    let policy = format!("arn:aws:iam::{ACCOUNT}:policy/TeamAdmin");
+    assert_detached(
+        "attach-customer-admin-policy.json",
+        "user",
+        "bob",
+        &policy,
+        "DetachUserPolicy",
+        "AwsIamUser",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mixed_inline_policy_keeps_benign_statements() {
+    let env = seeded().await;
+    let (report, writes) = replay(&env, "put-inline-mixed-admin.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        writes,
+        [
+            "securityhub:BatchImportFindings",
+            "iam:PutRolePolicy",
+            "securityhub:BatchImportFindings"
+        ]
+    );
+    let doc = env
+        .inspect
+        .inline_document("role", "data-pipeline", "pipeline-access")
+        .await;
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, ["ReadRawData", "WriteCurated"]);
+    assert_eq!(doc["Statement"][0]["Action"], json!(["s3:GetObject", "s3:ListBucket"]));
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(f.compliance, "PASSED");
+    assert_eq!(f.resource_types, ["AwsIamRole"]);
+    assert_eq!(field(f, "MatchedStatements"), "Sid \"TemporaryDebugAccess\"");
+    let inverse: Value = serde_json::from_str(field(f, "Inverse")).unwrap();
+    let original: Value = serde_json::from_str(inverse[0]["document"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        original["Statement"].as_array().unwrap().len(),
+        3,
+        "inverse restores the original document"
+    );
+}
+
+#[tokio::test]
+async fn admin_only_inline_policy_is_deleted() {
+    let env = seeded().await;
+    let (report, writes) = replay(&env, "put-inline-admin-only.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        writes,
+        [
+            "securityhub:BatchImportFindings",
+            "iam:DeleteUserPolicy",
+            "securityhub:BatchImportFindings"
+        ]
+    );
+    assert!(env.inspect.inline_names("user", "dave").await.is_empty());
+    assert_eq!(only_finding(&env.inspect.findings().await).compliance, "PASSED");
+}
+
+#[tokio::test]
+async fn benign_scoped_policy_changes_nothing() {
+    let env = seeded().await;
+    let (report, writes) = replay(&env, "attach-scoped-policy-benign.json").await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert!(writes.is_empty(), "benign event made writes: {writes:?}");
+    assert_eq!(
+        env.inspect.attached("user", "carol").await,
+        [format!("arn:aws:iam::{ACCOUNT}:policy/ReadOnlyS3Reports")]
+    );
+    assert!(env.inspect.findings().await.is_empty());
+}
+
+#[tokio::test]
+async fn dry_run_leaves_iam_untouched_and_still_reports() {
+    let env = seeded().await;
+    env.moto.start_recording();
+    let report = responder(&env.sdk, Mode::DryRun)
+        .handle_bytes(&event_bytes("attach-admin-to-user.json"))
+        .await;
+    let writes = writes(&env.moto.recorded_calls());
+    assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
+    assert_eq!(
+        writes,
+        ["securityhub:BatchImportFindings"],
+        "dry-run posts the finding and writes nothing to IAM"
+    );
+    assert_eq!(env.inspect.attached("user", "alice").await, [ADMIN]);
+    assert_eq!(report.actions.len(), 1);
+    assert_eq!(serde_json::to_value(&report.actions[0]).unwrap()["result"], "dry-run");
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(f.compliance, "FAILED");
+    assert_eq!(field(f, "Outcome"), "dry-run");
+    assert_eq!(field(f, "Mode"), "dry-run");
+}
+
+#[tokio::test]
+async fn replaying_an_event_three_times_makes_one_change_and_one_finding() {
+    let env = seeded().await;
+    env.moto.start_recording();
+    let r = responder(&env.sdk, Mode::Remediate);
+    let bytes = event_bytes("attach-admin-to-user.json");
+    let statuses = [
+        r.handle_bytes(&bytes).await.status,
+        r.handle_bytes(&bytes).await.status,
+        r.handle_bytes(&bytes).await.status,
+    ];
+    let writes = writes(&env.moto.recorded_calls());
+    assert_eq!(
+        statuses,
+        [ReportStatus::Remediated, ReportStatus::NoAction, ReportStatus::NoAction]
+    );
+    assert_eq!(writes.iter().filter(|w| w.starts_with("iam:")).count(), 1, "{writes:?}");
+    let findings = env.inspect.findings().await;
+    assert_eq!(only_finding(&findings).compliance, "PASSED");
+}
+
+#[tokio::test]
+async fn every_sample_event_is_covered_by_a_test() {
+    let covered = [
+        "attach-admin-to-group.json",
+        "attach-admin-to-role.json",
+        "attach-admin-to-user.json",
+        "attach-customer-admin-policy.json",
+        "attach-scoped-policy-benign.json",
+        "put-inline-admin-only.json",
+        "put-inline-mixed-admin.json",
+    ];
+    let present: Vec<String> = sample_events("cloudtrail")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        present, covered,
+        "a sample event was added or removed: give it a replay test"
+    );
+}

@@ -17,7 +17,6 @@ mkdir -p "$tools"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.3.1"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
 cp "$req" "$stamp"
 echo "tools ready: $("$venv/bin/moto_server" --version 2>/dev/null || echo moto), $("$venv/bin/cargo-lambda" lambda --version)" >&2

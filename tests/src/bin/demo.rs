@@ -10,7 +10,11 @@ use std::path::PathBuf;
 
 async fn state(inspect: &Inspect, sandbox: &Sandbox) -> Vec<String> {
     let mut lines = Vec::new();
-    let groups = [("user", &sandbox.users), ("role", &sandbox.roles), ("group", &sandbox.groups)];
+    let groups = [
+        ("user", &sandbox.users),
+        ("role", &sandbox.roles),
+        ("group", &sandbox.groups),
+    ];
     for (kind, principals) in groups {
         for p in principals.iter() {
             let attached: Vec<String> = inspect
@@ -27,7 +31,10 @@ async fn state(inspect: &Inspect, sandbox: &Sandbox) -> Vec<String> {
             for name in &inline {
                 let doc = inspect.inline_document(kind, &p.name, name).await;
                 let n = doc["Statement"].as_array().map(|a| a.len()).unwrap_or(1);
-                parts.push(format!("inline {name} ({n} statement{})", if n == 1 { "" } else { "s" }));
+                parts.push(format!(
+                    "inline {name} ({n} statement{})",
+                    if n == 1 { "" } else { "s" }
+                ));
             }
             if parts.is_empty() {
                 parts.push("no policies".into());
@@ -42,9 +49,21 @@ async fn state(inspect: &Inspect, sandbox: &Sandbox) -> Vec<String> {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
-    let files: Vec<PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(PathBuf::from).collect();
-    let files = if files.is_empty() { sample_events("cloudtrail") } else { files };
-    let config = match Config::from_lookup(|k| std::env::var(k).ok().or_else(|| (k == "MODE").then(|| "remediate".into()))) {
+    let files: Vec<PathBuf> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+        .collect();
+    let files = if files.is_empty() {
+        sample_events("cloudtrail")
+    } else {
+        files
+    };
+    let config = match Config::from_lookup(|k| {
+        std::env::var(k)
+            .ok()
+            .or_else(|| (k == "MODE").then(|| "remediate".into()))
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("demo: {e}");
@@ -59,7 +78,11 @@ async fn main() {
     let sandbox = Sandbox::load();
     sandbox.seed(&sdk).await;
     let inspect = Inspect::new(&sdk);
-    println!("compliance-responder demo: moto on {}, MODE={}", moto.endpoint(), config.mode);
+    println!(
+        "compliance-responder demo: moto on {}, MODE={}",
+        moto.endpoint(),
+        config.mode
+    );
     println!("\nBefore (sandbox account 123456789012, seeded from tests/fixtures/sandbox.json):");
     for l in state(&inspect, &sandbox).await {
         println!("{l}");
@@ -69,7 +92,10 @@ async fn main() {
     let r = responder(&sdk, config.mode);
     let mut failures = 0;
     for file in &files {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let bytes = match std::fs::read(file) {
             Ok(b) => b,
             Err(e) => {
@@ -80,7 +106,11 @@ async fn main() {
         };
         let report = r.handle_bytes(&bytes).await;
         let status = serde_json::to_value(report.status).unwrap_or_default();
-        println!("  {name:<36} {:<12} {}", status.as_str().unwrap_or(""), report.event_name.as_deref().unwrap_or("-"));
+        println!(
+            "  {name:<36} {:<12} {}",
+            status.as_str().unwrap_or(""),
+            report.event_name.as_deref().unwrap_or("-")
+        );
         for v in &report.verdicts {
             let status = serde_json::to_value(&v.status).unwrap_or_default();
             println!(
@@ -93,7 +123,12 @@ async fn main() {
         }
         for a in &report.actions {
             let result = serde_json::to_value(&a.result).unwrap_or_default();
-            println!("      {}: {} ({})", a.api_call, a.description, result["result"].as_str().unwrap_or(""));
+            println!(
+                "      {}: {} ({})",
+                a.api_call,
+                a.description,
+                result["result"].as_str().unwrap_or("")
+            );
             println!("        undo: {}", a.inverse.describe());
         }
         if let Some(e) = &report.input_error {
@@ -117,8 +152,17 @@ async fn main() {
     let findings = inspect.findings().await;
     println!("\nSecurity Hub findings ({}):", findings.len());
     for f in &findings {
-        let field = |k: &str| f.product_fields.get(&format!("compliance-responder/{k}")).cloned().unwrap_or_default();
-        let resource = f.resource_ids.first().map(|a| a.rsplit(':').next().unwrap_or(a)).unwrap_or("");
+        let field = |k: &str| {
+            f.product_fields
+                .get(&format!("compliance-responder/{k}"))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let resource = f
+            .resource_ids
+            .first()
+            .map(|a| a.rsplit(':').next().unwrap_or(a))
+            .unwrap_or("");
         println!(
             "  {:<6} {:<8} {:<17} {:<28} outcome={}",
             f.compliance,

@@ -210,7 +210,9 @@ mod tests {
             }],
             key: key.into(),
             matched_statements: vec!["statement #0".into()],
+            matched_actions: vec!["*".into()],
             remedy: Remedy::None,
+            needs_review: None,
         }
     }
 

@@ -33,6 +33,12 @@ pub enum InputError {
 pub enum PolicyError {
     #[error("document is {size} bytes, over the {limit}-byte limit")]
     TooLarge { size: usize, limit: usize },
+    #[error("document has {chars} non-whitespace characters, over IAM's {limit} for a {kind:?} policy")]
+    OverLimit {
+        kind: crate::policy::DocumentKind,
+        chars: usize,
+        limit: usize,
+    },
     #[error("document is not valid URL encoding: {message}")]
     BadEncoding { message: String },
     #[error("document is not valid JSON: {message}")]

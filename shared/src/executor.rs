@@ -29,13 +29,24 @@ impl StepResult {
     pub fn succeeded(&self) -> bool {
         matches!(self, StepResult::Applied | StepResult::AlreadyInPlace)
     }
+
+    /// The result's name as it appears in the report (`applied`, `dry-run`, ...).
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepResult::Applied => "applied",
+            StepResult::AlreadyInPlace => "already-in-place",
+            StepResult::DryRun => "dry-run",
+            StepResult::NotAttempted { .. } => "not-attempted",
+            StepResult::Failed { .. } => "failed",
+        }
+    }
 }
 
 /// One step with its result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionOutcome {
-    /// Index into the report's verdicts.
-    pub verdict: usize,
+    /// Indices of the report's verdicts this step serves.
+    pub verdicts: Vec<usize>,
     pub api_call: String,
     pub description: String,
     pub action: Action,
@@ -62,11 +73,11 @@ pub fn not_attempted(plan: &Plan, reason: &str) -> Vec<ActionOutcome> {
 
 fn outcome(s: &crate::plan::PlannedStep, result: StepResult) -> ActionOutcome {
     ActionOutcome {
-        verdict: s.verdict,
-        api_call: s.step.action.api_call(),
-        description: s.step.action.describe(),
-        action: s.step.action.clone(),
-        inverse: s.step.inverse.clone(),
+        verdicts: s.verdicts.clone(),
+        api_call: s.action.api_call(),
+        description: s.action.describe(),
+        action: s.action.clone(),
+        inverse: s.inverse.clone(),
         result,
     }
 }
@@ -84,17 +95,17 @@ pub async fn execute(plan: &Plan, mode: Mode, iam: &dyn IamPort) -> Vec<ActionOu
             }
         } else {
             let started = std::time::Instant::now();
-            let r = match iam.apply(&s.step.action).await {
+            let r = match iam.apply(&s.action).await {
                 Ok(Applied::Done) => StepResult::Applied,
                 Ok(Applied::AlreadyInPlace) => StepResult::AlreadyInPlace,
                 Err(error) => {
-                    failed = Some(s.step.action.describe());
+                    failed = Some(s.action.describe());
                     StepResult::Failed { error }
                 }
             };
             tracing::info!(
-                action = %s.step.action.api_call(),
-                target = %s.step.action.describe(),
+                action = %s.action.api_call(),
+                target = %s.action.describe(),
                 outcome = ?r,
                 duration_ms = started.elapsed().as_millis() as u64,
                 "remediation step"

@@ -1,6 +1,6 @@
 //! The normalized finding: what happened, to what, by whom, independent of the event source.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Where the event came from.
@@ -21,7 +21,7 @@ pub struct Actor {
 }
 
 /// The kind of IAM principal a policy is attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrincipalKind {
     User,
@@ -41,7 +41,7 @@ impl PrincipalKind {
 }
 
 /// An IAM user, role or group by name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PrincipalRef {
     pub kind: PrincipalKind,
     pub name: String,
@@ -67,6 +67,19 @@ pub enum Subject {
         principal: PrincipalRef,
         policy_name: String,
         /// The document as the event carried it (the live one is re-read before any decision).
+        #[serde(skip)]
+        document: Option<String>,
+    },
+    /// A customer-managed policy was created or got a new default version.
+    ManagedPolicyChanged {
+        policy_arn: String,
+        /// The document as the event carried it (the live default version is re-read).
+        #[serde(skip)]
+        document: Option<String>,
+    },
+    /// A role was created or its trust policy replaced.
+    TrustPolicyChanged {
+        role: PrincipalRef,
         #[serde(skip)]
         document: Option<String>,
     },

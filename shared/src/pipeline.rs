@@ -131,8 +131,15 @@ impl Responder {
             }
         }
 
-        let verdicts: Vec<Verdict> = self.rules.iter().flat_map(|r| r.evaluate(finding, &observed)).collect();
-        let plan = Plan::from_remedies(verdicts.iter().map(|v| &v.remedy));
+        // Rules that fix, then the plan that merges their edits per document.
+        let mut verdicts: Vec<Verdict> = self
+            .rules
+            .iter()
+            .filter(|r| !r.meta().report_only)
+            .flat_map(|r| r.evaluate(finding, &observed))
+            .collect();
+        let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
+        let plan = Plan::build(&remedies, &observed);
         let now = chrono::Utc::now();
         let mode = self.config.mode.to_string();
         let ctx = asff::Context {
@@ -148,11 +155,24 @@ impl Responder {
             now,
         };
 
+        // Report-only rules judge the state as it is once the fixes are in. When nothing will be
+        // applied (dry-run, or nothing to fix) that is the state just read, and their findings go
+        // out with the first batch; otherwise they are judged after the executor.
+        // Only when the event itself could be judged: a stale or broken event writes nothing.
+        let judged = verdicts
+            .iter()
+            .any(|v| !matches!(v.status, Status::NotEvaluated { .. }));
+        let applies_nothing = self.config.mode == Mode::DryRun || plan.steps.is_empty();
+        let main_count = verdicts.len();
+        if judged && applies_nothing {
+            verdicts.extend(self.report_only_verdicts(finding, &observed));
+        }
+
         // Record before acting.
-        let first: Vec<(usize, AsffFinding)> = verdicts
+        let first: Vec<AsffFinding> = verdicts
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, i).map(|f| (i, f)))
+            .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, i))
             .collect();
         let recorded = self.post(&first, report).await;
 
@@ -161,40 +181,69 @@ impl Responder {
         } else {
             executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
         };
+        report.unplanned = plan.unplanned.clone();
 
-        // Update what was fixed to PASSED (or FAILED with the failure).
+        let mut second: Vec<AsffFinding> = Vec::new();
         if self.config.mode == Mode::Remediate && recorded {
-            let second: Vec<(usize, AsffFinding)> = verdicts
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| final_finding(&ctx, self.meta(v), v, i, &report.actions).map(|f| (i, f)))
-                .collect();
-            self.post(&second, report).await;
+            second.extend(
+                verdicts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| final_finding(&ctx, self.meta(v), v, i, &report.actions, &plan)),
+            );
         }
+        if judged && !applies_nothing {
+            let all_applied = report.actions.iter().all(|a| a.result.succeeded());
+            let after = if all_applied { observed.project(&plan) } else { observed };
+            let extra = self.report_only_verdicts(finding, &after);
+            second.extend(
+                extra
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, main_count + i)),
+            );
+            verdicts.extend(extra);
+        }
+        self.post(&second, report).await;
         report.verdicts = verdicts;
+    }
+
+    fn report_only_verdicts(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
+        self.rules
+            .iter()
+            .filter(|r| r.meta().report_only)
+            .flat_map(|r| r.evaluate(finding, observed))
+            .collect()
     }
 
     fn meta(&self, v: &Verdict) -> &'static rules::RuleMeta {
         rules::meta_by_id(&self.rules, v.rule_id).expect("verdicts come from registered rules")
     }
 
-    /// The finding posted before any write, for verdicts that need one.
+    /// The finding posted before any write (and for report-only rules), for verdicts that need one.
     fn initial_finding(&self, ctx: &asff::Context<'_>, v: &Verdict, plan: &Plan, index: usize) -> Option<AsffFinding> {
-        let steps: Vec<_> = plan.steps.iter().filter(|s| s.verdict == index).collect();
-        let actions = steps.iter().map(|s| s.step.action.describe()).collect();
-        let inverse = inverse_json(steps.iter().map(|s| &s.step.inverse));
-        let (status, outcome) = match (&v.status, &v.remedy) {
-            (Status::Resolved, _) => (ComplianceStatus::Passed, "none: already resolved"),
-            (Status::NonCompliant, Remedy::Manual { .. }) => (ComplianceStatus::Failed, "manual"),
-            (Status::NonCompliant, Remedy::Fix { .. }) if self.config.mode == Mode::DryRun => {
-                (ComplianceStatus::Failed, "dry-run")
+        let steps: Vec<_> = plan.steps.iter().filter(|s| s.verdicts.contains(&index)).collect();
+        let unplanned = plan.unplanned.iter().find(|u| u.verdicts.contains(&index));
+        let actions = steps.iter().map(|s| s.action.describe()).collect();
+        let inverse = inverse_json(steps.iter().map(|s| &s.inverse));
+        let outcome = match (&v.status, &v.remedy) {
+            (Status::Resolved, _) => "none: already resolved".to_string(),
+            (Status::NonCompliant, Remedy::Manual { reason }) => format!("manual: {reason}"),
+            (Status::NonCompliant, Remedy::Edit { .. }) if unplanned.is_some() => {
+                format!("manual: {}", unplanned.map(|u| u.reason.as_str()).unwrap_or_default())
             }
-            (Status::NonCompliant, Remedy::Fix { .. }) => (ComplianceStatus::Failed, "pending"),
-            (Status::NonCompliant, Remedy::None) => (ComplianceStatus::Failed, "none"),
+            (Status::NonCompliant, Remedy::Edit { .. }) if self.config.mode == Mode::DryRun => "dry-run".into(),
+            (Status::NonCompliant, Remedy::Edit { .. }) => "pending".into(),
+            (Status::NonCompliant, Remedy::None) => "none".into(),
             _ => return None,
         };
+        let status = if v.status == Status::Resolved {
+            ComplianceStatus::Passed
+        } else {
+            ComplianceStatus::Failed
+        };
         let handling = Handling {
-            outcome: outcome.into(),
+            outcome,
             actions,
             inverse,
         };
@@ -202,18 +251,17 @@ impl Responder {
     }
 
     /// Posts findings; returns false (and records the error) when Security Hub refused them.
-    async fn post(&self, findings: &[(usize, AsffFinding)], report: &mut Report) -> bool {
+    async fn post(&self, findings: &[AsffFinding], report: &mut Report) -> bool {
         if findings.is_empty() {
             return true;
         }
-        let batch: Vec<AsffFinding> = findings.iter().map(|(_, f)| f.clone()).collect();
-        match self.findings.import(&batch).await {
+        match self.findings.import(findings).await {
             Ok(()) => {
-                for f in batch {
+                for f in findings {
                     tracing::info!(finding_id = %f.id, rule = %f.generator_id, compliance = f.compliance_status.as_str(), "finding posted");
                     report.findings.push(PostedFinding {
-                        id: f.id,
-                        rule_id: f.generator_id,
+                        id: f.id.clone(),
+                        rule_id: f.generator_id.clone(),
                         compliance: f.compliance_status,
                     });
                 }
@@ -237,37 +285,34 @@ fn inverse_json<'a>(inverses: impl Iterator<Item = &'a crate::plan::Action>) -> 
     }
 }
 
-/// The finding after the executor ran, for verdicts that had a fix.
+/// The finding after the executor ran, for verdicts the plan had steps for.
 fn final_finding(
     ctx: &asff::Context<'_>,
     meta: &rules::RuleMeta,
     v: &Verdict,
     index: usize,
     outcomes: &[ActionOutcome],
+    plan: &Plan,
 ) -> Option<AsffFinding> {
-    if !matches!((&v.status, &v.remedy), (Status::NonCompliant, Remedy::Fix { .. })) {
+    if v.status != Status::NonCompliant || !plan.steps.iter().any(|s| s.verdicts.contains(&index)) {
         return None;
     }
-    let mine: Vec<&ActionOutcome> = outcomes.iter().filter(|o| o.verdict == index).collect();
+    let mine: Vec<&ActionOutcome> = outcomes.iter().filter(|o| o.verdicts.contains(&index)).collect();
     let done = !mine.is_empty() && mine.iter().all(|o| o.result.succeeded());
+    let outcome = match (done, &v.needs_review) {
+        (true, None) => "applied".to_string(),
+        (true, Some(review)) => format!("partially applied: {review}"),
+        (false, _) => "failed".to_string(),
+    };
     let handling = Handling {
-        outcome: if done { "applied".into() } else { "failed".into() },
+        outcome,
         actions: mine
             .iter()
-            .map(|o| {
-                format!(
-                    "{} ({})",
-                    o.description,
-                    serde_json::to_value(&o.result)
-                        .ok()
-                        .and_then(|r| r["result"].as_str().map(str::to_string))
-                        .unwrap_or_default()
-                )
-            })
+            .map(|o| format!("{} ({})", o.description, o.result.label()))
             .collect(),
         inverse: inverse_json(mine.iter().filter(|o| o.result.succeeded()).map(|o| &o.inverse)),
     };
-    let status = if done {
+    let status = if done && v.needs_review.is_none() {
         ComplianceStatus::Passed
     } else {
         ComplianceStatus::Failed

@@ -42,6 +42,56 @@ pub enum ResourceBlock {
     NotResource(Vec<String>),
 }
 
+/// `Principal` or `NotPrincipal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "spec")]
+pub enum PrincipalBlock {
+    Principal(PrincipalSpec),
+    NotPrincipal(PrincipalSpec),
+}
+
+/// `"*"`, or a map such as `{"AWS": [...], "Service": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrincipalSpec {
+    /// `"Principal": "*"`.
+    pub any: bool,
+    /// Principal type (`AWS`, `Service`, `Federated`, `CanonicalUser`) to values.
+    pub entries: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl PrincipalSpec {
+    /// True for `"*"` and for `{"AWS": "*"}` (alone or in a list): anyone at all.
+    pub fn includes_everyone(&self) -> bool {
+        self.any || self.entries.get("AWS").is_some_and(|v| v.iter().any(|p| p == "*"))
+    }
+}
+
+/// Which limit applies to a document (IAM quotas, counted without whitespace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocumentKind {
+    Managed,
+    InlineUser,
+    InlineRole,
+    InlineGroup,
+    Trust,
+}
+
+impl DocumentKind {
+    /// IAM's character limit, whitespace excluded. Inline limits are per principal in IAM (all
+    /// inline policies together), so a single document over them can never be valid. The trust
+    /// limit is the raised quota (the default is 2,048).
+    pub fn limit(self) -> usize {
+        match self {
+            DocumentKind::Managed => 6_144,
+            DocumentKind::InlineUser => 2_048,
+            DocumentKind::InlineRole => 10_240,
+            DocumentKind::InlineGroup => 5_120,
+            DocumentKind::Trust => 4_096,
+        }
+    }
+}
+
 /// One statement, typed, with its original JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Statement {
@@ -52,12 +102,48 @@ pub struct Statement {
     pub actions: ActionBlock,
     /// Absent in trust policies.
     pub resources: Option<ResourceBlock>,
+    /// Present in trust and resource policies.
+    pub principal: Option<PrincipalBlock>,
     pub has_condition: bool,
+    /// The condition keys used (lower-cased), e.g. `aws:principalorgid`.
+    pub condition_keys: Vec<String>,
     #[serde(skip)]
     pub raw: Value,
 }
 
 impl Statement {
+    /// True when the statement's Action/NotAction covers `action` (IAM wildcard rules).
+    pub fn matches_action(&self, action: &str) -> bool {
+        match &self.actions {
+            ActionBlock::Action(p) => p.iter().any(|p| wildcard_match(p, action)),
+            ActionBlock::NotAction(p) => !p.iter().any(|p| wildcard_match(p, action)),
+        }
+    }
+
+    /// For Allow: true when the statement reaches every resource. `Resource: "*"` does; so does
+    /// `NotResource` (it excludes a few resources and grants the rest — treated as everywhere,
+    /// erring towards reporting). A statement with no Resource (trust policies) does not.
+    pub fn allow_reaches_all_resources(&self) -> bool {
+        match &self.resources {
+            Some(ResourceBlock::Resource(r)) => r.iter().any(|r| is_all_stars(r)),
+            Some(ResourceBlock::NotResource(_)) => true,
+            None => false,
+        }
+    }
+
+    /// For Deny: true only for an unconditional `Resource: "*"`. A Deny with a Condition or on
+    /// particular resources removes nothing from a finding (we cannot know it always applies).
+    pub fn denies_everywhere(&self) -> bool {
+        self.effect == Effect::Deny
+            && !self.has_condition
+            && matches!(&self.resources, Some(ResourceBlock::Resource(r)) if r.iter().any(|r| is_all_stars(r)))
+    }
+
+    /// True when the Action list holds an every-action pattern (`*`, `*:*`).
+    pub fn has_any_action_pattern(&self) -> bool {
+        matches!(&self.actions, ActionBlock::Action(p) if p.iter().any(|p| is_any_action(p)))
+    }
+
     /// A label for reports: the Sid when there is one, else the position.
     pub fn label(&self) -> String {
         match &self.sid {
@@ -74,15 +160,19 @@ impl Statement {
             ActionBlock::NotAction(_) => false,
         };
         let all_resources = match &self.resources {
-            Some(ResourceBlock::Resource(r)) => r.iter().any(|r| !r.is_empty() && r.chars().all(|c| c == '*')),
+            Some(ResourceBlock::Resource(r)) => r.iter().any(|r| is_all_stars(r)),
             _ => false,
         };
         self.effect == Effect::Allow && all_actions && all_resources
     }
 }
 
+fn is_all_stars(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c == '*')
+}
+
 /// A pattern that matches every action: `*`, `*:*` (and redundant forms such as `**`).
-fn is_any_action(pattern: &str) -> bool {
+pub fn is_any_action(pattern: &str) -> bool {
     let colons = pattern.matches(':').count();
     !pattern.is_empty()
         && pattern.chars().all(|c| c == '*' || c == ':')
@@ -114,6 +204,19 @@ pub fn wildcard_match(pattern: &str, value: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// Checks a decoded document against IAM's size limit for its kind.
+pub fn check_size(text: &str, kind: DocumentKind) -> Result<(), PolicyError> {
+    let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+    if chars > kind.limit() {
+        return Err(PolicyError::OverLimit {
+            kind,
+            chars,
+            limit: kind.limit(),
+        });
+    }
+    Ok(())
+}
+
 /// A parsed policy document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PolicyDocument {
@@ -128,6 +231,14 @@ impl PolicyDocument {
     /// Decodes (if URL-encoded) and parses a document.
     pub fn parse(raw: &str) -> Result<Self, PolicyError> {
         let text = decode(raw)?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| PolicyError::NotJson { message: e.to_string() })?;
+        Self::from_value(value)
+    }
+
+    /// Decodes, checks IAM's size limit for `kind`, and parses.
+    pub fn parse_as(raw: &str, kind: DocumentKind) -> Result<Self, PolicyError> {
+        let text = decode(raw)?;
+        check_size(&text, kind)?;
         let value: Value = serde_json::from_str(&text).map_err(|e| PolicyError::NotJson { message: e.to_string() })?;
         Self::from_value(value)
     }
@@ -181,12 +292,26 @@ impl PolicyDocument {
             .filter(|s| !drop.contains(&s.index))
             .map(|s| s.raw.clone())
             .collect();
-        if kept.is_empty() {
+        self.with_statements(kept)
+    }
+
+    /// The document's top level with `statements` as its Statement list; `None` when empty.
+    pub fn with_statements(&self, statements: Vec<Value>) -> Option<String> {
+        if statements.is_empty() {
             return None;
         }
         let mut top = self.top.clone();
-        top.insert("Statement".into(), Value::Array(kept));
+        top.insert("Statement".into(), Value::Array(statements));
         Some(Value::Object(top).to_string())
+    }
+
+    /// True when an unconditional Deny on every resource covers `action`. Such a Deny removes the
+    /// risk of any Allow of the same action; a Deny with a Condition or on particular resources
+    /// removes nothing (it may not apply when it matters).
+    pub fn denies_everywhere(&self, action: &str) -> bool {
+        self.statements
+            .iter()
+            .any(|s| s.denies_everywhere() && s.matches_action(action))
     }
 
     /// The document as compact JSON text.
@@ -263,20 +388,75 @@ fn parse_statement(index: usize, raw: Value) -> Result<Statement, PolicyError> {
         (Some(_), Some(_)) => return Err(bad("Resource and NotResource cannot both be present")),
         (None, None) => None,
     };
-    let has_condition = match obj.get("Condition") {
-        None => false,
-        Some(Value::Object(m)) => !m.is_empty(),
-        Some(_) => return Err(bad("Condition must be an object")),
+    let principal = match (obj.get("Principal"), obj.get("NotPrincipal")) {
+        (Some(p), None) => Some(PrincipalBlock::Principal(principal_spec(index, "Principal", p)?)),
+        (None, Some(n)) => Some(PrincipalBlock::NotPrincipal(principal_spec(index, "NotPrincipal", n)?)),
+        (Some(_), Some(_)) => return Err(bad("Principal and NotPrincipal cannot both be present")),
+        (None, None) => None,
     };
+    let mut condition_keys = Vec::new();
+    match obj.get("Condition") {
+        None => {}
+        Some(Value::Object(ops)) => {
+            for (op, block) in ops {
+                let Value::Object(keys) = block else {
+                    return Err(bad(&format!("Condition operator {op} must map keys to values")));
+                };
+                for (key, value) in keys {
+                    let ok = match value {
+                        Value::String(_) | Value::Bool(_) | Value::Number(_) => true,
+                        Value::Array(items) => items.iter().all(|i| i.is_string() || i.is_boolean() || i.is_number()),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(bad(&format!(
+                            "Condition value of {key} must be a scalar or a list of scalars"
+                        )));
+                    }
+                    condition_keys.push(key.to_ascii_lowercase());
+                }
+            }
+        }
+        Some(_) => return Err(bad("Condition must be an object")),
+    }
+    let has_condition = !condition_keys.is_empty();
     Ok(Statement {
         index,
         sid,
         effect,
         actions,
         resources,
+        principal,
         has_condition,
+        condition_keys,
         raw,
     })
+}
+
+fn principal_spec(index: usize, key: &str, v: &Value) -> Result<PrincipalSpec, PolicyError> {
+    match v {
+        Value::String(s) if s == "*" => Ok(PrincipalSpec {
+            any: true,
+            entries: Default::default(),
+        }),
+        Value::Object(map) if !map.is_empty() => {
+            let mut entries = std::collections::BTreeMap::new();
+            for (k, v) in map {
+                if !matches!(k.as_str(), "AWS" | "Service" | "Federated" | "CanonicalUser") {
+                    return Err(PolicyError::BadStatement {
+                        index,
+                        message: format!("unknown principal type {k:?}"),
+                    });
+                }
+                entries.insert(k.clone(), string_list(index, key, v)?);
+            }
+            Ok(PrincipalSpec { any: false, entries })
+        }
+        _ => Err(PolicyError::BadStatement {
+            index,
+            message: format!("{key} must be \"*\" or a map of principal types to a string or list of strings"),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,8 @@ pub struct Report {
     pub input_error: Option<InputError>,
     pub verdicts: Vec<Verdict>,
     pub actions: Vec<ActionOutcome>,
+    /// Fixes the planner could not turn into a safe write, and why (left for a person).
+    pub unplanned: Vec<crate::plan::Unplanned>,
     pub findings: Vec<PostedFinding>,
     /// AWS calls that failed (reads, writes, Security Hub).
     pub errors: Vec<AwsError>,
@@ -78,6 +80,7 @@ impl Report {
             input_error: None,
             verdicts: vec![],
             actions: vec![],
+            unplanned: vec![],
             findings: vec![],
             errors: vec![],
             duration_ms: 0,

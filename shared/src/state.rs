@@ -2,6 +2,7 @@
 //! reads it through the IAM adapter just before deciding, so a stale event never drives a write.
 
 use crate::finding::PrincipalRef;
+use crate::plan::{Action, Plan};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -9,11 +10,13 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "lookup", rename_all = "kebab-case")]
 pub enum Lookup {
-    /// Does the principal exist, and what is its ARN?
+    /// Does the principal exist, what is its ARN (and, for a role, its trust policy)?
     Principal(PrincipalRef),
     /// Which managed policies are attached to the principal now?
     AttachedPolicies(PrincipalRef),
-    /// A managed policy and its default version's document.
+    /// Which inline policies does the principal have?
+    InlinePolicyNames(PrincipalRef),
+    /// A managed policy, its default version's document and (customer-managed) its versions.
     ManagedPolicy { arn: String },
     /// An inline policy's current document.
     InlinePolicy { principal: PrincipalRef, name: String },
@@ -23,16 +26,35 @@ pub enum Lookup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PrincipalInfo {
     pub arn: String,
+    /// Roles only: the trust (assume-role) policy, possibly URL-encoded.
+    pub trust_policy: Option<String>,
 }
 
-/// A managed policy with its default version's document (decoded JSON text).
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyVersion {
+    pub id: String,
+    pub is_default: bool,
+    /// RFC 3339, for ordering.
+    pub created: String,
+}
+
+/// A managed policy with its default version's document (possibly URL-encoded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ManagedPolicy {
     pub arn: String,
     pub name: String,
     pub default_version_id: String,
     pub document: String,
+    /// Customer-managed policies only (empty for AWS-managed ones).
+    pub versions: Vec<PolicyVersion>,
+    /// When the policy has IAM's maximum of 5 versions: the oldest non-default version and its
+    /// document, which a new version would have to replace.
+    pub oldest_non_default: Option<(String, String)>,
 }
+
+/// IAM keeps at most this many versions of a managed policy.
+pub const MAX_POLICY_VERSIONS: usize = 5;
 
 impl ManagedPolicy {
     /// AWS-managed policies live in the `aws` pseudo-account.
@@ -47,6 +69,7 @@ impl ManagedPolicy {
 pub struct Observed {
     pub principals: BTreeMap<PrincipalRef, Option<PrincipalInfo>>,
     pub attached: BTreeMap<PrincipalRef, Option<Vec<String>>>,
+    pub inline_names: BTreeMap<PrincipalRef, Option<Vec<String>>>,
     pub managed_policies: BTreeMap<String, Option<ManagedPolicy>>,
     pub inline_policies: BTreeMap<(PrincipalRef, String), Option<String>>,
 }
@@ -76,10 +99,77 @@ impl Observed {
     pub fn attached(&self, p: &PrincipalRef) -> Known<'_, Vec<String>> {
         known(&self.attached, p)
     }
+    pub fn inline_names(&self, p: &PrincipalRef) -> Known<'_, Vec<String>> {
+        known(&self.inline_names, p)
+    }
     pub fn managed_policy(&self, arn: &str) -> Known<'_, ManagedPolicy> {
         known(&self.managed_policies, &arn.to_string())
     }
     pub fn inline_policy(&self, p: &PrincipalRef, name: &str) -> Known<'_, String> {
         known(&self.inline_policies, &(p.clone(), name.to_string()))
+    }
+
+    /// The state as it is once `plan` has been applied (pure projection; used to judge
+    /// report-only rules after a successful fix without reading IAM again).
+    pub fn project(&self, plan: &Plan) -> Observed {
+        let mut next = self.clone();
+        for step in &plan.steps {
+            match &step.action {
+                Action::DetachPolicy { principal, policy_arn } => {
+                    if let Some(Some(list)) = next.attached.get_mut(principal) {
+                        list.retain(|a| a != policy_arn);
+                    }
+                }
+                Action::AttachPolicy { principal, policy_arn } => {
+                    if let Some(Some(list)) = next.attached.get_mut(principal) {
+                        if !list.contains(policy_arn) {
+                            list.push(policy_arn.clone());
+                        }
+                    }
+                }
+                Action::DeleteInlinePolicy { principal, policy_name } => {
+                    if let Some(Some(names)) = next.inline_names.get_mut(principal) {
+                        names.retain(|n| n != policy_name);
+                    }
+                    next.inline_policies
+                        .insert((principal.clone(), policy_name.clone()), None);
+                }
+                Action::PutInlinePolicy {
+                    principal,
+                    policy_name,
+                    document,
+                } => {
+                    if let Some(Some(names)) = next.inline_names.get_mut(principal) {
+                        if !names.contains(policy_name) {
+                            names.push(policy_name.clone());
+                        }
+                    }
+                    next.inline_policies
+                        .insert((principal.clone(), policy_name.clone()), Some(document.clone()));
+                }
+                Action::CreatePolicyVersion {
+                    policy_arn,
+                    document,
+                    set_as_default: true,
+                } => {
+                    if let Some(Some(m)) = next.managed_policies.get_mut(policy_arn) {
+                        m.document = document.clone();
+                    }
+                }
+                Action::UpdateAssumeRolePolicy { role_name, document } => {
+                    for (p, info) in next.principals.iter_mut() {
+                        if p.kind == crate::finding::PrincipalKind::Role && &p.name == role_name {
+                            if let Some(info) = info {
+                                info.trust_policy = Some(document.clone());
+                            }
+                        }
+                    }
+                }
+                Action::CreatePolicyVersion { .. }
+                | Action::SetDefaultPolicyVersion { .. }
+                | Action::DeletePolicyVersion { .. } => {}
+            }
+        }
+        next
     }
 }

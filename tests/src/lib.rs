@@ -245,6 +245,10 @@ pub struct Sandbox {
 pub struct SeedPolicy {
     pub name: String,
     pub description: String,
+    /// Earlier versions, oldest first (the policy is created with the first).
+    #[serde(default)]
+    pub versions: Vec<Value>,
+    /// The current default version.
     pub document: Value,
 }
 
@@ -270,13 +274,28 @@ impl Sandbox {
     pub async fn seed(&self, sdk: &SdkConfig) {
         let iam = aws_sdk_iam::Client::new(sdk);
         for p in &self.managed_policies {
-            iam.create_policy()
+            let mut docs = p.versions.iter().chain(std::iter::once(&p.document));
+            let first = docs.next().expect("at least the document");
+            let arn = iam
+                .create_policy()
                 .policy_name(&p.name)
                 .description(&p.description)
-                .policy_document(p.document.to_string())
+                .policy_document(first.to_string())
                 .send()
                 .await
-                .expect("create policy");
+                .expect("create policy")
+                .policy
+                .and_then(|p| p.arn)
+                .expect("policy arn");
+            for doc in docs {
+                iam.create_policy_version()
+                    .policy_arn(&arn)
+                    .policy_document(doc.to_string())
+                    .set_as_default(true)
+                    .send()
+                    .await
+                    .expect("create policy version");
+            }
         }
         for u in &self.users {
             iam.create_user().user_name(&u.name).send().await.expect("create user");
@@ -498,6 +517,52 @@ impl Inspect {
         };
         let text = compliance_responder::policy::decode(&raw).expect("decodable");
         serde_json::from_str(&text).expect("inline policy is JSON")
+    }
+
+    /// A managed policy's versions (id, is default) and its default version's document.
+    pub async fn policy_versions(&self, arn: &str) -> (Vec<(String, bool)>, Value) {
+        let listed = self.iam.list_policy_versions().policy_arn(arn).send().await.unwrap();
+        let mut versions: Vec<(String, bool)> = listed
+            .versions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v.version_id.unwrap_or_default(), v.is_default_version))
+            .collect();
+        versions.sort_by_key(|(id, _)| id.trim_start_matches('v').parse::<u32>().unwrap_or(0));
+        let default = versions
+            .iter()
+            .find(|(_, d)| *d)
+            .map(|(id, _)| id.clone())
+            .expect("a default version");
+        let raw = self
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(default)
+            .send()
+            .await
+            .unwrap()
+            .policy_version
+            .and_then(|v| v.document)
+            .unwrap_or_default();
+        let text = compliance_responder::policy::decode(&raw).expect("decodable");
+        (versions, serde_json::from_str(&text).expect("JSON"))
+    }
+
+    /// A role's trust policy, decoded and parsed.
+    pub async fn trust_policy(&self, role: &str) -> Value {
+        let raw = self
+            .iam
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .assume_role_policy_document;
+        let text = compliance_responder::policy::decode(&raw.unwrap_or_default()).expect("decodable");
+        serde_json::from_str(&text).expect("JSON")
     }
 
     /// Every finding in Security Hub.

@@ -237,9 +237,24 @@ async fn dry_run_leaves_iam_untouched_and_still_reports() {
     assert_eq!(report.actions.len(), 1);
     assert_eq!(serde_json::to_value(&report.actions[0]).unwrap()["result"], "dry-run");
     let findings = env.inspect.findings().await;
-    let f = only_finding(&findings);
+    let admin: Vec<HubFinding> = findings
+        .iter()
+        .filter(|f| f.generator_id == "iam-admin-access")
+        .cloned()
+        .collect();
+    let f = only_finding(&admin);
     assert_eq!(f.compliance, "FAILED");
     assert_eq!(field(f, "Outcome"), "dry-run");
+    // alice still has a policy attached directly (nothing was fixed): reported, LOW.
+    let direct: Vec<&HubFinding> = findings
+        .iter()
+        .filter(|f| f.generator_id == "iam-user-direct-policy")
+        .collect();
+    assert_eq!(direct.len(), 1);
+    assert_eq!(
+        (direct[0].compliance.as_str(), direct[0].severity.as_str()),
+        ("FAILED", "LOW")
+    );
     assert_eq!(field(f, "Mode"), "dry-run");
 }
 
@@ -271,9 +286,16 @@ async fn every_sample_event_is_covered_by_a_test() {
         "attach-admin-to-role.json",
         "attach-admin-to-user.json",
         "attach-customer-admin-policy.json",
+        "attach-policy-directly-to-user.json",
         "attach-scoped-policy-benign.json",
+        "create-policy-version-escalation.json",
+        "create-policy-with-admin.json",
+        "create-role-open-trust.json",
         "put-inline-admin-only.json",
         "put-inline-mixed-admin.json",
+        "put-inline-notaction.json",
+        "set-default-policy-version-service-wildcard.json",
+        "update-assume-role-policy-open.json",
     ];
     let present: Vec<String> = sample_events("cloudtrail")
         .iter()
@@ -283,4 +305,220 @@ async fn every_sample_event_is_covered_by_a_test() {
         present, covered,
         "a sample event was added or removed: give it a replay test"
     );
+}
+
+fn findings_of<'a>(findings: &'a [HubFinding], rule: &str) -> Vec<&'a HubFinding> {
+    findings.iter().filter(|f| f.generator_id == rule).collect()
+}
+
+#[tokio::test]
+async fn user_with_direct_policy_is_reported_only() {
+    let env = seeded().await;
+    let (report, writes) = replay(&env, "attach-policy-directly-to-user.json").await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert_eq!(writes, ["securityhub:BatchImportFindings"], "report only: no IAM write");
+    assert_eq!(env.inspect.attached("user", "carol").await.len(), 1);
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(
+        (f.generator_id.as_str(), f.compliance.as_str(), f.severity.as_str()),
+        ("iam-user-direct-policy", "FAILED", "LOW")
+    );
+    assert_eq!(field(f, "SecurityHubControl"), "IAM.2");
+    assert!(field(f, "Outcome").starts_with("manual"), "{f:#?}");
+}
+
+#[tokio::test]
+async fn created_policy_with_admin_statement_gets_a_new_default_version() {
+    let env = seeded().await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/LegacyOps");
+    let (report, writes) = replay(&env, "create-policy-with-admin.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        writes,
+        [
+            "securityhub:BatchImportFindings",
+            "iam:CreatePolicyVersion",
+            "securityhub:BatchImportFindings"
+        ]
+    );
+    let (versions, doc) = env.inspect.policy_versions(&arn).await;
+    assert_eq!(versions, [("v1".to_string(), false), ("v2".to_string(), true)]);
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, ["OpsRead"]);
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(
+        (f.generator_id.as_str(), f.compliance.as_str()),
+        ("iam-admin-access", "PASSED")
+    );
+    assert_eq!(f.resource_types, ["AwsIamPolicy"]);
+    let inverse: Value = serde_json::from_str(field(f, "Inverse")).unwrap();
+    assert_eq!(
+        inverse[0],
+        json!({"action": "set-default-policy-version", "policy_arn": arn, "version_id": "v1"})
+    );
+}
+
+#[tokio::test]
+async fn escalation_in_a_fifth_version_makes_room_and_removes_pass_role() {
+    let env = seeded().await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/DeployTools");
+    assert_eq!(
+        env.inspect.policy_versions(&arn).await.0.len(),
+        5,
+        "seeded at IAM's limit"
+    );
+    let (report, writes) = replay(&env, "create-policy-version-escalation.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        writes,
+        [
+            "securityhub:BatchImportFindings",
+            "iam:DeletePolicyVersion",
+            "iam:CreatePolicyVersion",
+            "securityhub:BatchImportFindings"
+        ]
+    );
+    let (versions, doc) = env.inspect.policy_versions(&arn).await;
+    let ids: Vec<&str> = versions.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["v2", "v3", "v4", "v5", "v6"],
+        "oldest non-default version deleted"
+    );
+    assert!(versions.iter().any(|(id, d)| id == "v6" && *d));
+    let text = doc.to_string();
+    assert!(!text.to_ascii_lowercase().contains("pass"), "PassRole removed: {text}");
+    assert!(
+        text.contains("lambda:CreateFunction") && text.contains("s3:GetObject"),
+        "the rest is kept: {text}"
+    );
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(
+        (f.generator_id.as_str(), f.compliance.as_str(), f.severity.as_str()),
+        ("iam-privilege-escalation", "PASSED", "HIGH")
+    );
+    assert_eq!(field(f, "MatchedStatements"), "Sid \"PassExecutionRoles\"");
+    let action = &report
+        .verdicts
+        .iter()
+        .find(|v| v.rule_id == "iam-privilege-escalation")
+        .unwrap()
+        .matched_actions;
+    assert_eq!(
+        action,
+        &["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"]
+    );
+}
+
+#[tokio::test]
+async fn default_version_with_service_wildcard_is_replaced() {
+    let env = seeded().await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/DataAccess");
+    let (report, writes) = replay(&env, "set-default-policy-version-service-wildcard.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        writes,
+        [
+            "securityhub:BatchImportFindings",
+            "iam:CreatePolicyVersion",
+            "securityhub:BatchImportFindings"
+        ]
+    );
+    let (versions, doc) = env.inspect.policy_versions(&arn).await;
+    assert_eq!(versions.last().unwrap(), &("v3".to_string(), true));
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, ["Orders"]);
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(
+        (f.generator_id.as_str(), f.compliance.as_str()),
+        ("iam-service-wildcard", "PASSED")
+    );
+    assert_eq!(field(f, "SecurityHubControl"), "IAM.21");
+}
+
+#[tokio::test]
+async fn open_trust_principal_is_removed_and_named_partner_kept() {
+    let env = seeded().await;
+    let (report, writes) = replay(&env, "create-role-open-trust.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        writes,
+        [
+            "securityhub:BatchImportFindings",
+            "iam:UpdateAssumeRolePolicy",
+            "securityhub:BatchImportFindings"
+        ]
+    );
+    let trust = env.inspect.trust_policy("partner-access").await;
+    assert_eq!(
+        trust["Statement"][0]["Principal"],
+        json!({"AWS": ["arn:aws:iam::111122223333:root"]})
+    );
+    let findings = env.inspect.findings().await;
+    let f = only_finding(&findings);
+    assert_eq!(
+        (
+            f.generator_id.as_str(),
+            f.compliance.as_str(),
+            f.resource_types[0].as_str()
+        ),
+        ("iam-open-trust", "PASSED", "AwsIamRole")
+    );
+}
+
+#[tokio::test]
+async fn trust_open_to_anyone_becomes_deny_all_never_wider() {
+    let env = seeded().await;
+    let (report, _) = replay(&env, "update-assume-role-policy-open.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    let trust = env.inspect.trust_policy("vendor-audit").await;
+    let statements = trust["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Effect"], "Deny");
+}
+
+#[tokio::test]
+async fn not_action_statement_flagged_by_two_rules_is_fixed_in_one_write() {
+    let env = seeded().await;
+    let (report, writes) = replay(&env, "put-inline-notaction.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        writes,
+        [
+            "securityhub:BatchImportFindings",
+            "iam:PutGroupPolicy",
+            "securityhub:BatchImportFindings"
+        ]
+    );
+    let doc = env.inspect.inline_document("group", "developers", "self-service").await;
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, ["OwnKeys"]);
+    let findings = env.inspect.findings().await;
+    assert_eq!(findings.len(), 2);
+    for rule in ["iam-service-wildcard", "iam-privilege-escalation"] {
+        let f = findings_of(&findings, rule);
+        assert_eq!(f.len(), 1, "{rule}");
+        assert_eq!(f[0].compliance, "PASSED", "{rule}");
+    }
+    assert_eq!(report.actions.len(), 1);
+    assert_eq!(report.actions[0].verdicts.len(), 2, "one write serves both verdicts");
 }

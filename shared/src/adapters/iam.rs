@@ -4,7 +4,7 @@ use super::{Applied, IamPort};
 use crate::error::AwsError;
 use crate::finding::{PrincipalKind, PrincipalRef};
 use crate::plan::Action;
-use crate::state::{Lookup, ManagedPolicy, Observed, PrincipalInfo};
+use crate::state::{Lookup, ManagedPolicy, Observed, PolicyVersion, PrincipalInfo, MAX_POLICY_VERSIONS};
 use async_trait::async_trait;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::Client;
@@ -19,6 +19,11 @@ impl AwsIam {
     pub fn new(client: Client) -> Self {
         AwsIam { client }
     }
+}
+
+/// `v12` → 12, for ordering versions created in the same second.
+fn version_number(id: &str) -> u64 {
+    id.trim_start_matches('v').parse().unwrap_or(0)
 }
 
 fn not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
@@ -63,23 +68,85 @@ where
 impl AwsIam {
     async fn principal(&self, p: &PrincipalRef) -> Result<Option<PrincipalInfo>, AwsError> {
         let name = p.name.as_str();
-        let arn = match p.kind {
+        Ok(match p.kind {
             PrincipalKind::User => {
                 absent_if_not_found(self.client.get_user().user_name(name).send().await, "GetUser", name)?
-                    .and_then(|o| o.user.map(|u| u.arn))
+                    .and_then(|o| o.user)
+                    .map(|u| PrincipalInfo {
+                        arn: u.arn,
+                        trust_policy: None,
+                    })
             }
             PrincipalKind::Role => {
                 absent_if_not_found(self.client.get_role().role_name(name).send().await, "GetRole", name)?
-                    .and_then(|o| o.role.map(|r| r.arn))
+                    .and_then(|o| o.role)
+                    .map(|r| PrincipalInfo {
+                        arn: r.arn,
+                        trust_policy: r.assume_role_policy_document,
+                    })
             }
             PrincipalKind::Group => absent_if_not_found(
                 self.client.get_group().group_name(name).max_items(1).send().await,
                 "GetGroup",
                 name,
             )?
-            .and_then(|o| o.group.map(|g| g.arn)),
-        };
-        Ok(arn.map(|arn| PrincipalInfo { arn }))
+            .and_then(|o| o.group)
+            .map(|g| PrincipalInfo {
+                arn: g.arn,
+                trust_policy: None,
+            }),
+        })
+    }
+
+    async fn inline_names(&self, p: &PrincipalRef) -> Result<Option<Vec<String>>, AwsError> {
+        let name = p.name.as_str();
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = match p.kind {
+                PrincipalKind::User => absent_if_not_found(
+                    self.client
+                        .list_user_policies()
+                        .user_name(name)
+                        .set_marker(marker.clone())
+                        .send()
+                        .await,
+                    "ListUserPolicies",
+                    name,
+                )?
+                .map(|o| (o.policy_names, o.is_truncated, o.marker)),
+                PrincipalKind::Role => absent_if_not_found(
+                    self.client
+                        .list_role_policies()
+                        .role_name(name)
+                        .set_marker(marker.clone())
+                        .send()
+                        .await,
+                    "ListRolePolicies",
+                    name,
+                )?
+                .map(|o| (o.policy_names, o.is_truncated, o.marker)),
+                PrincipalKind::Group => absent_if_not_found(
+                    self.client
+                        .list_group_policies()
+                        .group_name(name)
+                        .set_marker(marker.clone())
+                        .send()
+                        .await,
+                    "ListGroupPolicies",
+                    name,
+                )?
+                .map(|o| (o.policy_names, o.is_truncated, o.marker)),
+            };
+            let Some((page, truncated, next)) = page else {
+                return Ok(None);
+            };
+            names.extend(page);
+            match (truncated, next) {
+                (true, Some(m)) => marker = Some(m),
+                _ => return Ok(Some(names)),
+            }
+        }
     }
 
     async fn attached(&self, p: &PrincipalRef) -> Result<Option<Vec<String>>, AwsError> {
@@ -141,23 +208,71 @@ impl AwsIam {
             return Ok(None);
         };
         let version_id = policy.default_version_id.unwrap_or_default();
-        let version = absent_if_not_found(
+        let Some(document) = self.version_document(arn, &version_id).await? else {
+            return Ok(None);
+        };
+        let mut managed = ManagedPolicy {
+            arn: arn.to_string(),
+            name: policy.policy_name.unwrap_or_default(),
+            default_version_id: version_id,
+            document,
+            versions: vec![],
+            oldest_non_default: None,
+        };
+        if managed.is_aws_managed() {
+            return Ok(Some(managed));
+        }
+        // Customer-managed: the versions decide whether a new one needs room (at most 5).
+        let Some(listed) = absent_if_not_found(
+            self.client.list_policy_versions().policy_arn(arn).send().await,
+            "ListPolicyVersions",
+            arn,
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut versions: Vec<PolicyVersion> = listed
+            .versions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| PolicyVersion {
+                id: v.version_id.unwrap_or_default(),
+                is_default: v.is_default_version,
+                created: v
+                    .create_date
+                    .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        versions.sort_by(|a, b| {
+            a.created
+                .cmp(&b.created)
+                .then_with(|| version_number(&a.id).cmp(&version_number(&b.id)))
+        });
+        if versions.len() >= MAX_POLICY_VERSIONS {
+            if let Some(oldest) = versions.iter().find(|v| !v.is_default) {
+                if let Some(doc) = self.version_document(arn, &oldest.id).await? {
+                    managed.oldest_non_default = Some((oldest.id.clone(), doc));
+                }
+            }
+        }
+        managed.versions = versions;
+        Ok(Some(managed))
+    }
+
+    async fn version_document(&self, arn: &str, version_id: &str) -> Result<Option<String>, AwsError> {
+        Ok(absent_if_not_found(
             self.client
                 .get_policy_version()
                 .policy_arn(arn)
-                .version_id(&version_id)
+                .version_id(version_id)
                 .send()
                 .await,
             "GetPolicyVersion",
             arn,
         )?
-        .and_then(|o| o.policy_version);
-        Ok(version.map(|v| ManagedPolicy {
-            arn: arn.to_string(),
-            name: policy.policy_name.unwrap_or_default(),
-            default_version_id: version_id,
-            document: v.document.unwrap_or_default(),
-        }))
+        .and_then(|o| o.policy_version)
+        .map(|v| v.document.unwrap_or_default()))
     }
 
     async fn inline(&self, p: &PrincipalRef, policy: &str) -> Result<Option<String>, AwsError> {
@@ -212,6 +327,10 @@ impl IamPort for AwsIam {
             Lookup::AttachedPolicies(p) => {
                 let v = self.attached(p).await?;
                 observed.attached.insert(p.clone(), v);
+            }
+            Lookup::InlinePolicyNames(p) => {
+                let v = self.inline_names(p).await?;
+                observed.inline_names.insert(p.clone(), v);
             }
             Lookup::ManagedPolicy { arn } => {
                 let v = self.managed_policy(arn).await?;
@@ -340,6 +459,51 @@ impl IamPort for AwsIam {
                     false,
                 ),
             },
+            Action::CreatePolicyVersion {
+                policy_arn,
+                document,
+                set_as_default,
+            } => write_result(
+                c.create_policy_version()
+                    .policy_arn(policy_arn)
+                    .policy_document(document)
+                    .set_as_default(*set_as_default)
+                    .send()
+                    .await,
+                "CreatePolicyVersion",
+                r,
+                false,
+            ),
+            Action::SetDefaultPolicyVersion { policy_arn, version_id } => write_result(
+                c.set_default_policy_version()
+                    .policy_arn(policy_arn)
+                    .version_id(version_id)
+                    .send()
+                    .await,
+                "SetDefaultPolicyVersion",
+                r,
+                false,
+            ),
+            Action::DeletePolicyVersion { policy_arn, version_id } => write_result(
+                c.delete_policy_version()
+                    .policy_arn(policy_arn)
+                    .version_id(version_id)
+                    .send()
+                    .await,
+                "DeletePolicyVersion",
+                r,
+                true,
+            ),
+            Action::UpdateAssumeRolePolicy { role_name, document } => write_result(
+                c.update_assume_role_policy()
+                    .role_name(role_name)
+                    .policy_document(document)
+                    .send()
+                    .await,
+                "UpdateAssumeRolePolicy",
+                r,
+                false,
+            ),
             Action::DeleteInlinePolicy {
                 principal: p,
                 policy_name,

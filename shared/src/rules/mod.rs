@@ -3,9 +3,17 @@
 //! one file in this folder and one line in [`registry`].
 
 pub mod iam_admin_access;
+pub mod iam_open_trust;
+pub mod iam_privilege_escalation;
+pub mod iam_service_wildcard;
+pub mod iam_user_direct_policy;
 
+mod documents;
+
+use crate::edit::StatementEdit;
 use crate::finding::{Finding, PrincipalKind, PrincipalRef};
 use crate::plan::Remedy;
+use crate::policy::{DocumentKind, PolicyDocument};
 use crate::state::{Lookup, Observed};
 use serde::Serialize;
 
@@ -30,6 +38,16 @@ impl Severity {
             Severity::Critical => "CRITICAL",
         }
     }
+
+    /// One step lower (used for findings restricted by a Condition).
+    pub fn lower(self) -> Self {
+        match self {
+            Severity::Critical => Severity::High,
+            Severity::High => Severity::Medium,
+            Severity::Medium => Severity::Low,
+            Severity::Low | Severity::Informational => Severity::Informational,
+        }
+    }
 }
 
 /// What a rule is, for users, reports and Security Hub.
@@ -46,6 +64,9 @@ pub struct RuleMeta {
     pub security_hub_control: Option<&'static str>,
     /// ASFF finding types.
     pub finding_types: &'static [&'static str],
+    /// Report-only rules never ask for a fix; they are judged on the state after the other rules'
+    /// fixes (so a finding never describes what the responder just removed).
+    pub report_only: bool,
 }
 
 /// ASFF resource types this project reports on.
@@ -125,21 +146,73 @@ pub struct Verdict {
     pub key: String,
     /// Labels of the statements that matched.
     pub matched_statements: Vec<String>,
+    /// The concrete actions (or patterns) that matched.
+    pub matched_actions: Vec<String>,
     pub remedy: Remedy,
+    /// Set when part of the risk is left for a person even after the automatic fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_review: Option<String>,
 }
 
-/// A compliance rule.
+/// One offending statement in one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Index of the statement in the document.
+    pub statement: usize,
+    /// Sid or position, for people.
+    pub label: String,
+    /// The actions (or patterns, or principals) that matched.
+    pub matched: Vec<String>,
+    /// The statement has a Condition: reported at lower severity, never fixed automatically.
+    pub conditioned: bool,
+    /// The edits that remove the risk from this statement.
+    pub edits: Vec<StatementEdit>,
+}
+
+/// A compliance rule. Rules that judge policy documents implement [`Rule::document_kinds`] and
+/// [`Rule::check_document`]; the default `lookups`/`evaluate` then work for every event that names
+/// a document. Other rules override `lookups` and `evaluate`.
 pub trait Rule: Send + Sync {
     fn meta(&self) -> &'static RuleMeta;
+
+    /// The kinds of policy document this rule judges.
+    fn document_kinds(&self) -> &'static [DocumentKind] {
+        &[]
+    }
+
+    /// Judges one document (pure). Only called for the kinds in [`Rule::document_kinds`].
+    fn check_document(&self, _doc: &PolicyDocument) -> Vec<Violation> {
+        Vec::new()
+    }
+
     /// The live state this rule needs to judge `finding`.
-    fn lookups(&self, finding: &Finding) -> Vec<Lookup>;
+    fn lookups(&self, finding: &Finding) -> Vec<Lookup> {
+        documents::lookups(self.document_kinds(), finding)
+    }
+
     /// Judges `finding` against the live state. Pure.
-    fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict>;
+    fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
+        documents::evaluate(
+            self.meta(),
+            self.document_kinds(),
+            &|d| self.check_document(d),
+            finding,
+            observed,
+        )
+        .into_iter()
+        .collect()
+    }
 }
 
 /// Every rule, in evaluation order.
 pub fn registry() -> Vec<Box<dyn Rule>> {
-    vec![Box::new(iam_admin_access::IamAdminAccess)]
+    vec![
+        Box::new(iam_admin_access::IamAdminAccess),
+        Box::new(iam_service_wildcard::IamServiceWildcard),
+        Box::new(iam_privilege_escalation::IamPrivilegeEscalation),
+        Box::new(iam_open_trust::IamOpenTrust),
+        Box::new(iam_user_direct_policy::IamUserDirectPolicy),
+    ]
 }
 
 /// Looks a rule's metadata up by id.
@@ -151,3 +224,26 @@ pub fn meta_by_id(rules: &[Box<dyn Rule>], id: &str) -> Option<&'static RuleMeta
 pub fn fallback_principal_arn(partition: &str, account: &str, p: &PrincipalRef) -> String {
     format!("arn:{partition}:iam::{account}:{}/{}", p.kind.as_str(), p.name)
 }
+
+/// Judges one document with every document rule that applies to `kind` (the offline `check-policy`
+/// path). Returns (rule, violations) for rules that found something.
+pub fn check_document(
+    rules: &[Box<dyn Rule>],
+    doc: &PolicyDocument,
+    kind: DocumentKind,
+) -> Vec<(&'static RuleMeta, Vec<Violation>)> {
+    rules
+        .iter()
+        .filter(|r| r.document_kinds().contains(&kind))
+        .map(|r| (r.meta(), r.check_document(doc)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+/// Permission-policy kinds (everything but trust policies).
+pub const PERMISSION_KINDS: &[DocumentKind] = &[
+    DocumentKind::Managed,
+    DocumentKind::InlineUser,
+    DocumentKind::InlineRole,
+    DocumentKind::InlineGroup,
+];

@@ -3,7 +3,7 @@
 use crate::envelope::Envelope;
 use crate::error::InputError;
 use crate::finding::{Actor, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject};
-use crate::policy::PolicyDocument;
+use crate::policy::{DocumentKind, PolicyDocument};
 use aws_lambda_events::event::cloudwatch_events::cloudtrail::AWSAPICall;
 use serde_json::Value;
 
@@ -14,6 +14,11 @@ pub const EVENT_SOURCE: &str = "iam.amazonaws.com";
 
 /// The IAM API calls this source turns into findings rules act on.
 pub const HANDLED_EVENT_NAMES: &[&str] = &[
+    "CreatePolicy",
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "CreateRole",
+    "UpdateAssumeRolePolicy",
     "AttachUserPolicy",
     "AttachRolePolicy",
     "AttachGroupPolicy",
@@ -90,58 +95,103 @@ fn subject_of(envelope: &Envelope, call: &AWSAPICall<Value, Value>) -> Result<Su
         });
     }
     let params = &call.request_parameters;
-    let kind = match call.event_name.as_str() {
-        "AttachUserPolicy" | "PutUserPolicy" => PrincipalKind::User,
-        "AttachRolePolicy" | "PutRolePolicy" => PrincipalKind::Role,
-        "AttachGroupPolicy" | "PutGroupPolicy" => PrincipalKind::Group,
-        other => {
-            return Ok(Subject::Unhandled {
-                reason: format!("no rule acts on iam:{other}"),
-            })
-        }
-    };
+    let name = call.event_name.as_str();
+    if !HANDLED_EVENT_NAMES.contains(&name) {
+        return Ok(Subject::Unhandled {
+            reason: format!("no rule acts on iam:{name}"),
+        });
+    }
     if !params.is_object() {
         return Err(InputError::MissingField {
             field: "detail.requestParameters".into(),
-            message: format!("{} events carry their parameters here", call.event_name),
+            message: format!("{name} events carry their parameters here"),
         });
     }
-    let (name_field, max_len) = match kind {
-        PrincipalKind::User => ("userName", 64),
-        PrincipalKind::Role => ("roleName", 64),
-        PrincipalKind::Group => ("groupName", 128),
-    };
-    let principal = PrincipalRef {
-        kind,
-        name: iam_name(params, name_field, max_len)?,
-    };
-    if call.event_name.starts_with("Attach") {
-        let policy_arn = string_param(params, "policyArn")?;
-        validate_policy_arn(&policy_arn, envelope)?;
-        return Ok(Subject::PolicyAttached { principal, policy_arn });
-    }
-    let policy_name = iam_name(params, "policyName", 128)?;
-    let document = match params.get("policyDocument") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(doc)) => {
-            PolicyDocument::parse(doc).map_err(|reason| InputError::PolicyDocument {
-                location: "detail.requestParameters.policyDocument".into(),
-                reason,
-            })?;
-            Some(doc.clone())
+    match name {
+        "CreatePolicy" => {
+            let policy_name = iam_name(params, "policyName", 128)?;
+            let document = document_param(params, "policyDocument", DocumentKind::Managed)?;
+            let path = params.get("path").and_then(Value::as_str).unwrap_or("/");
+            let from_response = envelope
+                .detail
+                .pointer("/responseElements/policy/arn")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let policy_arn = from_response.unwrap_or_else(|| {
+                format!(
+                    "arn:{}:iam::{}:policy{path}{policy_name}",
+                    envelope.partition(),
+                    envelope.account
+                )
+            });
+            validate_policy_arn(&policy_arn, envelope)?;
+            Ok(Subject::ManagedPolicyChanged { policy_arn, document })
         }
-        Some(_) => {
-            return Err(InputError::MissingField {
-                field: "detail.requestParameters.policyDocument".into(),
-                message: "must be a string".into(),
+        "CreatePolicyVersion" | "SetDefaultPolicyVersion" => {
+            let policy_arn = string_param(params, "policyArn")?;
+            validate_policy_arn(&policy_arn, envelope)?;
+            let document = if name == "CreatePolicyVersion" {
+                document_param(params, "policyDocument", DocumentKind::Managed)?
+            } else {
+                None
+            };
+            Ok(Subject::ManagedPolicyChanged { policy_arn, document })
+        }
+        "CreateRole" | "UpdateAssumeRolePolicy" => {
+            let role = PrincipalRef {
+                kind: PrincipalKind::Role,
+                name: iam_name(params, "roleName", 64)?,
+            };
+            let field = if name == "CreateRole" {
+                "assumeRolePolicyDocument"
+            } else {
+                "policyDocument"
+            };
+            let document = document_param(params, field, DocumentKind::Trust)?;
+            Ok(Subject::TrustPolicyChanged { role, document })
+        }
+        _ => {
+            let (kind, name_field, max_len, doc_kind) = match name {
+                "AttachUserPolicy" | "PutUserPolicy" => (PrincipalKind::User, "userName", 64, DocumentKind::InlineUser),
+                "AttachRolePolicy" | "PutRolePolicy" => (PrincipalKind::Role, "roleName", 64, DocumentKind::InlineRole),
+                _ => (PrincipalKind::Group, "groupName", 128, DocumentKind::InlineGroup),
+            };
+            let principal = PrincipalRef {
+                kind,
+                name: iam_name(params, name_field, max_len)?,
+            };
+            if name.starts_with("Attach") {
+                let policy_arn = string_param(params, "policyArn")?;
+                validate_policy_arn(&policy_arn, envelope)?;
+                return Ok(Subject::PolicyAttached { principal, policy_arn });
+            }
+            let policy_name = iam_name(params, "policyName", 128)?;
+            let document = document_param(params, "policyDocument", doc_kind)?;
+            Ok(Subject::InlinePolicyPut {
+                principal,
+                policy_name,
+                document,
             })
         }
-    };
-    Ok(Subject::InlinePolicyPut {
-        principal,
-        policy_name,
-        document,
-    })
+    }
+}
+
+/// An optional policy document parameter: validated (decoding, IAM size limit, shape) if present.
+fn document_param(params: &Value, field: &str, kind: DocumentKind) -> Result<Option<String>, InputError> {
+    match params.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(doc)) => {
+            PolicyDocument::parse_as(doc, kind).map_err(|reason| InputError::PolicyDocument {
+                location: format!("detail.requestParameters.{field}"),
+                reason,
+            })?;
+            Ok(Some(doc.clone()))
+        }
+        Some(_) => Err(InputError::MissingField {
+            field: format!("detail.requestParameters.{field}"),
+            message: "must be a string".into(),
+        }),
+    }
 }
 
 fn string_param(params: &Value, field: &str) -> Result<String, InputError> {

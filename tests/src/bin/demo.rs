@@ -111,7 +111,11 @@ async fn main() {
             status.as_str().unwrap_or(""),
             report.event_name.as_deref().unwrap_or("-")
         );
-        for v in &report.verdicts {
+        for v in report
+            .verdicts
+            .iter()
+            .filter(|v| v.status != compliance_responder::rules::Status::Compliant)
+        {
             let status = serde_json::to_value(&v.status).unwrap_or_default();
             println!(
                 "      {}: [{}] {} ({})",

@@ -1,0 +1,379 @@
+//! The shared path of every document rule: which document an event names, how to read it, and how
+//! a rule's violations become a verdict. Pure.
+
+use super::{fallback_principal_arn, ResourceRef, ResourceType, RuleMeta, SkipKind, Status, Verdict, Violation};
+use crate::finding::{Finding, PrincipalKind, PrincipalRef, Subject};
+use crate::plan::{Remedy, Target};
+use crate::policy::{DocumentKind, PolicyDocument};
+use crate::state::{Known, Lookup, Observed};
+
+/// The document kind an event concerns.
+pub fn kind_of(subject: &Subject) -> Option<DocumentKind> {
+    match subject {
+        Subject::PolicyAttached { .. } | Subject::ManagedPolicyChanged { .. } => Some(DocumentKind::Managed),
+        Subject::InlinePolicyPut { principal, .. } => Some(match principal.kind {
+            PrincipalKind::User => DocumentKind::InlineUser,
+            PrincipalKind::Role => DocumentKind::InlineRole,
+            PrincipalKind::Group => DocumentKind::InlineGroup,
+        }),
+        Subject::TrustPolicyChanged { .. } => Some(DocumentKind::Trust),
+        Subject::Unhandled { .. } => None,
+    }
+}
+
+pub fn lookups(kinds: &[DocumentKind], finding: &Finding) -> Vec<Lookup> {
+    if !kind_of(&finding.subject).is_some_and(|k| kinds.contains(&k)) {
+        return vec![];
+    }
+    match &finding.subject {
+        Subject::PolicyAttached { principal, policy_arn } => vec![
+            Lookup::Principal(principal.clone()),
+            Lookup::ManagedPolicy {
+                arn: policy_arn.clone(),
+            },
+            Lookup::AttachedPolicies(principal.clone()),
+        ],
+        Subject::InlinePolicyPut {
+            principal, policy_name, ..
+        } => vec![
+            Lookup::Principal(principal.clone()),
+            Lookup::InlinePolicy {
+                principal: principal.clone(),
+                name: policy_name.clone(),
+            },
+        ],
+        Subject::ManagedPolicyChanged { policy_arn, .. } => vec![Lookup::ManagedPolicy {
+            arn: policy_arn.clone(),
+        }],
+        Subject::TrustPolicyChanged { role, .. } => vec![Lookup::Principal(role.clone())],
+        Subject::Unhandled { .. } => vec![],
+    }
+}
+
+struct Frame<'a> {
+    meta: &'static RuleMeta,
+    resources: Vec<ResourceRef>,
+    key: String,
+    check: &'a dyn Fn(&PolicyDocument) -> Vec<Violation>,
+}
+
+impl<'a> Frame<'a> {
+    fn new(
+        meta: &'static RuleMeta,
+        check: &'a dyn Fn(&PolicyDocument) -> Vec<Violation>,
+        key: String,
+        resources: Vec<ResourceRef>,
+    ) -> Self {
+        Frame {
+            meta,
+            resources,
+            key,
+            check,
+        }
+    }
+
+    fn verdict(&self, status: Status, severity: super::Severity, summary: String) -> Verdict {
+        Verdict {
+            rule_id: self.meta.id,
+            status,
+            severity,
+            summary,
+            resources: self.resources.clone(),
+            key: self.key.clone(),
+            matched_statements: vec![],
+            matched_actions: vec![],
+            remedy: Remedy::None,
+            needs_review: None,
+        }
+    }
+
+    fn skipped(&self, kind: SkipKind, summary: String) -> Verdict {
+        self.verdict(Status::NotEvaluated { kind }, self.meta.severity, summary)
+    }
+
+    /// Compliant, or Resolved when the event's own copy of the document had the problem.
+    fn clean(&self, event_document: Option<&str>, what: &str) -> Verdict {
+        let event_had_it = event_document
+            .and_then(|d| PolicyDocument::parse(d).ok())
+            .is_some_and(|d| !(self.check)(&d).is_empty());
+        if event_had_it {
+            self.verdict(
+                Status::Resolved,
+                self.meta.severity,
+                format!("the event's document had this problem, but {what} no longer does"),
+            )
+        } else {
+            self.verdict(
+                Status::Compliant,
+                super::Severity::Informational,
+                format!("{what}: no violation"),
+            )
+        }
+    }
+
+    fn judged(&self, violations: Vec<Violation>, what: &str, target: Target) -> Verdict {
+        let fixable: Vec<&Violation> = violations.iter().filter(|v| !v.conditioned).collect();
+        let conditioned = violations.len() - fixable.len();
+        let mut matched_actions: Vec<String> = Vec::new();
+        for m in violations.iter().flat_map(|v| v.matched.iter()) {
+            if !matched_actions.contains(m) {
+                matched_actions.push(m.clone());
+            }
+        }
+        let detail = if matched_actions.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", matched_actions.join(", "))
+        };
+        let mut v = if fixable.is_empty() {
+            let mut v = self.verdict(
+                Status::NonCompliant,
+                self.meta.severity.lower(),
+                format!("{what}: {}{detail}, restricted by a Condition", self.meta.title),
+            );
+            v.remedy = Remedy::Manual {
+                reason: "every matching statement has a Condition; a person must judge whether it restricts enough"
+                    .into(),
+            };
+            v
+        } else {
+            let mut v = self.verdict(
+                Status::NonCompliant,
+                self.meta.severity,
+                format!("{what}: {}{detail}", self.meta.title),
+            );
+            v.remedy = Remedy::Edit {
+                target,
+                edits: fixable.iter().flat_map(|f| f.edits.iter().cloned()).collect(),
+            };
+            if conditioned > 0 {
+                v.needs_review = Some(format!(
+                    "{conditioned} matching statement(s) with a Condition are left for review"
+                ));
+            }
+            v
+        };
+        v.matched_statements = violations.iter().map(|x| x.label.clone()).collect();
+        v.matched_actions = matched_actions;
+        v
+    }
+}
+
+fn principal_arn(finding: &Finding, observed: &Observed, p: &PrincipalRef) -> (String, Option<bool>) {
+    match observed.principal(p) {
+        Known::Present(info) => (info.arn.clone(), Some(true)),
+        Known::Absent => (
+            fallback_principal_arn(&finding.partition, &finding.account, p),
+            Some(false),
+        ),
+        Known::Unknown => (fallback_principal_arn(&finding.partition, &finding.account, p), None),
+    }
+}
+
+fn principal_gate(frame: &Frame<'_>, p: &PrincipalRef, exists: Option<bool>) -> Option<Verdict> {
+    match exists {
+        Some(true) => None,
+        Some(false) => Some(frame.skipped(
+            SkipKind::PrincipalNotFound,
+            format!("{p} no longer exists; nothing to fix"),
+        )),
+        None => Some(frame.skipped(SkipKind::StateUnknown, format!("could not read {p}"))),
+    }
+}
+
+fn parse_live(frame: &Frame<'_>, raw: &str, what: &str) -> Result<PolicyDocument, Box<Verdict>> {
+    PolicyDocument::parse(raw)
+        .map_err(|e| Box::new(frame.skipped(SkipKind::PolicyUnreadable, format!("{what} could not be parsed: {e}"))))
+}
+
+/// The verdict of one document rule for one finding, or `None` when the rule does not apply.
+pub fn evaluate(
+    meta: &'static RuleMeta,
+    kinds: &[DocumentKind],
+    check: &dyn Fn(&PolicyDocument) -> Vec<Violation>,
+    finding: &Finding,
+    observed: &Observed,
+) -> Option<Verdict> {
+    if !kind_of(&finding.subject).is_some_and(|k| kinds.contains(&k)) {
+        return None;
+    }
+    Some(match &finding.subject {
+        Subject::PolicyAttached { principal, policy_arn } => {
+            let (arn, exists) = principal_arn(finding, observed, principal);
+            let key = format!("{arn}|{policy_arn}");
+            let frame = Frame::new(
+                meta,
+                check,
+                key,
+                vec![
+                    ResourceRef {
+                        resource_type: ResourceType::of_principal(principal.kind),
+                        arn,
+                    },
+                    ResourceRef {
+                        resource_type: ResourceType::AwsIamPolicy,
+                        arn: policy_arn.clone(),
+                    },
+                ],
+            );
+            if let Some(v) = principal_gate(&frame, principal, exists) {
+                return Some(v);
+            }
+            let policy = match observed.managed_policy(policy_arn) {
+                Known::Present(m) => m,
+                Known::Absent => {
+                    return Some(frame.skipped(SkipKind::PolicyNotFound, format!("policy {policy_arn} does not exist")))
+                }
+                Known::Unknown => {
+                    return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read policy {policy_arn}")))
+                }
+            };
+            let what = format!("{policy_arn} ({}) attached to {principal}", policy.default_version_id);
+            let doc = match parse_live(&frame, &policy.document, &what) {
+                Ok(d) => d,
+                Err(v) => return Some(*v),
+            };
+            let violations = check(&doc);
+            if violations.is_empty() {
+                return Some(frame.clean(None, &what));
+            }
+            match observed.attached(principal) {
+                Known::Present(list) if list.contains(policy_arn) => {}
+                Known::Unknown => {
+                    return Some(frame.skipped(
+                        SkipKind::StateUnknown,
+                        format!("could not list the policies attached to {principal}"),
+                    ))
+                }
+                _ => {
+                    let mut v = frame.verdict(
+                        Status::Resolved,
+                        meta.severity,
+                        format!("{policy_arn} has this problem but is no longer attached to {principal}"),
+                    );
+                    v.matched_statements = violations.iter().map(|x| x.label.clone()).collect();
+                    return Some(v);
+                }
+            }
+            frame.judged(
+                violations,
+                &what,
+                Target::Managed {
+                    policy_arn: policy_arn.clone(),
+                    principal: Some(principal.clone()),
+                },
+            )
+        }
+        Subject::InlinePolicyPut {
+            principal,
+            policy_name,
+            document,
+        } => {
+            let (arn, exists) = principal_arn(finding, observed, principal);
+            let key = format!("{arn}|inline/{policy_name}");
+            let resources = vec![ResourceRef {
+                resource_type: ResourceType::of_principal(principal.kind),
+                arn,
+            }];
+            let frame = Frame::new(meta, check, key, resources);
+            if let Some(v) = principal_gate(&frame, principal, exists) {
+                return Some(v);
+            }
+            let what = format!("inline policy {policy_name} on {principal}");
+            let raw = match observed.inline_policy(principal, policy_name) {
+                Known::Present(raw) => raw,
+                Known::Absent => return Some(frame.clean(document.as_deref(), &format!("{what} (deleted)"))),
+                Known::Unknown => return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read {what}"))),
+            };
+            let doc = match parse_live(&frame, raw, &what) {
+                Ok(d) => d,
+                Err(v) => return Some(*v),
+            };
+            let violations = check(&doc);
+            if violations.is_empty() {
+                return Some(frame.clean(document.as_deref(), &what));
+            }
+            frame.judged(
+                violations,
+                &what,
+                Target::Inline {
+                    principal: principal.clone(),
+                    policy_name: policy_name.clone(),
+                },
+            )
+        }
+        Subject::ManagedPolicyChanged { policy_arn, document } => {
+            let resources = vec![ResourceRef {
+                resource_type: ResourceType::AwsIamPolicy,
+                arn: policy_arn.clone(),
+            }];
+            let frame = Frame::new(meta, check, policy_arn.clone(), resources);
+            let policy = match observed.managed_policy(policy_arn) {
+                Known::Present(m) => m,
+                Known::Absent => {
+                    return Some(frame.skipped(SkipKind::PolicyNotFound, format!("policy {policy_arn} does not exist")))
+                }
+                Known::Unknown => {
+                    return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read policy {policy_arn}")))
+                }
+            };
+            let what = format!("default version {} of {policy_arn}", policy.default_version_id);
+            let doc = match parse_live(&frame, &policy.document, &what) {
+                Ok(d) => d,
+                Err(v) => return Some(*v),
+            };
+            let violations = check(&doc);
+            if violations.is_empty() {
+                return Some(frame.clean(document.as_deref(), &what));
+            }
+            frame.judged(
+                violations,
+                &what,
+                Target::Managed {
+                    policy_arn: policy_arn.clone(),
+                    principal: None,
+                },
+            )
+        }
+        Subject::TrustPolicyChanged { role, document } => {
+            let (arn, exists) = principal_arn(finding, observed, role);
+            let key = format!("{arn}|trust");
+            let frame = Frame::new(
+                meta,
+                check,
+                key,
+                vec![ResourceRef {
+                    resource_type: ResourceType::AwsIamRole,
+                    arn,
+                }],
+            );
+            if let Some(v) = principal_gate(&frame, role, exists) {
+                return Some(v);
+            }
+            let what = format!("trust policy of {role}");
+            let raw = match observed.principal(role) {
+                Known::Present(info) => info.trust_policy.as_deref(),
+                _ => None,
+            };
+            let Some(raw) = raw else {
+                return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read the {what}")));
+            };
+            let doc = match parse_live(&frame, raw, &what) {
+                Ok(d) => d,
+                Err(v) => return Some(*v),
+            };
+            let violations = check(&doc);
+            if violations.is_empty() {
+                return Some(frame.clean(document.as_deref(), &what));
+            }
+            frame.judged(
+                violations,
+                &what,
+                Target::Trust {
+                    role_name: role.name.clone(),
+                },
+            )
+        }
+        Subject::Unhandled { .. } => return None,
+    })
+}

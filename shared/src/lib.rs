@@ -25,6 +25,7 @@ pub mod error;
 pub mod executor;
 pub mod finding;
 pub mod logging;
+pub mod offline;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

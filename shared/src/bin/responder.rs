@@ -1,0 +1,203 @@
+//! `responder`: the engine offline.
+//!
+//! ```text
+//! responder check-policy [--trust] FILE...   one JSON line per violation; exit 0 clean, 1 violations, 2 bad input
+//! responder plan EVENT.json                   verdicts and remediation plan for an event, no AWS call
+//! responder undo REPORT.json                  apply the recorded inverses of a remediation report (uses AWS_ENDPOINT_URL)
+//! ```
+
+use compliance_responder::adapters::iam::AwsIam;
+use compliance_responder::adapters::{Applied, IamPort};
+use compliance_responder::plan::Action;
+use compliance_responder::policy::{DocumentKind, PolicyDocument};
+use compliance_responder::rules;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  responder check-policy [--trust] FILE...   check policy documents (--trust: role trust policies)
+  responder plan EVENT.json                   show verdicts and the remediation plan for an event (no AWS call)
+  responder undo REPORT.json                  apply the recorded inverse of each applied action, newest first";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("check-policy") => check_policy(&args[1..]),
+        Some("plan") => runtime().block_on(plan(&args[1..])),
+        Some("undo") => runtime().block_on(undo(&args[1..])),
+        Some("-h") | Some("--help") | Some("help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn check_policy(args: &[String]) -> ExitCode {
+    let trust = args.iter().any(|a| a == "--trust");
+    let files: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    if files.is_empty() || args.iter().any(|a| a.starts_with("--") && a != "--trust") {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    // A bare document may be any permission policy: check against the largest IAM limit.
+    let (kind, size_kind) = if trust {
+        (DocumentKind::Trust, DocumentKind::Trust)
+    } else {
+        (DocumentKind::Managed, DocumentKind::InlineRole)
+    };
+    let registry = rules::registry();
+    let (mut bad_input, mut violations) = (false, false);
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{file}: cannot read: {e}");
+                bad_input = true;
+                continue;
+            }
+        };
+        let doc = match PolicyDocument::parse_as(&text, size_kind) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("{file}: invalid policy document: {e}");
+                bad_input = true;
+                continue;
+            }
+        };
+        for (meta, found) in rules::check_document(&registry, &doc, kind) {
+            for v in found {
+                violations = true;
+                let statement = doc.statements[v.statement]
+                    .sid
+                    .clone()
+                    .map(Value::from)
+                    .unwrap_or(Value::from(v.statement));
+                let severity = if v.conditioned {
+                    meta.severity.lower()
+                } else {
+                    meta.severity
+                };
+                println!(
+                    "{}",
+                    json!({
+                        "file": file,
+                        "rule": meta.id,
+                        "severity": severity.label(),
+                        "statement": statement,
+                        "statement_index": v.statement,
+                        "matched": v.matched,
+                        "conditioned": v.conditioned,
+                        "fix": v.edits,
+                    })
+                );
+            }
+        }
+    }
+    ExitCode::from(if bad_input {
+        2
+    } else if violations {
+        1
+    } else {
+        0
+    })
+}
+
+async fn plan(args: &[String]) -> ExitCode {
+    let [file] = args else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{file}: cannot read: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = compliance_responder::offline::plan_event(&bytes).await;
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    if let Some(e) = &report.input_error {
+        eprintln!("{file}: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The inverses of the actions a report says were applied, newest first.
+fn inverses(report: &Value) -> Result<Vec<Action>, String> {
+    let actions = report
+        .get("actions")
+        .and_then(Value::as_array)
+        .ok_or("the report has no \"actions\" list")?;
+    let mut out = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        if a.get("result").and_then(Value::as_str) != Some("applied") {
+            continue;
+        }
+        let inverse = a.get("inverse").ok_or(format!("actions[{i}] has no inverse"))?;
+        out.push(serde_json::from_value(inverse.clone()).map_err(|e| format!("actions[{i}].inverse: {e}"))?);
+    }
+    out.reverse();
+    Ok(out)
+}
+
+async fn undo(args: &[String]) -> ExitCode {
+    let [file] = args else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let report: Value = match std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{file}: cannot read the report: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let steps = match inverses(&report) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if steps.is_empty() {
+        eprintln!("{file}: no applied action to undo");
+        return ExitCode::SUCCESS;
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let iam = AwsIam::new(aws_sdk_iam::Client::new(&sdk));
+    let mut failed = false;
+    for step in steps {
+        let result = match iam.apply(&step).await {
+            Ok(Applied::Done) => json!("applied"),
+            Ok(Applied::AlreadyInPlace) => json!("already-in-place"),
+            Err(e) => {
+                failed = true;
+                json!({"failed": e})
+            }
+        };
+        println!(
+            "{}",
+            json!({"api_call": step.api_call(), "description": step.describe(), "action": step, "result": result})
+        );
+        if failed {
+            eprintln!("stopping at the first failure; later inverses were not applied");
+            break;
+        }
+    }
+    ExitCode::from(if failed { 1 } else { 0 })
+}

@@ -33,7 +33,7 @@ pub enum InputError {
 pub enum PolicyError {
     #[error("document is {size} bytes, over the {limit}-byte limit")]
     TooLarge { size: usize, limit: usize },
-    #[error("document has {chars} non-whitespace characters, over IAM's {limit} for a {kind:?} policy")]
+    #[error("document has {chars} non-whitespace characters, over IAM's {limit} for a {kind}")]
     OverLimit {
         kind: crate::policy::DocumentKind,
         chars: usize,

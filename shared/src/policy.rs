@@ -77,6 +77,18 @@ pub enum DocumentKind {
     Trust,
 }
 
+impl std::fmt::Display for DocumentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DocumentKind::Managed => "managed policy",
+            DocumentKind::InlineUser => "user inline policy",
+            DocumentKind::InlineRole => "role inline policy",
+            DocumentKind::InlineGroup => "group inline policy",
+            DocumentKind::Trust => "role trust policy",
+        })
+    }
+}
+
 impl DocumentKind {
     /// IAM's character limit, whitespace excluded. Inline limits are per principal in IAM (all
     /// inline policies together), so a single document over them can never be valid. The trust

@@ -1,7 +1,8 @@
 //! `responder`: the engine offline.
 //!
 //! ```text
-//! responder check-policy [--trust] FILE...   one JSON line per violation; exit 0 clean, 1 violations, 2 bad input
+//! responder check-policy [--trust] [--aws-managed] FILE...
+//!                                             one JSON line per violation; exit 0 clean, 1 violations, 2 bad input
 //! responder plan EVENT.json                   verdicts and remediation plan for an event, no AWS call
 //! responder undo REPORT.json                  apply the recorded inverses of a remediation report (uses AWS_ENDPOINT_URL)
 //! ```
@@ -15,7 +16,9 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  responder check-policy [--trust] FILE...   check policy documents (--trust: role trust policies)
+  responder check-policy [--trust] [--aws-managed] FILE...
+                                              check policy documents (--trust: role trust policies;
+                                              --aws-managed: no customer size quota, as for AWS-managed policies)
   responder plan EVENT.json                   show verdicts and the remediation plan for an event (no AWS call)
   responder undo REPORT.json                  apply the recorded inverse of each applied action, newest first";
 
@@ -45,8 +48,13 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn check_policy(args: &[String]) -> ExitCode {
     let trust = args.iter().any(|a| a == "--trust");
+    let aws_managed = args.iter().any(|a| a == "--aws-managed");
     let files: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    if files.is_empty() || args.iter().any(|a| a.starts_with("--") && a != "--trust") {
+    if files.is_empty()
+        || args
+            .iter()
+            .any(|a| a.starts_with("--") && a != "--trust" && a != "--aws-managed")
+    {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
@@ -67,7 +75,12 @@ fn check_policy(args: &[String]) -> ExitCode {
                 continue;
             }
         };
-        let doc = match PolicyDocument::parse_as(&text, size_kind) {
+        let parsed = if aws_managed {
+            PolicyDocument::parse(&text)
+        } else {
+            PolicyDocument::parse_as(&text, size_kind)
+        };
+        let doc = match parsed {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("{file}: invalid policy document: {e}");

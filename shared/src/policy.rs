@@ -151,6 +151,19 @@ impl Statement {
             && matches!(&self.resources, Some(ResourceBlock::Resource(r)) if r.iter().any(|r| is_all_stars(r)))
     }
 
+    /// Like [`Statement::matches_action`], but an `Action` list's every-action patterns (`*`,
+    /// `*:*`) are not counted: what the statement grants besides "everything" (judged by the
+    /// admin rule), so a rule still sees `iam:PutUserPolicy` in `["*", "iam:PutUserPolicy"]`.
+    pub fn matches_action_besides_any(&self, action: &str) -> bool {
+        match &self.actions {
+            ActionBlock::Action(p) => p
+                .iter()
+                .filter(|p| !is_any_action(p))
+                .any(|p| wildcard_match(p, action)),
+            ActionBlock::NotAction(_) => self.matches_action(action),
+        }
+    }
+
     /// True when the Action list holds an every-action pattern (`*`, `*:*`).
     pub fn has_any_action_pattern(&self) -> bool {
         matches!(&self.actions, ActionBlock::Action(p) if p.iter().any(|p| is_any_action(p)))

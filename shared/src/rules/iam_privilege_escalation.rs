@@ -1,15 +1,15 @@
 //! `iam-privilege-escalation`: a policy allows, on every resource, an action that lets a principal
 //! grant itself more (e.g. `iam:CreatePolicyVersion`), or a combination that does (`iam:PassRole`
 //! with a service that runs code under the passed role). Patterns match as IAM matches them
-//! (`iam:Put*`, `iam:*Policy*`, `IAM:pass?ole`, `NotAction`). Statements that allow every action
-//! are left to `iam-admin-access`.
+//! (`iam:Put*`, `iam:*Policy*`, `IAM:pass?ole`, `NotAction`). Every-action patterns (`*`) are left
+//! to `iam-admin-access`; the other patterns of the same statement are still judged here.
 //!
 //! Fix: remove the patterns that grant an escalation action (for a combination, the ones granting
 //! `iam:PassRole`); for a `NotAction` statement, add the actions to its `NotAction` list.
 
 use super::{Rule, RuleMeta, Severity, Violation, PERMISSION_KINDS};
 use crate::edit::StatementEdit;
-use crate::policy::{wildcard_match, ActionBlock, DocumentKind, Effect, PolicyDocument, Statement};
+use crate::policy::{is_any_action, wildcard_match, ActionBlock, DocumentKind, Effect, PolicyDocument, Statement};
 use std::collections::BTreeMap;
 
 pub const ID: &str = "iam-privilege-escalation";
@@ -74,10 +74,7 @@ fn granting<'a>(doc: &'a PolicyDocument, action: &str) -> Vec<&'a Statement> {
     doc.statements
         .iter()
         .filter(|s| {
-            s.effect == Effect::Allow
-                && s.allow_reaches_all_resources()
-                && !s.has_any_action_pattern()
-                && s.matches_action(action)
+            s.effect == Effect::Allow && s.allow_reaches_all_resources() && s.matches_action_besides_any(action)
         })
         .collect()
 }
@@ -140,7 +137,7 @@ impl Rule for IamPrivilegeEscalation {
                         statement: index,
                         patterns: patterns
                             .iter()
-                            .filter(|p| hit.remove.iter().any(|a| wildcard_match(p, a)))
+                            .filter(|p| !is_any_action(p) && hit.remove.iter().any(|a| wildcard_match(p, a)))
                             .cloned()
                             .collect(),
                     },

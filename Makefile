@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOOLS := .tools/venv/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: help tools demo test lint unit build clean
+.PHONY: help tools demo test lint build bench fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,8 +19,15 @@ lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test: tools lint ## Everything CI runs: lint, unit tests, emulator and cargo-lambda replay tests
+test: tools lint ## Everything CI runs: lint, unit/property/table tests, emulator and cargo-lambda replay tests
 	cargo test --workspace
+	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir target/fuzz-check
+
+bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-managed policies
+	cargo bench -p compliance-responder --bench policy_eval
+
+fuzz: ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; see fuzz/README.md)
+	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
 
 build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/
 	cargo lambda build --release --x86-64

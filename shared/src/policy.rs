@@ -14,10 +14,11 @@ use crate::error::PolicyError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Upper bound on the raw (possibly URL-encoded) document size we parse. IAM's largest limit
-/// (a role's inline policies, 10,240 characters; a managed policy, 6,144 characters excluding
-/// whitespace) is far below this; the bound exists to refuse hostile input early.
-pub const MAX_DOCUMENT_BYTES: usize = 131_072;
+/// Upper bound on the raw (possibly URL-encoded) document size we parse at all. Customer documents
+/// are bound by IAM's quotas ([`DocumentKind::limit`], at most 10,240 characters), but AWS-managed
+/// policies are not: the largest (e.g. ReadOnlyAccess-style policies) are about 150 KB. The bound
+/// exists to refuse hostile input early.
+pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -567,7 +568,7 @@ mod tests {
         ));
         let huge = format!(
             "{{\"Statement\":[{}]}}",
-            "{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"},".repeat(3000)
+            "{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"},".repeat(9000)
         );
         assert!(matches!(
             PolicyDocument::parse(&huge),

@@ -568,7 +568,7 @@ mod tests {
         ));
         let huge = format!(
             "{{\"Statement\":[{}]}}",
-            "{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"},".repeat(9000)
+            "{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"},".repeat(12_000)
         );
         assert!(matches!(
             PolicyDocument::parse(&huge),

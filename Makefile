@@ -20,8 +20,8 @@ lint: ## rustfmt and clippy, warnings are errors
 	cargo clippy --workspace --all-targets -- -D warnings
 
 test: tools lint ## Everything CI runs: lint, unit/property/table tests, emulator and cargo-lambda replay tests
-	cargo test --workspace
 	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir target/fuzz-check
+	cargo test --workspace
 
 bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-managed policies
 	cargo bench -p compliance-responder --bench policy_eval

@@ -5,7 +5,7 @@ use super::{fallback_principal_arn, ResourceRef, ResourceType, RuleMeta, SkipKin
 use crate::finding::{Finding, PrincipalKind, PrincipalRef, Subject};
 use crate::plan::{Remedy, Target};
 use crate::policy::{DocumentKind, PolicyDocument};
-use crate::state::{Known, Lookup, Observed};
+use crate::state::{Known, Lookup, ManagedPolicy, Observed};
 
 /// The document kind an event concerns.
 pub fn kind_of(subject: &Subject) -> Option<DocumentKind> {
@@ -181,6 +181,18 @@ fn principal_gate(frame: &Frame<'_>, p: &PrincipalRef, exists: Option<bool>) -> 
     }
 }
 
+fn managed_policy<'o>(frame: &Frame<'_>, observed: &'o Observed, arn: &str) -> Result<&'o ManagedPolicy, Box<Verdict>> {
+    match observed.managed_policy(arn) {
+        Known::Present(m) => Ok(m),
+        Known::Absent => Err(Box::new(
+            frame.skipped(SkipKind::PolicyNotFound, format!("policy {arn} does not exist")),
+        )),
+        Known::Unknown => Err(Box::new(
+            frame.skipped(SkipKind::StateUnknown, format!("could not read policy {arn}")),
+        )),
+    }
+}
+
 fn parse_live(frame: &Frame<'_>, raw: &str, what: &str) -> Result<PolicyDocument, Box<Verdict>> {
     PolicyDocument::parse(raw)
         .map_err(|e| Box::new(frame.skipped(SkipKind::PolicyUnreadable, format!("{what} could not be parsed: {e}"))))
@@ -219,14 +231,9 @@ pub fn evaluate(
             if let Some(v) = principal_gate(&frame, principal, exists) {
                 return Some(v);
             }
-            let policy = match observed.managed_policy(policy_arn) {
-                Known::Present(m) => m,
-                Known::Absent => {
-                    return Some(frame.skipped(SkipKind::PolicyNotFound, format!("policy {policy_arn} does not exist")))
-                }
-                Known::Unknown => {
-                    return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read policy {policy_arn}")))
-                }
+            let policy = match managed_policy(&frame, observed, policy_arn) {
+                Ok(m) => m,
+                Err(v) => return Some(*v),
             };
             let what = format!("{policy_arn} ({}) attached to {principal}", policy.default_version_id);
             let doc = match parse_live(&frame, &policy.document, &what) {
@@ -308,14 +315,9 @@ pub fn evaluate(
                 arn: policy_arn.clone(),
             }];
             let frame = Frame::new(meta, check, policy_arn.clone(), resources);
-            let policy = match observed.managed_policy(policy_arn) {
-                Known::Present(m) => m,
-                Known::Absent => {
-                    return Some(frame.skipped(SkipKind::PolicyNotFound, format!("policy {policy_arn} does not exist")))
-                }
-                Known::Unknown => {
-                    return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read policy {policy_arn}")))
-                }
+            let policy = match managed_policy(&frame, observed, policy_arn) {
+                Ok(m) => m,
+                Err(v) => return Some(*v),
             };
             let what = format!("default version {} of {policy_arn}", policy.default_version_id);
             let doc = match parse_live(&frame, &policy.document, &what) {

@@ -111,6 +111,19 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// Parses a live document and judges it: Compliant/Resolved, or the rule's verdict.
+    fn judge(&self, raw: &str, what: &str, event_document: Option<&str>, target: Target) -> Verdict {
+        let doc = match parse_live(self, raw, what) {
+            Ok(d) => d,
+            Err(v) => return *v,
+        };
+        let violations = (self.check)(&doc);
+        if violations.is_empty() {
+            return self.clean(event_document, what);
+        }
+        self.judged(violations, what, target)
+    }
+
     fn judged(&self, violations: Vec<Violation>, what: &str, target: Target) -> Verdict {
         let fixable: Vec<&Violation> = violations.iter().filter(|v| !v.conditioned).collect();
         let conditioned = violations.len() - fixable.len();
@@ -292,17 +305,10 @@ pub fn evaluate(
                 Known::Absent => return Some(frame.clean(document.as_deref(), &format!("{what} (deleted)"))),
                 Known::Unknown => return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read {what}"))),
             };
-            let doc = match parse_live(&frame, raw, &what) {
-                Ok(d) => d,
-                Err(v) => return Some(*v),
-            };
-            let violations = check(&doc);
-            if violations.is_empty() {
-                return Some(frame.clean(document.as_deref(), &what));
-            }
-            frame.judged(
-                violations,
+            frame.judge(
+                raw,
                 &what,
+                document.as_deref(),
                 Target::Inline {
                     principal: principal.clone(),
                     policy_name: policy_name.clone(),
@@ -320,17 +326,10 @@ pub fn evaluate(
                 Err(v) => return Some(*v),
             };
             let what = format!("default version {} of {policy_arn}", policy.default_version_id);
-            let doc = match parse_live(&frame, &policy.document, &what) {
-                Ok(d) => d,
-                Err(v) => return Some(*v),
-            };
-            let violations = check(&doc);
-            if violations.is_empty() {
-                return Some(frame.clean(document.as_deref(), &what));
-            }
-            frame.judged(
-                violations,
+            frame.judge(
+                &policy.document,
                 &what,
+                document.as_deref(),
                 Target::Managed {
                     policy_arn: policy_arn.clone(),
                     principal: None,
@@ -360,17 +359,10 @@ pub fn evaluate(
             let Some(raw) = raw else {
                 return Some(frame.skipped(SkipKind::StateUnknown, format!("could not read the {what}")));
             };
-            let doc = match parse_live(&frame, raw, &what) {
-                Ok(d) => d,
-                Err(v) => return Some(*v),
-            };
-            let violations = check(&doc);
-            if violations.is_empty() {
-                return Some(frame.clean(document.as_deref(), &what));
-            }
-            frame.judged(
-                violations,
+            frame.judge(
+                raw,
                 &what,
+                document.as_deref(),
                 Target::Trust {
                     role_name: role.name.clone(),
                 },

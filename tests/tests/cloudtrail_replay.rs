@@ -48,6 +48,28 @@ async fn replay(env: &Env, name: &str) -> (compliance_responder::Report, Vec<Str
     (report, writes(&calls))
 }
 
+/// The statement Sids of a policy document, in order.
+fn sids(doc: &Value) -> Vec<&str> {
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect()
+}
+
+/// Replays one event in remediate mode and checks the record → fix → update sequence: a FAILED
+/// finding, exactly `iam_calls`, then the PASSED update.
+async fn replay_fixed(env: &Env, name: &str, iam_calls: &[&str]) -> compliance_responder::Report {
+    let (report, writes) = replay(env, name).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    let mut want = vec!["securityhub:BatchImportFindings".to_string()];
+    want.extend(iam_calls.iter().map(|c| c.to_string()));
+    want.push("securityhub:BatchImportFindings".into());
+    assert_eq!(writes, want);
+    report
+}
+
 fn field<'a>(f: &'a HubFinding, key: &str) -> &'a str {
     f.product_fields
         .get(&format!("compliance-responder/{key}"))
@@ -153,26 +175,12 @@ async fn customer_managed_admin_policy_is_detached_not_deleted() {
 #[tokio::test]
 async fn mixed_inline_policy_keeps_benign_statements() {
     let env = seeded().await;
-    let (report, writes) = replay(&env, "put-inline-mixed-admin.json").await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(
-        writes,
-        [
-            "securityhub:BatchImportFindings",
-            "iam:PutRolePolicy",
-            "securityhub:BatchImportFindings"
-        ]
-    );
+    replay_fixed(&env, "put-inline-mixed-admin.json", &["iam:PutRolePolicy"]).await;
     let doc = env
         .inspect
         .inline_document("role", "data-pipeline", "pipeline-access")
         .await;
-    let sids: Vec<&str> = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["Sid"].as_str().unwrap())
-        .collect();
+    let sids = sids(&doc);
     assert_eq!(sids, ["ReadRawData", "WriteCurated"]);
     assert_eq!(doc["Statement"][0]["Action"], json!(["s3:GetObject", "s3:ListBucket"]));
     let findings = env.inspect.findings().await;
@@ -192,16 +200,7 @@ async fn mixed_inline_policy_keeps_benign_statements() {
 #[tokio::test]
 async fn admin_only_inline_policy_is_deleted() {
     let env = seeded().await;
-    let (report, writes) = replay(&env, "put-inline-admin-only.json").await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(
-        writes,
-        [
-            "securityhub:BatchImportFindings",
-            "iam:DeleteUserPolicy",
-            "securityhub:BatchImportFindings"
-        ]
-    );
+    replay_fixed(&env, "put-inline-admin-only.json", &["iam:DeleteUserPolicy"]).await;
     assert!(env.inspect.inline_names("user", "dave").await.is_empty());
     assert_eq!(only_finding(&env.inspect.findings().await).compliance, "PASSED");
 }
@@ -332,24 +331,10 @@ async fn user_with_direct_policy_is_reported_only() {
 async fn created_policy_with_admin_statement_gets_a_new_default_version() {
     let env = seeded().await;
     let arn = format!("arn:aws:iam::{ACCOUNT}:policy/LegacyOps");
-    let (report, writes) = replay(&env, "create-policy-with-admin.json").await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(
-        writes,
-        [
-            "securityhub:BatchImportFindings",
-            "iam:CreatePolicyVersion",
-            "securityhub:BatchImportFindings"
-        ]
-    );
+    replay_fixed(&env, "create-policy-with-admin.json", &["iam:CreatePolicyVersion"]).await;
     let (versions, doc) = env.inspect.policy_versions(&arn).await;
     assert_eq!(versions, [("v1".to_string(), false), ("v2".to_string(), true)]);
-    let sids: Vec<&str> = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["Sid"].as_str().unwrap())
-        .collect();
+    let sids = sids(&doc);
     assert_eq!(sids, ["OpsRead"]);
     let findings = env.inspect.findings().await;
     let f = only_finding(&findings);
@@ -374,17 +359,12 @@ async fn escalation_in_a_fifth_version_makes_room_and_removes_pass_role() {
         5,
         "seeded at IAM's limit"
     );
-    let (report, writes) = replay(&env, "create-policy-version-escalation.json").await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(
-        writes,
-        [
-            "securityhub:BatchImportFindings",
-            "iam:DeletePolicyVersion",
-            "iam:CreatePolicyVersion",
-            "securityhub:BatchImportFindings"
-        ]
-    );
+    let report = replay_fixed(
+        &env,
+        "create-policy-version-escalation.json",
+        &["iam:DeletePolicyVersion", "iam:CreatePolicyVersion"],
+    )
+    .await;
     let (versions, doc) = env.inspect.policy_versions(&arn).await;
     let ids: Vec<&str> = versions.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(
@@ -422,24 +402,15 @@ async fn escalation_in_a_fifth_version_makes_room_and_removes_pass_role() {
 async fn default_version_with_service_wildcard_is_replaced() {
     let env = seeded().await;
     let arn = format!("arn:aws:iam::{ACCOUNT}:policy/DataAccess");
-    let (report, writes) = replay(&env, "set-default-policy-version-service-wildcard.json").await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(
-        writes,
-        [
-            "securityhub:BatchImportFindings",
-            "iam:CreatePolicyVersion",
-            "securityhub:BatchImportFindings"
-        ]
-    );
+    replay_fixed(
+        &env,
+        "set-default-policy-version-service-wildcard.json",
+        &["iam:CreatePolicyVersion"],
+    )
+    .await;
     let (versions, doc) = env.inspect.policy_versions(&arn).await;
     assert_eq!(versions.last().unwrap(), &("v3".to_string(), true));
-    let sids: Vec<&str> = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["Sid"].as_str().unwrap())
-        .collect();
+    let sids = sids(&doc);
     assert_eq!(sids, ["Orders"]);
     let findings = env.inspect.findings().await;
     let f = only_finding(&findings);
@@ -453,16 +424,7 @@ async fn default_version_with_service_wildcard_is_replaced() {
 #[tokio::test]
 async fn open_trust_principal_is_removed_and_named_partner_kept() {
     let env = seeded().await;
-    let (report, writes) = replay(&env, "create-role-open-trust.json").await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(
-        writes,
-        [
-            "securityhub:BatchImportFindings",
-            "iam:UpdateAssumeRolePolicy",
-            "securityhub:BatchImportFindings"
-        ]
-    );
+    replay_fixed(&env, "create-role-open-trust.json", &["iam:UpdateAssumeRolePolicy"]).await;
     let trust = env.inspect.trust_policy("partner-access").await;
     assert_eq!(
         trust["Statement"][0]["Principal"],
@@ -494,23 +456,9 @@ async fn trust_open_to_anyone_becomes_deny_all_never_wider() {
 #[tokio::test]
 async fn not_action_statement_flagged_by_two_rules_is_fixed_in_one_write() {
     let env = seeded().await;
-    let (report, writes) = replay(&env, "put-inline-notaction.json").await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(
-        writes,
-        [
-            "securityhub:BatchImportFindings",
-            "iam:PutGroupPolicy",
-            "securityhub:BatchImportFindings"
-        ]
-    );
+    let report = replay_fixed(&env, "put-inline-notaction.json", &["iam:PutGroupPolicy"]).await;
     let doc = env.inspect.inline_document("group", "developers", "self-service").await;
-    let sids: Vec<&str> = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["Sid"].as_str().unwrap())
-        .collect();
+    let sids = sids(&doc);
     assert_eq!(sids, ["OwnKeys"]);
     let findings = env.inspect.findings().await;
     assert_eq!(findings.len(), 2);

@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(doc) = PolicyDocument::parse(text) else { return };
-    let registry = rules::registry();
+    let registry = rules::registry(&compliance_responder::Config::default());
     for kind in [DocumentKind::Managed, DocumentKind::Trust] {
         let edits: Vec<_> = rules::check_document(&registry, &doc, kind)
             .into_iter()

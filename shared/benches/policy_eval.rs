@@ -34,7 +34,7 @@ fn managed_policy_documents() -> Vec<String> {
 
 fn evaluate_all(c: &mut Criterion) {
     let docs = managed_policy_documents();
-    let registry = rules::registry();
+    let registry = rules::registry(&compliance_responder::Config::default());
     let mut group = c.benchmark_group("aws-managed-policies");
     group.throughput(Throughput::Elements(docs.len() as u64));
     group.bench_function(format!("parse+evaluate all rules ({} policies)", docs.len()), |b| {

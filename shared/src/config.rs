@@ -6,6 +6,13 @@
 //! | `SECURITY_HUB_PRODUCT_ARN` | an ASFF product ARN | `arn:<partition>:securityhub:<region>:<account>:product/<account>/default` |
 //! | `SECURITY_HUB_REGION` | an AWS region | the function's own region |
 //! | `LOG_LEVEL` | `error`, `warn`, `info`, `debug`, `trace` or a `tracing` filter | `info` |
+//! | `REQUIRED_TAGS` | `Key[=default];...`; defaults may use `${creator}`, `${account}`, `${region}` | `Owner=${creator};CostCenter=unassigned` |
+//! | `REQUIRED_TAG_VALUES` | `Key=value1\|value2;...`: the only values a key may have | none |
+//! | `GUARDDUTY_MIN_SEVERITY` | 0–10: GuardDuty findings below it are ignored | `4` |
+//! | `GUARDDUTY_FINDING_TYPES` | comma-separated finding types, `*` wildcards allowed | the five IAM credential types |
+//! | `GUARDDUTY_QUARANTINE` | `true`/`false`: also attach `AWSDenyAll` to the principal | `false` |
+//! | `ANNOTATE_SOURCE_FINDINGS` | `true`/`false`: note what was done on the GuardDuty finding in Security Hub | `true` |
+//! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
 //!
 //! An invalid value is a start-up error: the function refuses to run rather than guess.
 
@@ -55,8 +62,64 @@ pub enum ConfigError {
     },
 }
 
-/// The responder's settings.
+/// Default `REQUIRED_TAGS`.
+pub const DEFAULT_REQUIRED_TAGS: &str = "Owner=${creator};CostCenter=unassigned";
+
+/// Default `GUARDDUTY_FINDING_TYPES`: GuardDuty's IAM credential findings.
+pub const DEFAULT_GUARDDUTY_TYPES: &[&str] = &[
+    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
+    "CredentialAccess:IAMUser/AnomalousBehavior",
+    "PrivilegeEscalation:IAMUser/AnomalousBehavior",
+    "Persistence:IAMUser/AnomalousBehavior",
+    "Policy:IAMUser/RootCredentialUsage",
+];
+
+/// Default `CONFIG_RULE_MAP`: AWS Config managed rule names (organizations and conformance packs
+/// add prefixes and suffixes, so a Config rule matches when its name *contains* the fragment).
+pub const DEFAULT_CONFIG_RULE_MAP: &str = "iam-policy-no-statements-with-admin-access=iam-admin-access;\
+iam-policy-no-statements-with-full-access=iam-service-wildcard;\
+iam-user-no-policies-check=iam-user-direct-policy;\
+required-tags=required-tags";
+
+/// One required tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequiredTag {
+    pub key: String,
+    /// The value written when the tag is missing (may contain `${creator}`); `None`: report only.
+    pub default: Option<String>,
+    /// When not empty, the only values the tag may have.
+    pub allowed: Vec<String>,
+}
+
+/// The tags every resource must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct TagPolicy {
+    pub required: Vec<RequiredTag>,
+}
+
+/// Which GuardDuty findings the responder acts on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardDutySettings {
+    pub min_severity: f64,
+    /// Finding types (with `*` wildcards).
+    pub finding_types: Vec<String>,
+    /// Also attach `AWSDenyAll` to the principal whose credentials leaked.
+    pub quarantine: bool,
+}
+
+impl Default for GuardDutySettings {
+    fn default() -> Self {
+        GuardDutySettings {
+            min_severity: 4.0,
+            finding_types: DEFAULT_GUARDDUTY_TYPES.iter().map(|s| s.to_string()).collect(),
+            quarantine: false,
+        }
+    }
+}
+
+/// The responder's settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
     pub mode: Mode,
     /// Explicit product ARN; `None` means the account's default product for custom findings.
@@ -64,6 +127,12 @@ pub struct Config {
     /// Region Security Hub findings are posted to; `None` means the function's region.
     pub security_hub_region: Option<String>,
     pub log_level: String,
+    pub tags: TagPolicy,
+    pub guardduty: GuardDutySettings,
+    /// Mark GuardDuty's own finding in Security Hub (`BatchUpdateFindings`) with what was done.
+    pub annotate_source_findings: bool,
+    /// (Config rule name fragment, responder rule id).
+    pub config_rule_map: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -73,7 +142,104 @@ impl Default for Config {
             security_hub_product_arn: None,
             security_hub_region: None,
             log_level: "info".into(),
+            tags: parse_required_tags(DEFAULT_REQUIRED_TAGS, "").expect("the default tag policy is valid"),
+            guardduty: GuardDutySettings::default(),
+            annotate_source_findings: true,
+            config_rule_map: parse_rule_map(DEFAULT_CONFIG_RULE_MAP).expect("the default rule map is valid"),
         }
+    }
+}
+
+fn invalid(variable: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        variable,
+        value: value.to_string(),
+        expected,
+    }
+}
+
+fn entries(s: &str) -> impl Iterator<Item = &str> {
+    s.split([';', '\n']).map(str::trim).filter(|e| !e.is_empty())
+}
+
+/// Parses `REQUIRED_TAGS` and `REQUIRED_TAG_VALUES`.
+pub fn parse_required_tags(tags: &str, values: &str) -> Result<TagPolicy, ConfigError> {
+    const EXPECTED: &str = "Key[=default];... with keys of 1-128 characters, not starting with aws:";
+    let mut policy = TagPolicy::default();
+    for entry in entries(tags) {
+        let (key, default) = match entry.split_once('=') {
+            Some((k, d)) => (k.trim(), Some(d.trim().to_string()).filter(|d| !d.is_empty())),
+            None => (entry, None),
+        };
+        let bad_key = key.is_empty()
+            || key.chars().count() > crate::resource::MAX_TAG_KEY
+            || key.to_ascii_lowercase().starts_with(crate::resource::RESERVED_PREFIX);
+        if bad_key || policy.required.iter().any(|r| r.key == key) {
+            return Err(invalid("REQUIRED_TAGS", entry, EXPECTED));
+        }
+        if default
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > crate::resource::MAX_TAG_VALUE)
+        {
+            return Err(invalid(
+                "REQUIRED_TAGS",
+                entry,
+                "default values of at most 256 characters",
+            ));
+        }
+        policy.required.push(RequiredTag {
+            key: key.to_string(),
+            default,
+            allowed: vec![],
+        });
+    }
+    for entry in entries(values) {
+        let Some((key, list)) = entry.split_once('=') else {
+            return Err(invalid("REQUIRED_TAG_VALUES", entry, "Key=value1|value2;..."));
+        };
+        let Some(tag) = policy.required.iter_mut().find(|r| r.key == key.trim()) else {
+            return Err(invalid("REQUIRED_TAG_VALUES", entry, "keys that REQUIRED_TAGS names"));
+        };
+        tag.allowed = list
+            .split('|')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if let Some(d) = &tag.default {
+            if !d.contains("${") && !tag.allowed.is_empty() && !tag.allowed.contains(d) {
+                return Err(invalid(
+                    "REQUIRED_TAG_VALUES",
+                    entry,
+                    "a list that contains the key's default",
+                ));
+            }
+        }
+    }
+    Ok(policy)
+}
+
+/// Parses `CONFIG_RULE_MAP`.
+pub fn parse_rule_map(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    entries(s)
+        .map(|entry| match entry.split_once('=') {
+            Some((fragment, rule)) if !fragment.trim().is_empty() && crate::rules::RULE_IDS.contains(&rule.trim()) => {
+                Ok((fragment.trim().to_string(), rule.trim().to_string()))
+            }
+            _ => Err(invalid(
+                "CONFIG_RULE_MAP",
+                entry,
+                "config-rule-name-fragment=responder-rule-id;... with a registered rule id",
+            )),
+        })
+        .collect()
+}
+
+fn parse_bool(variable: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(variable, other, "true | false")),
     }
 }
 
@@ -116,11 +282,39 @@ impl Config {
         let log_level = non_empty("LOG_LEVEL")
             .or_else(|| non_empty("AWS_LAMBDA_LOG_LEVEL").map(|v| v.to_ascii_lowercase()))
             .unwrap_or_else(|| "info".into());
+        let tags = parse_required_tags(
+            &non_empty("REQUIRED_TAGS").unwrap_or_else(|| DEFAULT_REQUIRED_TAGS.into()),
+            &non_empty("REQUIRED_TAG_VALUES").unwrap_or_default(),
+        )?;
+        let mut guardduty = GuardDutySettings::default();
+        if let Some(v) = non_empty("GUARDDUTY_MIN_SEVERITY") {
+            guardduty.min_severity = v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=10.0).contains(s))
+                .ok_or_else(|| invalid("GUARDDUTY_MIN_SEVERITY", &v, "a number from 0 to 10"))?;
+        }
+        if let Some(v) = non_empty("GUARDDUTY_FINDING_TYPES") {
+            guardduty.finding_types = v
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect();
+        }
+        guardduty.quarantine = parse_bool("GUARDDUTY_QUARANTINE", non_empty("GUARDDUTY_QUARANTINE"), false)?;
+        let annotate_source_findings =
+            parse_bool("ANNOTATE_SOURCE_FINDINGS", non_empty("ANNOTATE_SOURCE_FINDINGS"), true)?;
+        let config_rule_map =
+            parse_rule_map(&non_empty("CONFIG_RULE_MAP").unwrap_or_else(|| DEFAULT_CONFIG_RULE_MAP.into()))?;
         Ok(Config {
             mode,
             security_hub_product_arn,
             security_hub_region,
             log_level,
+            tags,
+            guardduty,
+            annotate_source_findings,
+            config_rule_map,
         })
     }
 }
@@ -154,6 +348,45 @@ mod tests {
     fn rejects_unknown_mode_instead_of_guessing() {
         let err = cfg(&[("MODE", "fix-everything")]).unwrap_err();
         assert!(err.to_string().contains("MODE"), "{err}");
+    }
+
+    #[test]
+    fn parses_tag_policy_guardduty_and_rule_map() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.tags.required[0].key, "Owner");
+        assert_eq!(c.tags.required[0].default.as_deref(), Some("${creator}"));
+        assert_eq!(c.config_rule_map.len(), 4);
+        assert!(c.annotate_source_findings && !c.guardduty.quarantine);
+        let c = cfg(&[
+            ("REQUIRED_TAGS", "Owner=${creator}; Environment=dev ;DataClass"),
+            ("REQUIRED_TAG_VALUES", "Environment=prod|staging|dev"),
+            ("GUARDDUTY_MIN_SEVERITY", "7"),
+            (
+                "GUARDDUTY_FINDING_TYPES",
+                "CredentialAccess:*, Persistence:IAMUser/AnomalousBehavior",
+            ),
+            ("GUARDDUTY_QUARANTINE", "true"),
+            ("ANNOTATE_SOURCE_FINDINGS", "false"),
+            ("CONFIG_RULE_MAP", "admin-access=iam-admin-access"),
+        ])
+        .unwrap();
+        assert_eq!(c.tags.required.len(), 3);
+        assert_eq!(c.tags.required[1].allowed, vec!["prod", "staging", "dev"]);
+        assert_eq!(c.tags.required[2].default, None);
+        assert_eq!(c.guardduty.min_severity, 7.0);
+        assert_eq!(c.guardduty.finding_types.len(), 2);
+        assert!(c.guardduty.quarantine && !c.annotate_source_findings);
+        for bad in [
+            ("REQUIRED_TAGS", "aws:owner=x"),
+            ("REQUIRED_TAGS", "Owner=a;Owner=b"),
+            ("REQUIRED_TAG_VALUES", "Missing=a|b"),
+            ("GUARDDUTY_MIN_SEVERITY", "11"),
+            ("GUARDDUTY_QUARANTINE", "maybe"),
+            ("CONFIG_RULE_MAP", "x=no-such-rule"),
+        ] {
+            assert!(cfg(&[bad]).is_err(), "{bad:?}");
+        }
+        assert!(cfg(&[("REQUIRED_TAGS", "Env=qa"), ("REQUIRED_TAG_VALUES", "Env=prod|dev")]).is_err());
     }
 
     #[test]

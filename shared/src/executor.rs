@@ -1,7 +1,7 @@
-//! Applies a plan through the IAM port. In dry-run mode nothing is called. After the first failed
+//! Applies a plan through the ports. In dry-run mode nothing is called. After the first failed
 //! write the remaining steps are not attempted, and each says why: nothing is half-done silently.
 
-use crate::adapters::{Applied, IamPort};
+use crate::adapters::{Applied, Ports};
 use crate::config::Mode;
 use crate::error::AwsError;
 use crate::plan::{Action, Plan};
@@ -83,7 +83,7 @@ fn outcome(s: &crate::plan::PlannedStep, result: StepResult) -> ActionOutcome {
 }
 
 /// Applies the plan in order.
-pub async fn execute(plan: &Plan, mode: Mode, iam: &dyn IamPort) -> Vec<ActionOutcome> {
+pub async fn execute(plan: &Plan, mode: Mode, ports: &Ports) -> Vec<ActionOutcome> {
     let mut out = Vec::with_capacity(plan.steps.len());
     let mut failed: Option<String> = None;
     for s in &plan.steps {
@@ -95,7 +95,7 @@ pub async fn execute(plan: &Plan, mode: Mode, iam: &dyn IamPort) -> Vec<ActionOu
             }
         } else {
             let started = std::time::Instant::now();
-            let r = match iam.apply(&s.action).await {
+            let r = match ports.apply(&s.action).await {
                 Ok(Applied::Done) => StepResult::Applied,
                 Ok(Applied::AlreadyInPlace) => StepResult::AlreadyInPlace,
                 Err(error) => {

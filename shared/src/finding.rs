@@ -1,5 +1,6 @@
 //! The normalized finding: what happened, to what, by whom, independent of the event source.
 
+use crate::resource::{AwsResource, Tags};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -8,6 +9,8 @@ use serde_json::Value;
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
     CloudTrail,
+    Config,
+    GuardDuty,
 }
 
 /// Who made the change, as the event reports it.
@@ -83,8 +86,53 @@ pub enum Subject {
         #[serde(skip)]
         document: Option<String>,
     },
+    /// Resources were created (CloudTrail create events); `creator` is who created them, as a tag
+    /// value, and `creation_tags` the tags the create call already set.
+    ResourcesCreated {
+        resources: Vec<AwsResource>,
+        creator: Option<String>,
+        creation_tags: Tags,
+    },
+    /// AWS Config found a resource without the required tags.
+    ResourceTagsCheck { resource: AwsResource },
+    /// Every policy of a principal is to be judged (AWS Config item or compliance change). The
+    /// pipeline expands this into one subject per attached, inline and trust policy it reads live.
+    PrincipalReview { principal: PrincipalRef },
+    /// An AWS Config resource known only by its Config resource id (IAM ids, RDS resource ids);
+    /// the pipeline resolves it to a name before the rules see it.
+    ConfigResource { resource_type: String, resource_id: String },
+    /// GuardDuty reports credentials in use by someone else.
+    CredentialCompromise(CredentialFinding),
     /// A well-formed event that no rule acts on; the reason goes in the report.
     Unhandled { reason: String },
+}
+
+/// Whose credentials a GuardDuty finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum CredentialOwner {
+    /// A long-term access key of an IAM user.
+    IamUser { user_name: String, access_key_id: String },
+    /// Temporary credentials of a role session.
+    AssumedRole { role_name: String, access_key_id: String },
+    /// The account's root user: never touched.
+    Root,
+    /// Any other identity type GuardDuty reports (federated users, ...): reported only.
+    Other { user_type: String, user_name: String },
+}
+
+/// A GuardDuty finding about IAM credentials.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CredentialFinding {
+    /// The GuardDuty finding ARN, which is also its Security Hub finding Id.
+    pub finding_arn: String,
+    pub finding_id: String,
+    pub finding_type: String,
+    pub severity: f64,
+    pub title: String,
+    pub owner: CredentialOwner,
+    /// The finding's last update: sessions issued before it are the suspicious ones.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A normalized finding, ready for the rules.
@@ -101,6 +149,9 @@ pub struct Finding {
     pub time: chrono::DateTime<chrono::Utc>,
     pub actor: Actor,
     pub subject: Subject,
+    /// When set (Config compliance changes), only these rules judge the finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_rules: Option<Vec<String>>,
     #[serde(skip)]
     pub raw_detail: Value,
 }

@@ -3,7 +3,7 @@
 //! what the event does not carry (e.g. the document of a policy it attaches) stays unknown, and the
 //! rules say so instead of guessing.
 
-use crate::adapters::{Applied, FindingsPort, IamPort};
+use crate::adapters::{Applied, FindingsPort, IamPort, SourceFindingNote, TagPort};
 use crate::asff::AsffFinding;
 use crate::config::{Config, Mode};
 use crate::envelope::Envelope;
@@ -12,6 +12,7 @@ use crate::finding::{Finding, SourceKind, Subject};
 use crate::pipeline::Responder;
 use crate::plan::Action;
 use crate::report::Report;
+use crate::resource::{AwsResource, Tags};
 use crate::rules::fallback_principal_arn;
 use crate::state::{Lookup, ManagedPolicy, Observed, PrincipalInfo};
 use async_trait::async_trait;
@@ -65,6 +66,16 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
                 }),
             );
         }
+        // A create call describes a resource with the tags it was created with.
+        Subject::ResourcesCreated {
+            resources,
+            creation_tags,
+            ..
+        } => {
+            for r in resources {
+                o.tags.insert(r.arn.clone(), Some(creation_tags.clone()));
+            }
+        }
         Subject::PolicyAttached { principal, .. } => {
             o.principals.insert(
                 principal.clone(),
@@ -114,19 +125,56 @@ impl IamPort for Snapshot {
                         .insert((principal.clone(), name.clone()), v.clone());
                 }
             }
+            Lookup::AccessKeys { user_name } => {
+                if let Some(v) = s.access_keys.get(user_name) {
+                    observed.access_keys.insert(user_name.clone(), v.clone());
+                }
+            }
+            Lookup::ResourceTags(r) => {
+                if let Some(v) = s.tags.get(&r.arn) {
+                    observed.tags.insert(r.arn.clone(), v.clone());
+                }
+            }
         }
         Ok(())
     }
 
     async fn apply(&self, action: &Action) -> Result<Applied, AwsError> {
-        Err(AwsError {
-            service: "iam",
-            operation: "offline",
-            resource: action.describe(),
-            code: "Offline".into(),
-            message: "offline evaluation never writes".into(),
-            retryable: false,
-        })
+        Err(offline(action.describe()))
+    }
+
+    async fn find_by_id(&self, _resource_type: &str, id: &str) -> Result<Option<String>, AwsError> {
+        Err(offline(format!("resolve {id}")))
+    }
+}
+
+fn offline(what: String) -> AwsError {
+    AwsError {
+        service: "offline",
+        operation: "offline",
+        resource: what,
+        code: "Offline".into(),
+        message: "offline evaluation reads only what the event carries and never writes".into(),
+        retryable: false,
+    }
+}
+
+#[async_trait]
+impl TagPort for Snapshot {
+    async fn read_tags(&self, resource: &AwsResource) -> Result<Option<Tags>, AwsError> {
+        match self.0.tags.get(&resource.arn) {
+            Some(v) => Ok(v.clone()),
+            None => Err(offline(format!("tags of {resource}"))),
+        }
+    }
+    async fn tag(&self, resource: &AwsResource, _tags: &Tags) -> Result<Applied, AwsError> {
+        Err(offline(format!("tag {resource}")))
+    }
+    async fn untag(&self, resource: &AwsResource, _keys: &[String]) -> Result<Applied, AwsError> {
+        Err(offline(format!("untag {resource}")))
+    }
+    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError> {
+        Err(offline(format!("resolve {resource_id}")))
     }
 }
 
@@ -138,21 +186,25 @@ impl FindingsPort for Discard {
     async fn import(&self, _findings: &[AsffFinding]) -> Result<(), AwsError> {
         Ok(())
     }
+    async fn annotate(&self, _note: &SourceFindingNote) -> Result<(), AwsError> {
+        Ok(())
+    }
 }
 
 /// Runs the whole pipeline in dry-run mode on the state the event describes.
 pub async fn plan_event(bytes: &[u8]) -> Report {
-    let sources = [SourceKind::CloudTrail];
-    let observed = Envelope::from_slice(bytes)
-        .ok()
-        .and_then(|e| crate::sources::normalize(&e, &sources).ok())
-        .map(|f| observed_from_event(&f))
-        .unwrap_or_default();
+    let sources = [SourceKind::CloudTrail, SourceKind::Config, SourceKind::GuardDuty];
     let config = Config {
         mode: Mode::DryRun,
         ..Config::default()
     };
-    Responder::new(config, &sources, Arc::new(Snapshot(observed)), Arc::new(Discard))
+    let observed = Envelope::from_slice(bytes)
+        .ok()
+        .and_then(|e| crate::sources::normalize(&e, &sources, &config.config_rule_map).ok())
+        .map(|f| observed_from_event(&f))
+        .unwrap_or_default();
+    let snapshot = Arc::new(Snapshot(observed));
+    Responder::new(config, &sources, snapshot.clone(), snapshot, Arc::new(Discard))
         .handle_bytes(bytes)
         .await
 }

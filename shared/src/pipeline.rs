@@ -9,17 +9,18 @@
 //! 6. fixed verdicts are updated to PASSED in Security Hub
 //! 7. the report is returned and logged
 
-use crate::adapters::{FindingsPort, IamPort};
+use crate::adapters::{FindingsPort, IamPort, Ports, SourceFindingNote, TagPort, Workflow};
 use crate::asff::{self, AsffFinding, ComplianceStatus, Handling};
 use crate::config::{Config, Mode};
 use crate::envelope::Envelope;
 use crate::executor::{self, ActionOutcome};
-use crate::finding::{Finding, SourceKind, Subject};
+use crate::finding::{CredentialFinding, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject};
 use crate::plan::{Plan, Remedy};
-use crate::report::{PostedFinding, Report};
-use crate::rules::{self, Rule, Status, Verdict};
+use crate::report::{AnnotationResult, PostedFinding, Report, SourceAnnotation};
+use crate::resource::{AwsResource, ResourceKind};
+use crate::rules::{self, ResourceRef, ResourceType, Rule, SkipKind, Status, Verdict};
 use crate::sources;
-use crate::state::{Lookup, Observed};
+use crate::state::{Known, Lookup, Observed};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -29,19 +30,23 @@ pub struct Responder {
     config: Config,
     sources: Vec<SourceKind>,
     rules: Vec<Box<dyn Rule>>,
-    iam: Arc<dyn IamPort>,
-    findings: Arc<dyn FindingsPort>,
+    ports: Ports,
 }
 
 impl Responder {
     /// A responder for `sources` with every registered rule.
-    pub fn new(config: Config, sources: &[SourceKind], iam: Arc<dyn IamPort>, findings: Arc<dyn FindingsPort>) -> Self {
+    pub fn new(
+        config: Config,
+        sources: &[SourceKind],
+        iam: Arc<dyn IamPort>,
+        tags: Arc<dyn TagPort>,
+        findings: Arc<dyn FindingsPort>,
+    ) -> Self {
         Responder {
+            rules: rules::registry(&config),
             config,
             sources: sources.to_vec(),
-            rules: rules::registry(),
-            iam,
-            findings,
+            ports: Ports { iam, tags, findings },
         }
     }
 
@@ -58,6 +63,7 @@ impl Responder {
             config,
             sources,
             Arc::new(crate::adapters::iam::AwsIam::new(iam)),
+            Arc::new(crate::adapters::tags::AwsTags::from_sdk_config(sdk)),
             Arc::new(crate::adapters::securityhub::AwsSecurityHub::new(hub)),
         )
     }
@@ -100,7 +106,7 @@ impl Responder {
             report.detail_type = Some(env.detail_type.clone());
             report.account = Some(env.account.clone());
             report.region = Some(env.region.clone());
-            let finding = match sources::normalize(&env, &self.sources) {
+            let finding = match sources::normalize(&env, &self.sources, &self.config.config_rule_map) {
                 Ok(f) => f,
                 Err(e) => {
                     report.input_error = Some(e);
@@ -113,31 +119,188 @@ impl Responder {
                 report.reason = Some(reason.clone());
                 return report;
             }
-            self.evaluate_and_fix(&finding, &mut report).await;
+            let findings = self.expand(finding, &mut report).await;
+            if findings.is_empty() {
+                return report;
+            }
+            self.evaluate_and_fix(&findings, &mut report).await;
+            if let Subject::CredentialCompromise(cf) = &findings[0].subject {
+                self.annotate_source(&findings[0], cf, &mut report).await;
+            }
             report
         }
         .instrument(span)
         .await
     }
 
-    async fn evaluate_and_fix(&self, finding: &Finding, report: &mut Report) {
+    /// Turns subjects that name a resource only indirectly into the subjects rules judge: a Config
+    /// resource id becomes a name, a principal under review becomes one subject per policy it has
+    /// now. Resources that no longer exist get a not-evaluated verdict; failed reads an error.
+    async fn expand(&self, finding: Finding, report: &mut Report) -> Vec<Finding> {
+        let with = |subject: Subject| Finding {
+            subject,
+            ..finding.clone()
+        };
+        match &finding.subject {
+            Subject::ConfigResource {
+                resource_type,
+                resource_id,
+            } => {
+                let resolved = if resource_type == ResourceKind::RdsDbInstance.config_type() {
+                    self.ports.tags.find_db_instance(resource_id).await.map(|name| {
+                        name.and_then(|n| {
+                            AwsResource::new(
+                                ResourceKind::RdsDbInstance,
+                                &n,
+                                &finding.partition,
+                                &finding.region,
+                                &finding.account,
+                            )
+                        })
+                        .map(|resource| Subject::ResourceTagsCheck { resource })
+                    })
+                } else {
+                    self.ports
+                        .iam
+                        .find_by_id(resource_type, resource_id)
+                        .await
+                        .map(|found| {
+                            found.map(|name| match resource_type.as_str() {
+                                "AWS::IAM::Policy" => Subject::ManagedPolicyChanged {
+                                    policy_arn: name,
+                                    document: None,
+                                },
+                                t => Subject::PrincipalReview {
+                                    principal: PrincipalRef {
+                                        kind: match t {
+                                            "AWS::IAM::User" => PrincipalKind::User,
+                                            "AWS::IAM::Group" => PrincipalKind::Group,
+                                            _ => PrincipalKind::Role,
+                                        },
+                                        name,
+                                    },
+                                },
+                            })
+                        })
+                };
+                match resolved {
+                    Ok(Some(subject)) => Box::pin(self.expand(with(subject), report)).await,
+                    Ok(None) => {
+                        self.gone(
+                            &finding,
+                            report,
+                            format!("{resource_type} {resource_id} no longer exists; nothing to do"),
+                        );
+                        vec![]
+                    }
+                    Err(e) => {
+                        report.errors.push(e);
+                        vec![]
+                    }
+                }
+            }
+            Subject::PrincipalReview { principal } => {
+                let mut seen = Observed::default();
+                for lookup in [
+                    Lookup::Principal(principal.clone()),
+                    Lookup::AttachedPolicies(principal.clone()),
+                    Lookup::InlinePolicyNames(principal.clone()),
+                ] {
+                    if let Err(e) = self.ports.read(&lookup, &mut seen).await {
+                        report.errors.push(e);
+                        return vec![];
+                    }
+                }
+                let (Known::Present(_), Known::Present(attached), Known::Present(inline)) = (
+                    seen.principal(principal),
+                    seen.attached(principal),
+                    seen.inline_names(principal),
+                ) else {
+                    self.gone(&finding, report, format!("{principal} no longer exists; nothing to do"));
+                    return vec![];
+                };
+                let mut out: Vec<Finding> = attached
+                    .iter()
+                    .map(|arn| {
+                        with(Subject::PolicyAttached {
+                            principal: principal.clone(),
+                            policy_arn: arn.clone(),
+                        })
+                    })
+                    .chain(inline.iter().map(|name| {
+                        with(Subject::InlinePolicyPut {
+                            principal: principal.clone(),
+                            policy_name: name.clone(),
+                            document: None,
+                        })
+                    }))
+                    .collect();
+                if principal.kind == PrincipalKind::Role {
+                    out.push(with(Subject::TrustPolicyChanged {
+                        role: principal.clone(),
+                        document: None,
+                    }));
+                }
+                if out.is_empty() {
+                    report.reason = Some(format!("{principal} has no policies; nothing to judge"));
+                }
+                out
+            }
+            _ => vec![finding],
+        }
+    }
+
+    /// Records that the resource an event names is gone: a not-evaluated verdict for each rule the
+    /// finding names (nothing is posted or written).
+    fn gone(&self, finding: &Finding, report: &mut Report, summary: String) {
+        report.reason = Some(summary.clone());
+        let Some(only) = &finding.only_rules else { return };
+        for rule in self.rules.iter().filter(|r| only.iter().any(|id| id == r.meta().id)) {
+            report.verdicts.push(Verdict {
+                rule_id: rule.meta().id,
+                status: Status::NotEvaluated {
+                    kind: SkipKind::ResourceNotFound,
+                },
+                severity: rule.meta().severity,
+                summary: summary.clone(),
+                resources: vec![ResourceRef {
+                    resource_type: ResourceType::Other,
+                    arn: String::new(),
+                }],
+                key: String::new(),
+                matched_statements: vec![],
+                matched_actions: vec![],
+                remedy: Remedy::None,
+                needs_review: None,
+            });
+        }
+    }
+
+    async fn evaluate_and_fix(&self, findings: &[Finding], report: &mut Report) {
+        let finding = &findings[0];
         // Live state, each read once.
-        let lookups: BTreeSet<Lookup> = self.rules.iter().flat_map(|r| r.lookups(finding)).collect();
-        let mut observed = Observed::default();
+        let lookups: BTreeSet<Lookup> = findings
+            .iter()
+            .flat_map(|f| {
+                self.rules
+                    .iter()
+                    .filter(move |r| applies(r.as_ref(), f))
+                    .flat_map(move |r| r.lookups(f))
+            })
+            .collect();
+        let mut observed = Observed {
+            read_at: Some(chrono::Utc::now()),
+            ..Observed::default()
+        };
         for lookup in &lookups {
-            if let Err(e) = self.iam.read(lookup, &mut observed).await {
+            if let Err(e) = self.ports.read(lookup, &mut observed).await {
                 tracing::warn!(error = %e, ?lookup, "read failed; rules will not act on unknown state");
                 report.errors.push(e);
             }
         }
 
         // Rules that fix, then the plan that merges their edits per document.
-        let mut verdicts: Vec<Verdict> = self
-            .rules
-            .iter()
-            .filter(|r| !r.meta().report_only)
-            .flat_map(|r| r.evaluate(finding, &observed))
-            .collect();
+        let mut verdicts = self.judge(findings, &observed, false);
         let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
         let plan = Plan::build(&remedies, &observed);
         let now = chrono::Utc::now();
@@ -159,13 +322,14 @@ impl Responder {
         // applied (dry-run, or nothing to fix) that is the state just read, and their findings go
         // out with the first batch; otherwise they are judged after the executor.
         // Only when the event itself could be judged: a stale or broken event writes nothing.
-        let judged = verdicts
-            .iter()
-            .any(|v| !matches!(v.status, Status::NotEvaluated { .. }));
+        let judged = verdicts.is_empty()
+            || verdicts
+                .iter()
+                .any(|v| !matches!(v.status, Status::NotEvaluated { .. }));
         let applies_nothing = self.config.mode == Mode::DryRun || plan.steps.is_empty();
         let main_count = verdicts.len();
         if judged && applies_nothing {
-            verdicts.extend(self.report_only_verdicts(finding, &observed));
+            verdicts.extend(self.judge(findings, &observed, true));
         }
 
         // Record before acting.
@@ -177,7 +341,7 @@ impl Responder {
         let recorded = self.post(&first, report).await;
 
         report.actions = if recorded {
-            executor::execute(&plan, self.config.mode, self.iam.as_ref()).await
+            executor::execute(&plan, self.config.mode, &self.ports).await
         } else {
             executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
         };
@@ -195,7 +359,7 @@ impl Responder {
         if judged && !applies_nothing {
             let all_applied = report.actions.iter().all(|a| a.result.succeeded());
             let after = if all_applied { observed.project(&plan) } else { observed };
-            let extra = self.report_only_verdicts(finding, &after);
+            let extra = self.judge(findings, &after, true);
             second.extend(
                 extra
                     .iter()
@@ -205,15 +369,80 @@ impl Responder {
             verdicts.extend(extra);
         }
         self.post(&second, report).await;
-        report.verdicts = verdicts;
+        report.verdicts.extend(verdicts);
     }
 
-    fn report_only_verdicts(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
-        self.rules
+    /// The verdicts of the rules that fix (`report_only` false) or of the report-only rules, over
+    /// every finding, each (rule, resource) once.
+    fn judge(&self, findings: &[Finding], observed: &Observed, report_only: bool) -> Vec<Verdict> {
+        let mut out: Vec<Verdict> = Vec::new();
+        for f in findings {
+            for rule in self
+                .rules
+                .iter()
+                .filter(|r| r.meta().report_only == report_only && applies(r.as_ref(), f))
+            {
+                for v in rule.evaluate(f, observed) {
+                    if !out.iter().any(|o| o.rule_id == v.rule_id && o.key == v.key) {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Notes on GuardDuty's own finding in Security Hub what the responder did about it.
+    async fn annotate_source(&self, finding: &Finding, cf: &CredentialFinding, report: &mut Report) {
+        if !self.config.annotate_source_findings {
+            return;
+        }
+        let Some(v) = report
+            .verdicts
             .iter()
-            .filter(|r| r.meta().report_only)
-            .flat_map(|r| r.evaluate(finding, observed))
-            .collect()
+            .find(|v| v.rule_id == rules::guardduty_credentials::ID && v.status != Status::Compliant)
+        else {
+            return;
+        };
+        let actions: Vec<String> = report
+            .actions
+            .iter()
+            .map(|a| format!("{} ({})", a.description, a.result.label()))
+            .collect();
+        let all_applied = !report.actions.is_empty() && report.actions.iter().all(|a| a.result.succeeded());
+        let (workflow, what) = match (&v.status, &v.remedy) {
+            (Status::Resolved, _) => (Workflow::Resolved, v.summary.clone()),
+            (Status::NonCompliant, Remedy::Manual { reason }) => (Workflow::Notified, format!("report only: {reason}")),
+            (Status::NonCompliant, _) if all_applied && v.needs_review.is_none() => {
+                (Workflow::Resolved, actions.join("; "))
+            }
+            (Status::NonCompliant, _) if self.config.mode == Mode::DryRun => {
+                (Workflow::Notified, format!("dry-run, would: {}", actions.join("; ")))
+            }
+            _ => (Workflow::Notified, format!("{}; {}", v.summary, actions.join("; "))),
+        };
+        let note = SourceFindingNote {
+            id: cf.finding_arn.clone(),
+            product_arn: format!(
+                "arn:{}:securityhub:{}::product/aws/guardduty",
+                finding.partition, finding.region
+            ),
+            workflow,
+            text: format!("compliance-responder ({}): {what}", self.config.mode)
+                .chars()
+                .take(512)
+                .collect(),
+            updated_by: "compliance-responder".into(),
+        };
+        let result = match self.ports.findings.annotate(&note).await {
+            Ok(()) => AnnotationResult::Updated,
+            Err(e) => {
+                tracing::error!(error = %e, "could not update the GuardDuty finding in Security Hub");
+                report.errors.push(e.clone());
+                AnnotationResult::Failed { error: e }
+            }
+        };
+        report.source_finding = Some(SourceAnnotation { note, result });
     }
 
     fn meta(&self, v: &Verdict) -> &'static rules::RuleMeta {
@@ -255,7 +484,7 @@ impl Responder {
         if findings.is_empty() {
             return true;
         }
-        match self.findings.import(findings).await {
+        match self.ports.findings.import(findings).await {
             Ok(()) => {
                 for f in findings {
                     tracing::info!(finding_id = %f.id, rule = %f.generator_id, compliance = f.compliance_status.as_str(), "finding posted");
@@ -318,6 +547,14 @@ fn final_finding(
         ComplianceStatus::Failed
     };
     Some(asff::build(ctx, meta, v, status, &handling))
+}
+
+/// Whether `rule` judges `finding` (Config compliance changes name the rules that do).
+fn applies(rule: &dyn Rule, finding: &Finding) -> bool {
+    finding
+        .only_rules
+        .as_ref()
+        .is_none_or(|only| only.iter().any(|id| id == rule.meta().id))
 }
 
 fn finish(mut report: Report, started: std::time::Instant) -> Report {

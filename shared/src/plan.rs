@@ -6,6 +6,7 @@
 use crate::edit::{apply_edits, StatementEdit};
 use crate::finding::{PrincipalKind, PrincipalRef};
 use crate::policy::PolicyDocument;
+use crate::resource::{AwsResource, ResourceKind, Tags};
 use crate::state::{Known, Observed, MAX_POLICY_VERSIONS};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,21 @@ pub enum Action {
         role_name: String,
         document: String,
     },
+    /// Activates or deactivates an IAM user's access key (never deletes it).
+    SetAccessKeyStatus {
+        user_name: String,
+        access_key_id: String,
+        active: bool,
+    },
+    /// Adds tags (never replaces an existing key: the rule only asks for missing ones).
+    TagResource {
+        resource: AwsResource,
+        tags: Tags,
+    },
+    UntagResource {
+        resource: AwsResource,
+        keys: Vec<String>,
+    },
 }
 
 fn kind_word(kind: PrincipalKind) -> &'static str {
@@ -90,6 +106,19 @@ impl Action {
                 format!("delete version {version_id} of {policy_arn}")
             }
             Action::UpdateAssumeRolePolicy { role_name, .. } => format!("replace the trust policy of role {role_name}"),
+            Action::SetAccessKeyStatus {
+                user_name,
+                access_key_id,
+                active,
+            } => format!(
+                "{} access key {access_key_id} of user {user_name}",
+                if *active { "reactivate" } else { "deactivate" }
+            ),
+            Action::TagResource { resource, tags } => {
+                let list: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("tag {resource} with {}", list.join(", "))
+            }
+            Action::UntagResource { resource, keys } => format!("remove tags {} from {resource}", keys.join(", ")),
         }
     }
 
@@ -104,6 +133,13 @@ impl Action {
             Action::SetDefaultPolicyVersion { .. } => "iam:SetDefaultPolicyVersion".into(),
             Action::DeletePolicyVersion { .. } => "iam:DeletePolicyVersion".into(),
             Action::UpdateAssumeRolePolicy { .. } => "iam:UpdateAssumeRolePolicy".into(),
+            Action::SetAccessKeyStatus { .. } => "iam:UpdateAccessKey".into(),
+            Action::TagResource { resource, .. } if resource.kind == ResourceKind::SqsQueue => "sqs:TagQueue".into(),
+            Action::TagResource { .. } => "tag:TagResources".into(),
+            Action::UntagResource { resource, .. } if resource.kind == ResourceKind::SqsQueue => {
+                "sqs:UntagQueue".into()
+            }
+            Action::UntagResource { .. } => "tag:UntagResources".into(),
         }
     }
 }
@@ -136,6 +172,16 @@ pub enum Remedy {
     Edit { target: Target, edits: Vec<StatementEdit> },
     /// A person must decide; the reason says why no automatic fix is safe.
     Manual { reason: String },
+    /// These writes, each with the write that undoes it (fixes that are not policy edits:
+    /// access keys, session revocation, tags). The rule computed them from the state just read.
+    Apply { steps: Vec<Step> },
+}
+
+/// A write and its inverse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub action: Action,
+    pub inverse: Action,
 }
 
 /// An action and the action that undoes it, computed from the state observed before the change.
@@ -178,6 +224,21 @@ impl Plan {
             }
         }
         let mut plan = Plan::default();
+        // Direct writes: one step per distinct action, serving every verdict that asked for it.
+        for (i, remedy) in remedies.iter().enumerate() {
+            if let Remedy::Apply { steps } = remedy {
+                for step in steps {
+                    match plan.steps.iter_mut().find(|s| s.action == step.action) {
+                        Some(existing) => existing.verdicts.push(i),
+                        None => plan.steps.push(PlannedStep {
+                            verdicts: vec![i],
+                            action: step.action.clone(),
+                            inverse: step.inverse.clone(),
+                        }),
+                    }
+                }
+            }
+        }
         for (target, verdicts, edits) in groups {
             match plan_target(&target, &edits, observed) {
                 Ok(steps) => plan

@@ -38,6 +38,22 @@ pub struct PostedFinding {
     pub compliance: ComplianceStatus,
 }
 
+/// What happened to the note on the source product's finding (GuardDuty's, in Security Hub).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum AnnotationResult {
+    Updated,
+    Failed { error: AwsError },
+}
+
+/// The note put on the source product's finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceAnnotation {
+    pub note: crate::adapters::SourceFindingNote,
+    #[serde(flatten)]
+    pub result: AnnotationResult,
+}
+
 /// Everything about one event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -60,6 +76,9 @@ pub struct Report {
     /// Fixes the planner could not turn into a safe write, and why (left for a person).
     pub unplanned: Vec<crate::plan::Unplanned>,
     pub findings: Vec<PostedFinding>,
+    /// GuardDuty events: the note and workflow status put on GuardDuty's own finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_finding: Option<SourceAnnotation>,
     /// AWS calls that failed (reads, writes, Security Hub).
     pub errors: Vec<AwsError>,
     pub duration_ms: u64,
@@ -82,6 +101,7 @@ impl Report {
             actions: vec![],
             unplanned: vec![],
             findings: vec![],
+            source_finding: None,
             errors: vec![],
             duration_ms: 0,
         }

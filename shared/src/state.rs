@@ -3,6 +3,7 @@
 
 use crate::finding::PrincipalRef;
 use crate::plan::{Action, Plan};
+use crate::resource::{AwsResource, Tags};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -20,6 +21,17 @@ pub enum Lookup {
     ManagedPolicy { arn: String },
     /// An inline policy's current document.
     InlinePolicy { principal: PrincipalRef, name: String },
+    /// The access keys of an IAM user and whether each is active.
+    AccessKeys { user_name: String },
+    /// Does the resource exist, and what tags does it have now?
+    ResourceTags(AwsResource),
+}
+
+/// One access key of an IAM user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessKey {
+    pub id: String,
+    pub active: bool,
 }
 
 /// A principal as IAM reports it.
@@ -72,6 +84,12 @@ pub struct Observed {
     pub inline_names: BTreeMap<PrincipalRef, Option<Vec<String>>>,
     pub managed_policies: BTreeMap<String, Option<ManagedPolicy>>,
     pub inline_policies: BTreeMap<(PrincipalRef, String), Option<String>>,
+    /// User name → access keys.
+    pub access_keys: BTreeMap<String, Option<Vec<AccessKey>>>,
+    /// Resource ARN → tags.
+    pub tags: BTreeMap<String, Option<Tags>>,
+    /// When the state was read (the pipeline sets it; rules that write a time use it).
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The answer to a lookup for one key.
@@ -107,6 +125,12 @@ impl Observed {
     }
     pub fn inline_policy(&self, p: &PrincipalRef, name: &str) -> Known<'_, String> {
         known(&self.inline_policies, &(p.clone(), name.to_string()))
+    }
+    pub fn access_keys(&self, user_name: &str) -> Known<'_, Vec<AccessKey>> {
+        known(&self.access_keys, &user_name.to_string())
+    }
+    pub fn tags(&self, resource: &AwsResource) -> Known<'_, Tags> {
+        known(&self.tags, &resource.arn)
     }
 
     /// The state as it is once `plan` has been applied (pure projection; used to judge
@@ -163,6 +187,27 @@ impl Observed {
                                 info.trust_policy = Some(document.clone());
                             }
                         }
+                    }
+                }
+                Action::SetAccessKeyStatus {
+                    user_name,
+                    access_key_id,
+                    active,
+                } => {
+                    if let Some(Some(keys)) = next.access_keys.get_mut(user_name) {
+                        for k in keys.iter_mut().filter(|k| &k.id == access_key_id) {
+                            k.active = *active;
+                        }
+                    }
+                }
+                Action::TagResource { resource, tags } => {
+                    if let Some(Some(current)) = next.tags.get_mut(&resource.arn) {
+                        current.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                }
+                Action::UntagResource { resource, keys } => {
+                    if let Some(Some(current)) = next.tags.get_mut(&resource.arn) {
+                        current.retain(|k, _| !keys.contains(k));
                     }
                 }
                 Action::CreatePolicyVersion { .. }

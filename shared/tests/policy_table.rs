@@ -252,7 +252,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn every_case_gets_the_expected_verdicts() {
-    let registry = rules::registry();
+    let registry = rules::registry(&compliance_responder::Config::default());
     let cases = cases();
     assert!(cases.len() >= 100, "the table has {} cases", cases.len());
     let mut failures = Vec::new();
@@ -284,7 +284,7 @@ fn every_case_gets_the_expected_verdicts() {
 
 #[test]
 fn escalation_findings_name_the_concrete_actions() {
-    let registry = rules::registry();
+    let registry = rules::registry(&compliance_responder::Config::default());
     let doc =
         PolicyDocument::parse(r#"{"Statement":[{"Effect":"Allow","Action":"iam:*Login*","Resource":"*"}]}"#).unwrap();
     let found = rules::check_document(&registry, &doc, DocumentKind::Managed);

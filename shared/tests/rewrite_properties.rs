@@ -125,7 +125,7 @@ proptest! {
 
     #[test]
     fn rewrites_never_grant_more_and_leave_nothing_fixable(text in policy()) {
-        let registry = rules::registry();
+        let registry = rules::registry(&compliance_responder::Config::default());
         let original = PolicyDocument::parse(&text).unwrap();
         let edits: Vec<_> = rules::check_document(&registry, &original, DocumentKind::Managed)
             .into_iter()

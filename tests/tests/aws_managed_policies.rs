@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 async fn aws_managed_policies_get_the_expected_verdicts() {
     let moto = Moto::start();
     let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
-    let registry = rules::registry();
+    let registry = rules::registry(&compliance_responder::Config::default());
     let expected: [(&str, &[&str]); 5] = [
         ("AdministratorAccess", &["iam-admin-access"]),
         ("PowerUserAccess", &["iam-privilege-escalation", "iam-service-wildcard"]),

@@ -4,7 +4,7 @@ use super::{Applied, IamPort};
 use crate::error::AwsError;
 use crate::finding::{PrincipalKind, PrincipalRef};
 use crate::plan::Action;
-use crate::state::{Lookup, ManagedPolicy, Observed, PolicyVersion, PrincipalInfo, MAX_POLICY_VERSIONS};
+use crate::state::{AccessKey, Lookup, ManagedPolicy, Observed, PolicyVersion, PrincipalInfo, MAX_POLICY_VERSIONS};
 use async_trait::async_trait;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::Client;
@@ -66,6 +66,28 @@ where
 }
 
 impl AwsIam {
+    async fn access_keys(&self, user_name: &str) -> Result<Option<Vec<AccessKey>>, AwsError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_access_keys()
+            .user_name(user_name)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(k) = pages.next().await {
+            match k {
+                Ok(k) => keys.push(AccessKey {
+                    id: k.access_key_id.unwrap_or_default(),
+                    active: k.status == Some(aws_sdk_iam::types::StatusType::Active),
+                }),
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(AwsError::from_sdk("iam", "ListAccessKeys", user_name, &e)),
+            }
+        }
+        Ok(Some(keys))
+    }
+
     async fn principal(&self, p: &PrincipalRef) -> Result<Option<PrincipalInfo>, AwsError> {
         let name = p.name.as_str();
         Ok(match p.kind {
@@ -340,8 +362,71 @@ impl IamPort for AwsIam {
                 let v = self.inline(principal, name).await?;
                 observed.inline_policies.insert((principal.clone(), name.clone()), v);
             }
+            Lookup::AccessKeys { user_name } => {
+                let v = self.access_keys(user_name).await?;
+                observed.access_keys.insert(user_name.clone(), v);
+            }
+            Lookup::ResourceTags(r) => {
+                return Err(AwsError {
+                    service: "iam",
+                    operation: "read",
+                    resource: r.arn.clone(),
+                    code: "WrongAdapter".into(),
+                    message: "tags are read through the tagging adapter".into(),
+                    retryable: false,
+                })
+            }
         }
         Ok(())
+    }
+
+    async fn find_by_id(&self, resource_type: &str, id: &str) -> Result<Option<String>, AwsError> {
+        let c = &self.client;
+        match resource_type {
+            "AWS::IAM::User" => {
+                let mut pages = c.list_users().into_paginator().items().send();
+                while let Some(u) = pages.next().await {
+                    let u = u.map_err(|e| AwsError::from_sdk("iam", "ListUsers", id, &e))?;
+                    if u.user_id == id {
+                        return Ok(Some(u.user_name));
+                    }
+                }
+            }
+            "AWS::IAM::Role" => {
+                let mut pages = c.list_roles().into_paginator().items().send();
+                while let Some(r) = pages.next().await {
+                    let r = r.map_err(|e| AwsError::from_sdk("iam", "ListRoles", id, &e))?;
+                    if r.role_id == id {
+                        return Ok(Some(r.role_name));
+                    }
+                }
+            }
+            "AWS::IAM::Group" => {
+                let mut pages = c.list_groups().into_paginator().items().send();
+                while let Some(g) = pages.next().await {
+                    let g = g.map_err(|e| AwsError::from_sdk("iam", "ListGroups", id, &e))?;
+                    if g.group_id == id {
+                        return Ok(Some(g.group_name));
+                    }
+                }
+            }
+            "AWS::IAM::Policy" => {
+                let mut pages = c
+                    .list_policies()
+                    .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+                    .into_paginator()
+                    .items()
+                    .send();
+                while let Some(p) = pages.next().await {
+                    let p = p.map_err(|e| AwsError::from_sdk("iam", "ListPolicies", id, &e))?;
+                    if p.policy_id.as_deref() == Some(id) {
+                        return Ok(p.arn);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
     }
 
     async fn apply(&self, action: &Action) -> Result<Applied, AwsError> {
@@ -494,6 +579,33 @@ impl IamPort for AwsIam {
                 r,
                 true,
             ),
+            Action::SetAccessKeyStatus {
+                user_name,
+                access_key_id,
+                active,
+            } => write_result(
+                c.update_access_key()
+                    .user_name(user_name)
+                    .access_key_id(access_key_id)
+                    .status(if *active {
+                        aws_sdk_iam::types::StatusType::Active
+                    } else {
+                        aws_sdk_iam::types::StatusType::Inactive
+                    })
+                    .send()
+                    .await,
+                "UpdateAccessKey",
+                r,
+                false,
+            ),
+            Action::TagResource { .. } | Action::UntagResource { .. } => Err(AwsError {
+                service: "iam",
+                operation: "apply",
+                resource: resource.clone(),
+                code: "WrongAdapter".into(),
+                message: "tags are written through the tagging adapter".into(),
+                retryable: false,
+            }),
             Action::UpdateAssumeRolePolicy { role_name, document } => write_result(
                 c.update_assume_role_policy()
                     .role_name(role_name)

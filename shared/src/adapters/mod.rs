@@ -3,13 +3,16 @@
 
 pub mod iam;
 pub mod securityhub;
+pub mod tags;
 
 use crate::asff::AsffFinding;
 use crate::error::AwsError;
 use crate::plan::Action;
+use crate::resource::{AwsResource, Tags};
 use crate::state::{Lookup, Observed};
 use async_trait::async_trait;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,10 +31,87 @@ pub trait IamPort: Send + Sync {
     async fn read(&self, lookup: &Lookup, observed: &mut Observed) -> Result<(), AwsError>;
     /// Performs one write.
     async fn apply(&self, action: &Action) -> Result<Applied, AwsError>;
+    /// The name (for policies, the ARN) of the IAM resource of AWS Config type `resource_type`
+    /// (`AWS::IAM::User`, ...) with unique id `id`; `None` when there is none.
+    async fn find_by_id(&self, resource_type: &str, id: &str) -> Result<Option<String>, AwsError>;
+}
+
+/// Reads and writes resource tags.
+#[async_trait]
+pub trait TagPort: Send + Sync {
+    /// The resource's tags; `None` when the resource does not exist.
+    async fn read_tags(&self, resource: &AwsResource) -> Result<Option<Tags>, AwsError>;
+    /// Adds tags (the caller only passes keys the resource lacks).
+    async fn tag(&self, resource: &AwsResource, tags: &Tags) -> Result<Applied, AwsError>;
+    async fn untag(&self, resource: &AwsResource, keys: &[String]) -> Result<Applied, AwsError>;
+    /// The identifier of the DB instance whose resource id (`db-...`) is `resource_id`.
+    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError>;
+}
+
+/// Security Hub workflow status set on another product's finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Workflow {
+    Notified,
+    Resolved,
+}
+
+impl Workflow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workflow::Notified => "NOTIFIED",
+            Workflow::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// A note on another product's finding (GuardDuty's), via `BatchUpdateFindings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceFindingNote {
+    /// The finding's Security Hub Id (for GuardDuty, its finding ARN).
+    pub id: String,
+    pub product_arn: String,
+    pub workflow: Workflow,
+    /// At most 512 characters (Security Hub's limit).
+    pub text: String,
+    pub updated_by: String,
 }
 
 /// Posts findings to Security Hub.
 #[async_trait]
 pub trait FindingsPort: Send + Sync {
     async fn import(&self, findings: &[AsffFinding]) -> Result<(), AwsError>;
+    /// Adds a note and a workflow status to another product's finding.
+    async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError>;
+}
+
+/// The three ports one responder uses; routes each read and write to the right one.
+#[derive(Clone)]
+pub struct Ports {
+    pub iam: Arc<dyn IamPort>,
+    pub tags: Arc<dyn TagPort>,
+    pub findings: Arc<dyn FindingsPort>,
+}
+
+impl Ports {
+    /// Performs one read and records its answer in `observed`.
+    pub async fn read(&self, lookup: &Lookup, observed: &mut Observed) -> Result<(), AwsError> {
+        match lookup {
+            Lookup::ResourceTags(resource) => {
+                let tags = self.tags.read_tags(resource).await?;
+                observed.tags.insert(resource.arn.clone(), tags);
+                Ok(())
+            }
+            _ => self.iam.read(lookup, observed).await,
+        }
+    }
+
+    /// Performs one write.
+    pub async fn apply(&self, action: &Action) -> Result<Applied, AwsError> {
+        match action {
+            Action::TagResource { resource, tags } => self.tags.tag(resource, tags).await,
+            Action::UntagResource { resource, keys } => self.tags.untag(resource, keys).await,
+            _ => self.iam.apply(action).await,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! [`FindingsPort`] over `aws-sdk-securityhub` (`BatchImportFindings`).
 
-use super::FindingsPort;
+use super::{FindingsPort, SourceFindingNote};
 use crate::asff::AsffFinding;
 use crate::error::AwsError;
 use async_trait::async_trait;
@@ -106,6 +106,43 @@ impl FindingsPort for AwsSecurityHub {
                 resource: ids,
                 code: "FailedFindings".into(),
                 message: detail,
+                retryable: false,
+            });
+        }
+        Ok(())
+    }
+
+    async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError> {
+        use aws_sdk_securityhub::types::{AwsSecurityFindingIdentifier, NoteUpdate, WorkflowStatus, WorkflowUpdate};
+        let identifier = AwsSecurityFindingIdentifier::builder()
+            .id(&note.id)
+            .product_arn(&note.product_arn)
+            .build();
+        let text: String = note.text.chars().take(512).collect();
+        let out = self
+            .client
+            .batch_update_findings()
+            .finding_identifiers(identifier)
+            .note(NoteUpdate::builder().text(text).updated_by(&note.updated_by).build())
+            .workflow(
+                WorkflowUpdate::builder()
+                    .status(WorkflowStatus::from(note.workflow.as_str()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("securityhub", "BatchUpdateFindings", &note.id, &e))?;
+        if let Some(failed) = out.unprocessed_findings.filter(|f| !f.is_empty()) {
+            let detail: Vec<String> = failed
+                .iter()
+                .map(|f| format!("{}: {}", f.error_code().unwrap_or("?"), f.error_message().unwrap_or("")))
+                .collect();
+            return Err(AwsError {
+                service: "securityhub",
+                operation: "BatchUpdateFindings",
+                resource: note.id.clone(),
+                code: "UnprocessedFindings".into(),
+                message: detail.join("; "),
                 retryable: false,
             });
         }

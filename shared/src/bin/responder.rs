@@ -8,12 +8,15 @@
 //! ```
 
 use compliance_responder::adapters::iam::AwsIam;
-use compliance_responder::adapters::{Applied, IamPort};
+use compliance_responder::adapters::securityhub::AwsSecurityHub;
+use compliance_responder::adapters::tags::AwsTags;
+use compliance_responder::adapters::{Applied, Ports};
 use compliance_responder::plan::Action;
 use compliance_responder::policy::{DocumentKind, PolicyDocument};
 use compliance_responder::rules;
 use serde_json::{json, Value};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const USAGE: &str = "usage:
   responder check-policy [--trust] [--aws-managed] FILE...
@@ -64,7 +67,7 @@ fn check_policy(args: &[String]) -> ExitCode {
     } else {
         (DocumentKind::Managed, DocumentKind::InlineRole)
     };
-    let registry = rules::registry();
+    let registry = rules::registry(&compliance_responder::Config::default());
     let (mut bad_input, mut violations) = (false, false);
     for file in files {
         let text = match std::fs::read_to_string(file) {
@@ -192,10 +195,14 @@ async fn undo(args: &[String]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let iam = AwsIam::new(aws_sdk_iam::Client::new(&sdk));
+    let ports = Ports {
+        iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk))),
+        tags: Arc::new(AwsTags::from_sdk_config(&sdk)),
+        findings: Arc::new(AwsSecurityHub::new(aws_sdk_securityhub::Client::new(&sdk))),
+    };
     let mut failed = false;
     for step in steps {
-        let result = match iam.apply(&step).await {
+        let result = match ports.apply(&step).await {
             Ok(Applied::Done) => json!("applied"),
             Ok(Applied::AlreadyInPlace) => json!("already-in-place"),
             Err(e) => {

@@ -17,7 +17,7 @@ pub fn kind_of(subject: &Subject) -> Option<DocumentKind> {
             PrincipalKind::Group => DocumentKind::InlineGroup,
         }),
         Subject::TrustPolicyChanged { .. } => Some(DocumentKind::Trust),
-        Subject::Unhandled { .. } => None,
+        _ => None,
     }
 }
 
@@ -46,7 +46,7 @@ pub fn lookups(kinds: &[DocumentKind], finding: &Finding) -> Vec<Lookup> {
             arn: policy_arn.clone(),
         }],
         Subject::TrustPolicyChanged { role, .. } => vec![Lookup::Principal(role.clone())],
-        Subject::Unhandled { .. } => vec![],
+        _ => vec![],
     }
 }
 
@@ -368,6 +368,6 @@ pub fn evaluate(
                 },
             )
         }
-        Subject::Unhandled { .. } => return None,
+        _ => return None,
     })
 }

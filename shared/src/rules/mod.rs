@@ -2,18 +2,22 @@
 //! control it matches), which live state it needs, and how it judges a finding. Adding a rule is
 //! one file in this folder and one line in [`registry`].
 
+pub mod guardduty_credentials;
 pub mod iam_admin_access;
 pub mod iam_open_trust;
 pub mod iam_privilege_escalation;
 pub mod iam_service_wildcard;
 pub mod iam_user_direct_policy;
+pub mod required_tags;
 
 mod documents;
 
+use crate::config::Config;
 use crate::edit::StatementEdit;
 use crate::finding::{Finding, PrincipalKind, PrincipalRef};
 use crate::plan::Remedy;
 use crate::policy::{DocumentKind, PolicyDocument};
+use crate::resource::ResourceKind;
 use crate::state::{Lookup, Observed};
 use serde::Serialize;
 
@@ -70,12 +74,17 @@ pub struct RuleMeta {
 }
 
 /// ASFF resource types this project reports on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceType {
     AwsIamUser,
     AwsIamRole,
     AwsIamGroup,
     AwsIamPolicy,
+    AwsIamAccessKey,
+    /// A taggable resource (`AwsS3Bucket`, `AwsEc2Instance`, ...).
+    Tagged(ResourceKind),
+    /// Anything else (the account's root user).
+    Other,
 }
 
 impl ResourceType {
@@ -85,6 +94,9 @@ impl ResourceType {
             ResourceType::AwsIamRole => "AwsIamRole",
             ResourceType::AwsIamGroup => "AwsIamGroup",
             ResourceType::AwsIamPolicy => "AwsIamPolicy",
+            ResourceType::AwsIamAccessKey => "AwsIamAccessKey",
+            ResourceType::Tagged(kind) => kind.asff_type(),
+            ResourceType::Other => "Other",
         }
     }
     pub fn of_principal(kind: PrincipalKind) -> Self {
@@ -93,6 +105,12 @@ impl ResourceType {
             PrincipalKind::Role => ResourceType::AwsIamRole,
             PrincipalKind::Group => ResourceType::AwsIamGroup,
         }
+    }
+}
+
+impl Serialize for ResourceType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -116,6 +134,8 @@ pub enum SkipKind {
     PolicyUnreadable,
     /// Live state could not be read; acting blind is never allowed.
     StateUnknown,
+    /// The resource named by the event no longer exists.
+    ResourceNotFound,
 }
 
 /// The outcome of one rule on one resource.
@@ -204,16 +224,31 @@ pub trait Rule: Send + Sync {
     }
 }
 
-/// Every rule, in evaluation order.
-pub fn registry() -> Vec<Box<dyn Rule>> {
+/// Every rule, in evaluation order, with its settings from `config`.
+pub fn registry(config: &Config) -> Vec<Box<dyn Rule>> {
     vec![
         Box::new(iam_admin_access::IamAdminAccess),
         Box::new(iam_service_wildcard::IamServiceWildcard),
         Box::new(iam_privilege_escalation::IamPrivilegeEscalation),
         Box::new(iam_open_trust::IamOpenTrust),
         Box::new(iam_user_direct_policy::IamUserDirectPolicy),
+        Box::new(guardduty_credentials::GuardDutyCredentials::new(
+            config.guardduty.clone(),
+        )),
+        Box::new(required_tags::RequiredTags::new(config.tags.clone())),
     ]
 }
+
+/// The ids of every registered rule (for validating configuration).
+pub const RULE_IDS: &[&str] = &[
+    iam_admin_access::ID,
+    iam_service_wildcard::ID,
+    iam_privilege_escalation::ID,
+    iam_open_trust::ID,
+    iam_user_direct_policy::ID,
+    guardduty_credentials::ID,
+    required_tags::ID,
+];
 
 /// Looks a rule's metadata up by id.
 pub fn meta_by_id(rules: &[Box<dyn Rule>], id: &str) -> Option<&'static RuleMeta> {

@@ -1,4 +1,5 @@
-//! "AWS API Call via CloudTrail" events for IAM (`source` = `aws.iam`).
+//! "AWS API Call via CloudTrail" events: IAM policy changes (`source` = `aws.iam`) and the create
+//! calls of taggable resources ([`super::created`]).
 
 use crate::envelope::Envelope;
 use crate::error::InputError;
@@ -28,7 +29,7 @@ pub const HANDLED_EVENT_NAMES: &[&str] = &[
 ];
 
 pub fn recognizes(envelope: &Envelope) -> bool {
-    envelope.detail_type == DETAIL_TYPE && envelope.source == SOURCE
+    envelope.detail_type == DETAIL_TYPE && envelope.source.starts_with("aws.")
 }
 
 /// Turns a CloudTrail IAM event into a finding. Input is validated strictly: names and ARNs must
@@ -63,6 +64,7 @@ pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
         time: envelope.time,
         actor,
         subject,
+        only_rules: None,
         raw_detail: envelope.detail.clone(),
     })
 }
@@ -84,15 +86,29 @@ fn actor_of(call: &AWSAPICall<Value, Value>) -> Actor {
 }
 
 fn subject_of(envelope: &Envelope, call: &AWSAPICall<Value, Value>) -> Result<Subject, InputError> {
-    if call.event_source != EVENT_SOURCE {
-        return Ok(Subject::Unhandled {
-            reason: format!("eventSource {} is not handled by this function", call.event_source),
+    // EventBridge names the service in `source` (aws.s3 for s3.amazonaws.com); they must agree.
+    let service = call.event_source.strip_suffix(".amazonaws.com").unwrap_or_default();
+    if service.is_empty() || envelope.source != format!("aws.{service}") {
+        return Err(InputError::InvalidDetail {
+            detail_type: DETAIL_TYPE.into(),
+            message: format!(
+                "eventSource {:?} does not match the envelope source {:?}",
+                call.event_source, envelope.source
+            ),
         });
     }
     if let Some(code) = envelope.detail.get("errorCode").and_then(Value::as_str) {
         return Ok(Subject::Unhandled {
             reason: format!("the {} call failed with {code}; nothing changed", call.event_name),
         });
+    }
+    if call.event_source != EVENT_SOURCE {
+        return match super::created::kind_of(&call.event_source, &call.event_name) {
+            Some(kind) => super::created::subject(envelope, kind),
+            None => Ok(Subject::Unhandled {
+                reason: format!("no rule acts on {service}:{}", call.event_name),
+            }),
+        };
     }
     let params = &call.request_parameters;
     let name = call.event_name.as_str();

@@ -1,21 +1,39 @@
 //! Event sources: each turns an EventBridge envelope of its kind into a [`Finding`].
 
+pub mod awsconfig;
 pub mod cloudtrail;
+pub mod created;
+pub mod guardduty;
 
 use crate::envelope::Envelope;
 use crate::error::InputError;
 use crate::finding::{Finding, SourceKind};
 
-/// Normalizes an envelope, accepting only the given source kinds.
-pub fn normalize(envelope: &Envelope, accepted: &[SourceKind]) -> Result<Finding, InputError> {
-    let kind = if cloudtrail::recognizes(envelope) {
+/// The source kind an envelope belongs to, if any.
+pub fn kind_of(envelope: &Envelope) -> Option<SourceKind> {
+    if cloudtrail::recognizes(envelope) {
         Some(SourceKind::CloudTrail)
+    } else if guardduty::recognizes(envelope) {
+        Some(SourceKind::GuardDuty)
+    } else if awsconfig::recognizes(envelope) {
+        Some(SourceKind::Config)
     } else {
         None
-    };
-    match kind {
+    }
+}
+
+/// Normalizes an envelope, accepting only the given source kinds. `rule_map` is
+/// `CONFIG_RULE_MAP` (Config rule name fragment → responder rule id).
+pub fn normalize(
+    envelope: &Envelope,
+    accepted: &[SourceKind],
+    rule_map: &[(String, String)],
+) -> Result<Finding, InputError> {
+    match kind_of(envelope) {
         Some(k) if accepted.contains(&k) => match k {
             SourceKind::CloudTrail => cloudtrail::normalize(envelope),
+            SourceKind::GuardDuty => guardduty::normalize(envelope),
+            SourceKind::Config => awsconfig::normalize(envelope, rule_map),
         },
         _ => Err(InputError::UnsupportedEvent {
             event_source: envelope.source.clone(),

@@ -1,0 +1,11 @@
+//! `guardduty-responder`: reacts to "GuardDuty Finding" events about IAM credentials: deactivates
+//! a leaked access key, revokes the sessions of a role whose credentials leaked, reports root
+//! usage, and notes what it did on GuardDuty's finding in Security Hub. All logic lives in the
+//! `compliance-responder` library.
+
+use compliance_responder::finding::SourceKind;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    compliance_responder::lambda::run("guardduty-responder", &[SourceKind::GuardDuty]).await
+}

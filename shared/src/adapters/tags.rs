@@ -1,0 +1,307 @@
+//! [`TagPort`] over the AWS SDK.
+//!
+//! Reads go to each service's own API, because only it tells "exists with no tags" from "does not
+//! exist" (the Resource Groups Tagging API lists only resources that have, or once had, tags).
+//! Writes go through the Resource Groups Tagging API (`TagResources` / `UntagResources`), which
+//! adds keys without replacing the others; SQS queues use `TagQueue` / `UntagQueue`.
+
+use super::{Applied, TagPort};
+use crate::error::AwsError;
+use crate::resource::{AwsResource, ResourceKind, Tags};
+use async_trait::async_trait;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+
+/// The SDK clients the tag adapter uses. Build once per process.
+#[derive(Clone, Debug)]
+pub struct AwsTags {
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl AwsTags {
+    /// Clients for every service from one SDK configuration (honours `AWS_ENDPOINT_URL`).
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        // Path-style addressing: bucket names with dots, and emulators on a plain host.
+        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
+        AwsTags {
+            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            rds: aws_sdk_rds::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+        }
+    }
+}
+
+/// Error codes services use for "no such resource".
+fn is_not_found(code: &str) -> bool {
+    code.contains("NotFound")
+        || code.starts_with("NoSuch")
+        || code.contains("NonExistent")
+        || code == "QueueDoesNotExist"
+        || code == "ResourceNotFoundException"
+}
+
+/// `Ok(None)` when the service says the resource does not exist.
+fn absent<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    service: &'static str,
+    operation: &'static str,
+    resource: &AwsResource,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.as_service_error().and_then(|s| s.code()).is_some_and(is_not_found) => Ok(None),
+        Err(e) => Err(AwsError::from_sdk(service, operation, &resource.arn, &e)),
+    }
+}
+
+fn pairs<I: IntoIterator<Item = (Option<String>, Option<String>)>>(it: I) -> Tags {
+    it.into_iter()
+        .filter_map(|(k, v)| Some((k?, v.unwrap_or_default())))
+        .collect()
+}
+
+impl AwsTags {
+    async fn queue_url(&self, r: &AwsResource) -> Result<Option<String>, AwsError> {
+        let out = absent(
+            self.sqs
+                .get_queue_url()
+                .queue_name(&r.name)
+                .queue_owner_aws_account_id(&r.account)
+                .send()
+                .await,
+            "sqs",
+            "GetQueueUrl",
+            r,
+        )?;
+        Ok(out.and_then(|o| o.queue_url))
+    }
+
+    fn failed(operation: &'static str, r: &AwsResource, code: String, message: String) -> AwsError {
+        AwsError {
+            service: "tag",
+            operation,
+            resource: r.arn.clone(),
+            code,
+            message,
+            retryable: false,
+        }
+    }
+}
+
+#[async_trait]
+impl TagPort for AwsTags {
+    async fn read_tags(&self, r: &AwsResource) -> Result<Option<Tags>, AwsError> {
+        use ResourceKind::*;
+        Ok(match r.kind {
+            S3Bucket => match self.s3.get_bucket_tagging().bucket(&r.name).send().await {
+                Ok(out) => Some(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
+                Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchTagSet") => Some(Tags::new()),
+                Err(e) => absent::<(), _, _>(Err(e), "s3", "GetBucketTagging", r)?.map(|_| Tags::new()),
+            },
+            Ec2Instance => absent(
+                self.ec2.describe_instances().instance_ids(&r.name).send().await,
+                "ec2",
+                "DescribeInstances",
+                r,
+            )?
+            .and_then(|out| {
+                out.reservations
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|res| res.instances.unwrap_or_default())
+                    .find(|i| i.instance_id.as_deref() == Some(r.name.as_str()))
+            })
+            .filter(|i| {
+                !matches!(
+                    i.state.as_ref().and_then(|s| s.name.as_ref()),
+                    Some(aws_sdk_ec2::types::InstanceStateName::Terminated)
+                        | Some(aws_sdk_ec2::types::InstanceStateName::ShuttingDown)
+                )
+            })
+            .map(|i| pairs(i.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)))),
+            Ec2Volume => absent(
+                self.ec2.describe_volumes().volume_ids(&r.name).send().await,
+                "ec2",
+                "DescribeVolumes",
+                r,
+            )?
+            .and_then(|out| out.volumes.unwrap_or_default().into_iter().next())
+            .map(|v| pairs(v.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)))),
+            Ec2SecurityGroup => absent(
+                self.ec2.describe_security_groups().group_ids(&r.name).send().await,
+                "ec2",
+                "DescribeSecurityGroups",
+                r,
+            )?
+            .and_then(|out| out.security_groups.unwrap_or_default().into_iter().next())
+            .map(|g| pairs(g.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)))),
+            LambdaFunction => absent(
+                self.lambda.list_tags().resource(&r.arn).send().await,
+                "lambda",
+                "ListTags",
+                r,
+            )?
+            .map(|out| out.tags.unwrap_or_default().into_iter().collect()),
+            DynamoDbTable => absent(
+                self.dynamodb.list_tags_of_resource().resource_arn(&r.arn).send().await,
+                "dynamodb",
+                "ListTagsOfResource",
+                r,
+            )?
+            .map(|out| {
+                out.tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| (t.key, t.value))
+                    .collect()
+            }),
+            RdsDbInstance => absent(
+                self.rds
+                    .describe_db_instances()
+                    .db_instance_identifier(&r.name)
+                    .send()
+                    .await,
+                "rds",
+                "DescribeDBInstances",
+                r,
+            )?
+            .and_then(|out| out.db_instances.unwrap_or_default().into_iter().next())
+            .filter(|db| db.db_instance_status.as_deref() != Some("deleting"))
+            .map(|db| pairs(db.tag_list.unwrap_or_default().into_iter().map(|t| (t.key, t.value)))),
+            SqsQueue => match self.queue_url(r).await? {
+                None => None,
+                Some(url) => absent(
+                    self.sqs.list_queue_tags().queue_url(url).send().await,
+                    "sqs",
+                    "ListQueueTags",
+                    r,
+                )?
+                .map(|out| out.tags.unwrap_or_default().into_iter().collect()),
+            },
+            SnsTopic => absent(
+                self.sns.list_tags_for_resource().resource_arn(&r.arn).send().await,
+                "sns",
+                "ListTagsForResource",
+                r,
+            )?
+            .map(|out| {
+                out.tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| (t.key, t.value))
+                    .collect()
+            }),
+        })
+    }
+
+    async fn tag(&self, r: &AwsResource, tags: &Tags) -> Result<Applied, AwsError> {
+        let map: std::collections::HashMap<String, String> = tags.clone().into_iter().collect();
+        if r.kind == ResourceKind::SqsQueue {
+            let Some(url) = self.queue_url(r).await? else {
+                return Err(Self::failed(
+                    "TagQueue",
+                    r,
+                    "NonExistentQueue".into(),
+                    "the queue no longer exists".into(),
+                ));
+            };
+            self.sqs
+                .tag_queue()
+                .queue_url(url)
+                .set_tags(Some(map))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs", "TagQueue", &r.arn, &e))?;
+            return Ok(Applied::Done);
+        }
+        let out = self
+            .tagging
+            .tag_resources()
+            .resource_arn_list(&r.arn)
+            .set_tags(Some(map))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("tag", "TagResources", &r.arn, &e))?;
+        match out.failed_resources_map.and_then(|m| m.get(&r.arn).cloned()) {
+            None => Ok(Applied::Done),
+            Some(f) => Err(Self::failed(
+                "TagResources",
+                r,
+                f.error_code
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_else(|| "Failed".into()),
+                f.error_message.unwrap_or_default(),
+            )),
+        }
+    }
+
+    async fn untag(&self, r: &AwsResource, keys: &[String]) -> Result<Applied, AwsError> {
+        if r.kind == ResourceKind::SqsQueue {
+            let Some(url) = self.queue_url(r).await? else {
+                return Ok(Applied::AlreadyInPlace);
+            };
+            self.sqs
+                .untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs", "UntagQueue", &r.arn, &e))?;
+            return Ok(Applied::Done);
+        }
+        let out = self
+            .tagging
+            .untag_resources()
+            .resource_arn_list(&r.arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("tag", "UntagResources", &r.arn, &e))?;
+        match out.failed_resources_map.and_then(|m| m.get(&r.arn).cloned()) {
+            None => Ok(Applied::Done),
+            Some(f) => Err(Self::failed(
+                "UntagResources",
+                r,
+                f.error_code
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_else(|| "Failed".into()),
+                f.error_message.unwrap_or_default(),
+            )),
+        }
+    }
+
+    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError> {
+        let filter = aws_sdk_rds::types::Filter::builder()
+            .name("dbi-resource-id")
+            .values(resource_id)
+            .build();
+        let out = self
+            .rds
+            .describe_db_instances()
+            .filters(filter)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", resource_id, &e))?;
+        Ok(out
+            .db_instances
+            .unwrap_or_default()
+            .into_iter()
+            .find(|db| db.dbi_resource_id.as_deref() == Some(resource_id))
+            .and_then(|db| db.db_instance_identifier))
+    }
+}

@@ -1,0 +1,390 @@
+//! `guardduty-iam-credentials`: GuardDuty reports IAM credentials used by someone else.
+//!
+//! - an IAM user's access key → the key is deactivated (never deleted, so it can be inspected and
+//!   reactivated);
+//! - a role session's credentials → every session of the role issued before now is revoked with
+//!   the inline deny policy `AWSRevokeOlderSessions` conditioned on `aws:TokenIssueTime`, the
+//!   same policy the IAM console's "Revoke active sessions" writes;
+//! - with `GUARDDUTY_QUARANTINE=true`, the user or role also gets `AWSDenyAll` attached;
+//! - the root user (and any other identity type) is reported, never touched.
+
+use super::{ResourceRef, ResourceType, Rule, RuleMeta, Severity, SkipKind, Status, Verdict};
+use crate::config::GuardDutySettings;
+use crate::finding::{CredentialFinding, CredentialOwner, Finding, PrincipalKind, PrincipalRef, Subject};
+use crate::plan::{Action, Remedy, Step};
+use crate::policy::wildcard_match;
+use crate::state::{Known, Lookup, Observed};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+pub const ID: &str = "guardduty-iam-credentials";
+/// The inline policy that revokes older role sessions (the name the IAM console uses).
+pub const REVOKE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
+/// The AWS-managed policy attached to quarantine a principal.
+pub const QUARANTINE_POLICY: &str = "AWSDenyAll";
+
+static META: RuleMeta = RuleMeta {
+    id: ID,
+    title: "IAM credentials used by someone else (GuardDuty)",
+    description: "GuardDuty reports IAM credentials used from outside their expected context (exfiltrated instance credentials, anomalous API use).",
+    severity: Severity::High,
+    recommendation: "Investigate the activity, rotate the credentials, and delete the deactivated key or the session revocation policy once safe.",
+    recommendation_url: "https://docs.aws.amazon.com/guardduty/latest/ug/compromised-creds.html",
+    security_hub_control: None,
+    finding_types: &["TTPs/Credential Access", "Unusual Behaviors/User"],
+    report_only: false,
+};
+
+/// The rule, with its GuardDuty settings.
+pub struct GuardDutyCredentials {
+    settings: GuardDutySettings,
+}
+
+impl GuardDutyCredentials {
+    pub fn new(settings: GuardDutySettings) -> Self {
+        GuardDutyCredentials { settings }
+    }
+
+    /// Why the settings exclude this finding, if they do.
+    fn excluded(&self, f: &CredentialFinding) -> Option<String> {
+        if !self
+            .settings
+            .finding_types
+            .iter()
+            .any(|p| wildcard_match(p, &f.finding_type))
+        {
+            return Some(format!(
+                "finding type {} is not in GUARDDUTY_FINDING_TYPES",
+                f.finding_type
+            ));
+        }
+        if f.severity < self.settings.min_severity {
+            return Some(format!(
+                "severity {} is below GUARDDUTY_MIN_SEVERITY {}",
+                f.severity, self.settings.min_severity
+            ));
+        }
+        None
+    }
+}
+
+fn credential_finding(finding: &Finding) -> Option<&CredentialFinding> {
+    match &finding.subject {
+        Subject::CredentialCompromise(f) => Some(f),
+        _ => None,
+    }
+}
+
+fn severity_of(score: f64) -> Severity {
+    match score {
+        s if s >= 9.0 => Severity::Critical,
+        s if s >= 7.0 => Severity::High,
+        s if s >= 4.0 => Severity::Medium,
+        _ => Severity::Low,
+    }
+}
+
+/// The revocation policy for sessions issued before `at`.
+pub fn revoke_document(at: DateTime<Utc>) -> String {
+    let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{at}"}}}}}}]}}"#
+    )
+}
+
+/// The cut-off time of an existing revocation policy, if it has the expected shape.
+fn revoked_before(document: &str) -> Option<DateTime<Utc>> {
+    let decoded = crate::policy::decode(document).ok()?;
+    let doc: serde_json::Value = serde_json::from_str(&decoded).ok()?;
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(list) => list.clone(),
+        other => vec![other.clone()],
+    };
+    statements
+        .iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .filter_map(|s| s.pointer("/Condition/DateLessThan/aws:TokenIssueTime")?.as_str())
+        .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .max()
+}
+
+impl Rule for GuardDutyCredentials {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn lookups(&self, finding: &Finding) -> Vec<Lookup> {
+        let Some(f) = credential_finding(finding) else {
+            return vec![];
+        };
+        if self.excluded(f).is_some() {
+            return vec![];
+        }
+        let mut out = match &f.owner {
+            CredentialOwner::IamUser { user_name, .. } => vec![
+                Lookup::Principal(PrincipalRef {
+                    kind: PrincipalKind::User,
+                    name: user_name.clone(),
+                }),
+                Lookup::AccessKeys {
+                    user_name: user_name.clone(),
+                },
+            ],
+            CredentialOwner::AssumedRole { role_name, .. } => {
+                let role = PrincipalRef {
+                    kind: PrincipalKind::Role,
+                    name: role_name.clone(),
+                };
+                vec![
+                    Lookup::Principal(role.clone()),
+                    Lookup::InlinePolicy {
+                        principal: role,
+                        name: REVOKE_POLICY_NAME.into(),
+                    },
+                ]
+            }
+            CredentialOwner::Root | CredentialOwner::Other { .. } => vec![],
+        };
+        if self.settings.quarantine {
+            if let Some(p) = principal_of(&f.owner) {
+                out.push(Lookup::AttachedPolicies(p));
+            }
+        }
+        out
+    }
+
+    fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
+        let Some(f) = credential_finding(finding) else {
+            return vec![];
+        };
+        let mut v = Verdict {
+            rule_id: ID,
+            status: Status::NonCompliant,
+            severity: severity_of(f.severity),
+            summary: String::new(),
+            resources: vec![],
+            key: String::new(),
+            matched_statements: vec![f.finding_type.clone()],
+            matched_actions: vec![],
+            remedy: Remedy::None,
+            needs_review: None,
+        };
+        let principal = principal_of(&f.owner);
+        let principal_arn = match &principal {
+            Some(p) => match observed.principal(p) {
+                Known::Present(info) => info.arn.clone(),
+                _ => super::fallback_principal_arn(&finding.partition, &finding.account, p),
+            },
+            None => format!("arn:{}:iam::{}:root", finding.partition, finding.account),
+        };
+        let key_id = match &f.owner {
+            CredentialOwner::IamUser { access_key_id, .. } | CredentialOwner::AssumedRole { access_key_id, .. } => {
+                Some(access_key_id.clone())
+            }
+            _ => None,
+        };
+        if let Some(id) = &key_id {
+            v.resources.push(ResourceRef {
+                resource_type: ResourceType::AwsIamAccessKey,
+                arn: id.clone(),
+            });
+        }
+        v.resources.push(ResourceRef {
+            resource_type: principal
+                .as_ref()
+                .map(|p| ResourceType::of_principal(p.kind))
+                .unwrap_or(ResourceType::Other),
+            arn: principal_arn.clone(),
+        });
+        v.key = format!("{principal_arn}|{}", key_id.as_deref().unwrap_or("-"));
+
+        if let Some(why) = self.excluded(f) {
+            v.status = Status::Compliant;
+            v.severity = Severity::Informational;
+            v.summary = format!("{}: not acted on: {why}", f.finding_type);
+            return vec![v];
+        }
+        let (principal, key_id) = match (principal, key_id, &f.owner) {
+            (Some(p), Some(k), _) => (p, k),
+            (_, _, CredentialOwner::Root) => {
+                v.severity = Severity::Critical;
+                v.summary = format!("{}: root credentials in use", f.finding_type);
+                v.remedy = Remedy::Manual {
+                    reason: "the root user's credentials are never changed automatically: secure the root user by hand"
+                        .into(),
+                };
+                return vec![v];
+            }
+            (_, _, CredentialOwner::Other { user_type, user_name }) => {
+                v.summary = format!("{}: credentials of {user_type} {user_name}", f.finding_type);
+                v.remedy = Remedy::Manual {
+                    reason: format!("{user_type} credentials cannot be revoked automatically"),
+                };
+                return vec![v];
+            }
+            _ => return vec![],
+        };
+        match observed.principal(&principal) {
+            Known::Present(_) => {}
+            Known::Absent => {
+                v.status = Status::NotEvaluated {
+                    kind: SkipKind::PrincipalNotFound,
+                };
+                v.summary = format!("{principal} no longer exists; nothing to revoke");
+                return vec![v];
+            }
+            Known::Unknown => {
+                v.status = Status::NotEvaluated {
+                    kind: SkipKind::StateUnknown,
+                };
+                v.summary = format!("could not read {principal}; nothing changed");
+                return vec![v];
+            }
+        }
+        let mut steps: Vec<Step> = Vec::new();
+        let mut done: Vec<String> = Vec::new();
+        match principal.kind {
+            PrincipalKind::User => match observed.access_keys(&principal.name) {
+                Known::Present(keys) => match keys.iter().find(|k| k.id == key_id) {
+                    Some(k) if k.active => steps.push(Step {
+                        action: Action::SetAccessKeyStatus {
+                            user_name: principal.name.clone(),
+                            access_key_id: key_id.clone(),
+                            active: false,
+                        },
+                        inverse: Action::SetAccessKeyStatus {
+                            user_name: principal.name.clone(),
+                            access_key_id: key_id.clone(),
+                            active: true,
+                        },
+                    }),
+                    Some(_) => done.push(format!("access key {key_id} is already inactive")),
+                    None => done.push(format!("access key {key_id} no longer exists")),
+                },
+                _ => {
+                    v.status = Status::NotEvaluated {
+                        kind: SkipKind::StateUnknown,
+                    };
+                    v.summary = format!("could not list the access keys of {principal}; nothing changed");
+                    return vec![v];
+                }
+            },
+            _ => {
+                let at = observed.read_at.unwrap_or(finding.time);
+                match observed.inline_policy(&principal, REVOKE_POLICY_NAME) {
+                    Known::Present(doc) if revoked_before(doc).is_some_and(|t| t >= f.updated_at) => {
+                        done.push(format!(
+                            "sessions of {principal} issued before {} are already revoked",
+                            f.updated_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+                        ));
+                    }
+                    Known::Present(old) => steps.push(Step {
+                        action: Action::PutInlinePolicy {
+                            principal: principal.clone(),
+                            policy_name: REVOKE_POLICY_NAME.into(),
+                            document: revoke_document(at),
+                        },
+                        inverse: Action::PutInlinePolicy {
+                            principal: principal.clone(),
+                            policy_name: REVOKE_POLICY_NAME.into(),
+                            document: old.clone(),
+                        },
+                    }),
+                    Known::Absent => steps.push(Step {
+                        action: Action::PutInlinePolicy {
+                            principal: principal.clone(),
+                            policy_name: REVOKE_POLICY_NAME.into(),
+                            document: revoke_document(at),
+                        },
+                        inverse: Action::DeleteInlinePolicy {
+                            principal: principal.clone(),
+                            policy_name: REVOKE_POLICY_NAME.into(),
+                        },
+                    }),
+                    Known::Unknown => {
+                        v.status = Status::NotEvaluated {
+                            kind: SkipKind::StateUnknown,
+                        };
+                        v.summary = format!("could not read the inline policies of {principal}; nothing changed");
+                        return vec![v];
+                    }
+                }
+            }
+        }
+        if self.settings.quarantine {
+            let deny_all = format!("arn:{}:iam::aws:policy/{QUARANTINE_POLICY}", finding.partition);
+            match observed.attached(&principal) {
+                Known::Present(list) if list.contains(&deny_all) => {
+                    done.push(format!("{principal} is already quarantined"))
+                }
+                Known::Present(_) => steps.push(Step {
+                    action: Action::AttachPolicy {
+                        principal: principal.clone(),
+                        policy_arn: deny_all.clone(),
+                    },
+                    inverse: Action::DetachPolicy {
+                        principal: principal.clone(),
+                        policy_arn: deny_all,
+                    },
+                }),
+                _ => v.needs_review = Some(format!("could not read the policies of {principal}; not quarantined")),
+            }
+        }
+        v.matched_actions = done.clone();
+        if steps.is_empty() {
+            v.status = Status::Resolved;
+            v.summary = format!("{}: {}", f.finding_type, done.join("; "));
+            return vec![v];
+        }
+        v.summary = format!(
+            "{}: credentials of {principal} ({key_id}) used by someone else",
+            f.finding_type
+        );
+        v.remedy = Remedy::Apply { steps };
+        vec![v]
+    }
+}
+
+fn principal_of(owner: &CredentialOwner) -> Option<PrincipalRef> {
+    match owner {
+        CredentialOwner::IamUser { user_name, .. } => Some(PrincipalRef {
+            kind: PrincipalKind::User,
+            name: user_name.clone(),
+        }),
+        CredentialOwner::AssumedRole { role_name, .. } => Some(PrincipalRef {
+            kind: PrincipalKind::Role,
+            name: role_name.clone(),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revocation_policy_round_trips_its_time() {
+        let at = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let doc = revoke_document(at);
+        assert_eq!(revoked_before(&doc), Some(at));
+        let parsed = crate::policy::PolicyDocument::parse(&doc).unwrap();
+        assert!(parsed
+            .statements
+            .iter()
+            .all(|s| s.effect == crate::policy::Effect::Deny));
+        assert_eq!(
+            revoked_before(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn severities() {
+        assert_eq!(severity_of(8.0), Severity::High);
+        assert_eq!(severity_of(5.0), Severity::Medium);
+        assert_eq!(severity_of(9.5), Severity::Critical);
+    }
+}

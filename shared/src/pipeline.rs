@@ -458,11 +458,13 @@ impl Responder {
         let outcome = match (&v.status, &v.remedy) {
             (Status::Resolved, _) => "none: already resolved".to_string(),
             (Status::NonCompliant, Remedy::Manual { reason }) => format!("manual: {reason}"),
-            (Status::NonCompliant, Remedy::Edit { .. }) if unplanned.is_some() => {
+            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) if unplanned.is_some() => {
                 format!("manual: {}", unplanned.map(|u| u.reason.as_str()).unwrap_or_default())
             }
-            (Status::NonCompliant, Remedy::Edit { .. }) if self.config.mode == Mode::DryRun => "dry-run".into(),
-            (Status::NonCompliant, Remedy::Edit { .. }) => "pending".into(),
+            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) if self.config.mode == Mode::DryRun => {
+                "dry-run".into()
+            }
+            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) => "pending".into(),
             (Status::NonCompliant, Remedy::None) => "none".into(),
             _ => return None,
         };

@@ -225,7 +225,7 @@ impl ApiCall {
 
     /// True for calls that change state.
     pub fn is_write(&self) -> bool {
-        let read = ["Get", "List", "Describe"]
+        let read = ["Get", "List", "Describe", "GET ", "HEAD "]
             .iter()
             .any(|p| self.operation.starts_with(p));
         !read
@@ -239,11 +239,72 @@ pub struct Sandbox {
     pub users: Vec<SeedPrincipal>,
     pub roles: Vec<SeedPrincipal>,
     pub groups: Vec<SeedPrincipal>,
+    pub resources: SeedResources,
+}
+
+/// Taggable resources, all in [`REGION`].
+#[derive(Debug, Deserialize)]
+pub struct SeedResources {
+    pub buckets: Vec<SeedResource>,
+    pub instances: Vec<SeedResource>,
+    pub volumes: Vec<SeedResource>,
+    pub security_groups: Vec<SeedResource>,
+    pub functions: Vec<SeedResource>,
+    pub tables: Vec<SeedResource>,
+    pub db_instances: Vec<SeedResource>,
+    pub queues: Vec<SeedResource>,
+    pub topics: Vec<SeedResource>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SeedResource {
+    #[serde(default)]
+    pub name: String,
+    /// The id the sample events use where the emulator assigns its own (EC2 ids).
+    #[serde(default)]
+    pub sample_id: Option<String>,
+    /// The resource id (`db-...`) the sample events use for an RDS instance.
+    #[serde(default)]
+    pub sample_resource_id: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Sample id → the id moto assigned, for every id the sample events use that moto chooses
+/// itself (EC2 ids, access key ids, IAM unique ids, RDS resource ids).
+#[derive(Debug, Default, Clone)]
+pub struct IdMap {
+    pub pairs: BTreeMap<String, String>,
+}
+
+impl IdMap {
+    fn add(&mut self, sample: &str, real: impl Into<String>) {
+        self.pairs.insert(sample.to_string(), real.into());
+    }
+
+    /// The emulator's id for a sample id.
+    pub fn real<'a>(&'a self, sample: &'a str) -> &'a str {
+        self.pairs.get(sample).map(String::as_str).unwrap_or(sample)
+    }
+
+    /// A sample event with every sample id replaced by the emulator's.
+    pub fn rewrite(&self, event: &[u8]) -> Vec<u8> {
+        let mut text = String::from_utf8_lossy(event).into_owned();
+        for (sample, real) in &self.pairs {
+            text = text.replace(sample.as_str(), real);
+        }
+        text.into_bytes()
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct SeedPolicy {
     pub name: String,
+    /// The policy id (`ANPA...`) the sample events use.
+    #[serde(default)]
+    pub sample_id: Option<String>,
     pub description: String,
     /// Earlier versions, oldest first (the policy is created with the first).
     #[serde(default)]
@@ -255,6 +316,12 @@ pub struct SeedPolicy {
 #[derive(Debug, Deserialize)]
 pub struct SeedPrincipal {
     pub name: String,
+    /// The unique id (`AIDA...`) the sample events use.
+    #[serde(default)]
+    pub sample_id: Option<String>,
+    /// Sample ids of the access keys to create (each maps to the key moto creates).
+    #[serde(default)]
+    pub access_keys: Vec<String>,
     #[serde(default)]
     pub trust: Option<Value>,
     #[serde(default)]
@@ -269,9 +336,10 @@ impl Sandbox {
         serde_json::from_str(&text).expect("sandbox.json is valid")
     }
 
-    /// Creates every policy, user, role and group, with attachments and inline policies, and
-    /// enables Security Hub.
-    pub async fn seed(&self, sdk: &SdkConfig) {
+    /// Creates every policy, user, role and group, with attachments and inline policies, the
+    /// taggable resources, and enables Security Hub. Returns the sample id → emulator id map.
+    pub async fn seed(&self, sdk: &SdkConfig) -> IdMap {
+        let mut ids = IdMap::default();
         let iam = aws_sdk_iam::Client::new(sdk);
         for p in &self.managed_policies {
             let mut docs = p.versions.iter().chain(std::iter::once(&p.document));
@@ -285,8 +353,11 @@ impl Sandbox {
                 .await
                 .expect("create policy")
                 .policy
-                .and_then(|p| p.arn)
-                .expect("policy arn");
+                .expect("policy");
+            if let (Some(sample), Some(real)) = (&p.sample_id, &arn.policy_id) {
+                ids.add(sample, real);
+            }
+            let arn = arn.arn.expect("policy arn");
             for doc in docs {
                 iam.create_policy_version()
                     .policy_arn(&arn)
@@ -298,7 +369,21 @@ impl Sandbox {
             }
         }
         for u in &self.users {
-            iam.create_user().user_name(&u.name).send().await.expect("create user");
+            let user = iam.create_user().user_name(&u.name).send().await.expect("create user");
+            if let (Some(sample), Some(real)) = (&u.sample_id, user.user) {
+                ids.add(sample, real.user_id);
+            }
+            for sample in &u.access_keys {
+                let key = iam
+                    .create_access_key()
+                    .user_name(&u.name)
+                    .send()
+                    .await
+                    .expect("create access key")
+                    .access_key
+                    .expect("access key");
+                ids.add(sample, key.access_key_id);
+            }
             for arn in &u.attached {
                 iam.attach_user_policy()
                     .user_name(&u.name)
@@ -367,24 +452,210 @@ impl Sandbox {
                     .expect("put group policy");
             }
         }
+        self.seed_resources(sdk, &mut ids).await;
         let hub = aws_sdk_securityhub::Client::new(sdk);
         hub.enable_security_hub().send().await.expect("enable Security Hub");
+        ids
+    }
+
+    async fn seed_resources(&self, sdk: &SdkConfig, ids: &mut IdMap) {
+        let r = &self.resources;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+        for b in &r.buckets {
+            s3.create_bucket().bucket(&b.name).send().await.expect("create bucket");
+            if !b.tags.is_empty() {
+                let tags = b
+                    .tags
+                    .iter()
+                    .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().expect("tag"))
+                    .collect();
+                s3.put_bucket_tagging()
+                    .bucket(&b.name)
+                    .tagging(
+                        aws_sdk_s3::types::Tagging::builder()
+                            .set_tag_set(Some(tags))
+                            .build()
+                            .expect("tagging"),
+                    )
+                    .send()
+                    .await
+                    .expect("tag bucket");
+            }
+        }
+        let ec2 = aws_sdk_ec2::Client::new(sdk);
+        let ec2_tags = |kind: aws_sdk_ec2::types::ResourceType, tags: &BTreeMap<String, String>| {
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(kind)
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .build()
+        };
+        let image = ec2
+            .describe_images()
+            .owners("amazon")
+            .send()
+            .await
+            .expect("describe images")
+            .images
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|i| i.image_id)
+            .expect("moto ships AMIs");
+        for i in &r.instances {
+            let mut run = ec2
+                .run_instances()
+                .image_id(&image)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                .min_count(1)
+                .max_count(1);
+            if !i.tags.is_empty() {
+                run = run.tag_specifications(ec2_tags(aws_sdk_ec2::types::ResourceType::Instance, &i.tags));
+            }
+            let id = run.send().await.expect("run instance").instances.unwrap_or_default()[0]
+                .instance_id
+                .clone()
+                .expect("instance id");
+            ids.add(i.sample_id.as_deref().expect("instances have a sample_id"), id);
+        }
+        for v in &r.volumes {
+            let id = ec2
+                .create_volume()
+                .availability_zone(format!("{REGION}a"))
+                .size(20)
+                .send()
+                .await
+                .expect("create volume")
+                .volume_id
+                .expect("volume id");
+            ids.add(v.sample_id.as_deref().expect("volumes have a sample_id"), id);
+        }
+        for g in &r.security_groups {
+            let id = ec2
+                .create_security_group()
+                .group_name(&g.name)
+                .description("seeded")
+                .send()
+                .await
+                .expect("create security group")
+                .group_id
+                .expect("group id");
+            ids.add(g.sample_id.as_deref().expect("security groups have a sample_id"), id);
+        }
+        let lambda = aws_sdk_lambda::Client::new(sdk);
+        for f in &r.functions {
+            // The smallest valid zip archive (an empty one).
+            let mut zip = b"PK\x05\x06".to_vec();
+            zip.extend([0u8; 18]);
+            lambda
+                .create_function()
+                .function_name(&f.name)
+                .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(format!(
+                    "arn:aws:iam::{ACCOUNT}:role/{}",
+                    f.role.as_deref().expect("functions have a role")
+                ))
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                        .build(),
+                )
+                .set_tags(Some(f.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .expect("create function");
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        for t in &r.tables {
+            use aws_sdk_dynamodb::types::{
+                AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            };
+            dynamodb
+                .create_table()
+                .table_name(&t.name)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name("pk")
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .expect("attribute"),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("pk")
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .expect("key"),
+                )
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+                .expect("create table");
+        }
+        let rds = aws_sdk_rds::Client::new(sdk);
+        for d in &r.db_instances {
+            let db = rds
+                .create_db_instance()
+                .db_instance_identifier(&d.name)
+                .db_instance_class("db.t4g.micro")
+                .engine("postgres")
+                .allocated_storage(20)
+                .master_username("app")
+                .master_user_password("not-a-real-password-1")
+                .set_tags(Some(
+                    d.tags
+                        .iter()
+                        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .expect("create db instance")
+                .db_instance
+                .expect("db instance");
+            if let (Some(sample), Some(real)) = (&d.sample_resource_id, db.dbi_resource_id) {
+                ids.add(sample, real);
+            }
+        }
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        for q in &r.queues {
+            sqs.create_queue()
+                .queue_name(&q.name)
+                .set_tags(Some(q.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .expect("create queue");
+        }
+        let sns = aws_sdk_sns::Client::new(sdk);
+        for t in &r.topics {
+            sns.create_topic().name(&t.name).send().await.expect("create topic");
+        }
     }
 }
 
-/// A responder over the real SDK adapters, pointed at `sdk`.
+/// Every source kind (the functions each take one; the in-process tests take all).
+pub const ALL_SOURCES: &[SourceKind] = &[SourceKind::CloudTrail, SourceKind::Config, SourceKind::GuardDuty];
+
+/// A responder over the real SDK adapters, pointed at `sdk`. moto has no `BatchUpdateFindings`,
+/// so GuardDuty findings are not annotated here (the GuardDuty tests cover that call with
+/// aws-smithy-mocks).
 pub fn responder(sdk: &SdkConfig, mode: Mode) -> Responder {
     let config = Config {
         mode,
+        annotate_source_findings: false,
         ..Config::default()
     };
-    Responder::from_sdk_config(config, &[SourceKind::CloudTrail], sdk)
+    Responder::from_sdk_config(config, ALL_SOURCES, sdk)
 }
 
 /// Reads back IAM and Security Hub state.
 pub struct Inspect {
     iam: aws_sdk_iam::Client,
     hub: aws_sdk_securityhub::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// A finding as the tests look at it.
@@ -405,7 +676,45 @@ impl Inspect {
         Inspect {
             iam: aws_sdk_iam::Client::new(sdk),
             hub: aws_sdk_securityhub::Client::new(sdk),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
         }
+    }
+
+    /// A resource's tags, read through the Resource Groups Tagging API (`GetResources`), which
+    /// the responder itself never reads with: empty when the resource has none.
+    pub async fn tags(&self, arn: &str) -> BTreeMap<String, String> {
+        self.tagging
+            .get_resources()
+            .resource_arn_list(arn)
+            .send()
+            .await
+            .expect("get resources")
+            .resource_tag_mapping_list
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.resource_arn.as_deref() == Some(arn))
+            .flat_map(|m| m.tags.unwrap_or_default())
+            .map(|t| (t.key, t.value))
+            .collect()
+    }
+
+    /// A user's access keys and their status (`Active` / `Inactive`).
+    pub async fn access_keys(&self, user: &str) -> BTreeMap<String, String> {
+        self.iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .expect("list access keys")
+            .access_key_metadata
+            .into_iter()
+            .map(|k| {
+                (
+                    k.access_key_id.unwrap_or_default(),
+                    k.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect()
     }
 
     /// Managed policy ARNs attached to `kind` (`user`, `role`, `group`) `name`.
@@ -599,4 +908,62 @@ impl Inspect {
             })
             .collect()
     }
+}
+
+/// A seeded emulator, ready for replays.
+pub struct Env {
+    pub moto: Moto,
+    pub sdk: SdkConfig,
+    pub inspect: Inspect,
+    pub ids: IdMap,
+}
+
+impl Env {
+    /// Starts moto and seeds the sandbox.
+    pub async fn seeded() -> Env {
+        let moto = Moto::start();
+        let sdk = moto.sdk_config().await;
+        let ids = Sandbox::load().seed(&sdk).await;
+        let inspect = Inspect::new(&sdk);
+        Env {
+            moto,
+            sdk,
+            inspect,
+            ids,
+        }
+    }
+
+    /// A sample event (`events/<path>`) with its sample ids mapped to the emulator's.
+    pub fn event(&self, path: &str) -> Vec<u8> {
+        let bytes = std::fs::read(repo_root().join("events").join(path)).expect("sample event");
+        self.ids.rewrite(&bytes)
+    }
+
+    /// Replays a sample event through `responder`; returns the report and the writes moto saw,
+    /// as `service:Operation`.
+    pub async fn replay_with(&self, responder: &Responder, path: &str) -> (compliance_responder::Report, Vec<String>) {
+        self.moto.start_recording();
+        let report = responder.handle_bytes(&self.event(path)).await;
+        let writes = self
+            .moto
+            .recorded_calls()
+            .iter()
+            .filter(|c| c.is_write())
+            .map(|c| format!("{}:{}", c.service, c.operation))
+            .collect();
+        (report, writes)
+    }
+
+    /// Replays a sample event in `mode` with the default configuration.
+    pub async fn replay(&self, path: &str, mode: Mode) -> (compliance_responder::Report, Vec<String>) {
+        self.replay_with(&responder(&self.sdk, mode), path).await
+    }
+}
+
+/// The writes a successful remediation makes: the FAILED finding, the fix, the PASSED update.
+pub fn record_fix_update(fix: &[&str]) -> Vec<String> {
+    let mut want = vec!["securityhub:BatchImportFindings".to_string()];
+    want.extend(fix.iter().map(|c| c.to_string()));
+    want.push("securityhub:BatchImportFindings".into());
+    want
 }

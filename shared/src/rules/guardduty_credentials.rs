@@ -6,7 +6,8 @@
 //!   the inline deny policy `AWSRevokeOlderSessions` conditioned on `aws:TokenIssueTime`, the
 //!   same policy the IAM console's "Revoke active sessions" writes;
 //! - with `GUARDDUTY_QUARANTINE=true`, the user or role also gets `AWSDenyAll` attached;
-//! - the root user (and any other identity type) is reported, never touched.
+//! - the root user (and any other identity type) is reported, never touched; root usage is reported
+//!   whatever `GUARDDUTY_MIN_SEVERITY` says.
 
 use super::{ResourceRef, ResourceType, Rule, RuleMeta, Severity, SkipKind, Status, Verdict};
 use crate::config::GuardDutySettings;
@@ -57,7 +58,8 @@ impl GuardDutyCredentials {
                 f.finding_type
             ));
         }
-        if f.severity < self.settings.min_severity {
+        // Root usage is always reported, whatever its severity (GuardDuty rates it Low).
+        if f.severity < self.settings.min_severity && f.owner != CredentialOwner::Root {
             return Some(format!(
                 "severity {} is below GUARDDUTY_MIN_SEVERITY {}",
                 f.severity, self.settings.min_severity

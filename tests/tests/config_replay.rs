@@ -1,0 +1,153 @@
+//! Replays the AWS Config events under events/config/ against moto: compliance changes of the
+//! mapped Config rules (IAM rules and required-tags; resource ids resolved to names live) and
+//! configuration item changes of IAM resources.
+
+use compliance_responder::rules::{SkipKind, Status};
+use compliance_responder::{Mode, ReportStatus};
+use integration_tests::{record_fix_update, Env, ACCOUNT, REGION};
+use serde_json::Value;
+
+fn sids(doc: &Value) -> Vec<&str> {
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn admin_access_rule_result_gets_a_new_default_version_without_the_statement() {
+    let env = Env::seeded().await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/LegacyOps");
+    let (report, writes) = env
+        .replay("config/compliance-admin-access-policy.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:CreatePolicyVersion"]));
+    // Only the rule the Config rule maps to judged the policy.
+    assert!(report.verdicts.iter().all(|v| v.rule_id == "iam-admin-access"), "{report:#?}");
+    let (versions, doc) = env.inspect.policy_versions(&arn).await;
+    assert_eq!(versions.len(), 2);
+    assert_eq!(sids(&doc), vec!["OpsRead"]);
+}
+
+#[tokio::test]
+async fn full_access_rule_result_removes_the_service_wildcard() {
+    let env = Env::seeded().await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/DataAccess");
+    let (report, writes) = env
+        .replay("config/compliance-full-access-policy.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:CreatePolicyVersion"]));
+    let (_, doc) = env.inspect.policy_versions(&arn).await;
+    assert_eq!(sids(&doc), vec!["Orders"]);
+    let findings = env.inspect.findings().await;
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].generator_id, "iam-service-wildcard");
+    assert_eq!(findings[0].compliance, "PASSED");
+}
+
+#[tokio::test]
+async fn user_with_direct_policies_is_reported_only() {
+    let env = Env::seeded().await;
+    let (report, writes) = env
+        .replay("config/compliance-user-with-direct-policies.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert_eq!(writes, vec!["securityhub:BatchImportFindings"]);
+    let findings = env.inspect.findings().await;
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].generator_id, "iam-user-direct-policy");
+    assert_eq!(findings[0].compliance, "FAILED");
+    assert_eq!(findings[0].resource_ids[0], format!("arn:aws:iam::{ACCOUNT}:user/bob"));
+    // bob keeps his policy: the fix needs a person.
+    assert_eq!(
+        env.inspect.attached("user", "bob").await,
+        vec![format!("arn:aws:iam::{ACCOUNT}:policy/TeamAdmin")]
+    );
+}
+
+#[tokio::test]
+async fn required_tags_result_tags_the_bucket_with_the_defaults() {
+    let env = Env::seeded().await;
+    let (report, writes) = env
+        .replay("config/compliance-required-tags-bucket.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["tagging:TagResources"]));
+    let tags = env.inspect.tags("arn:aws:s3:::finance-exports").await;
+    assert_eq!(tags.get("CostCenter").map(String::as_str), Some("unassigned"));
+    assert_eq!(tags.get("Owner").map(String::as_str), Some("finance-team"), "never overwritten");
+}
+
+#[tokio::test]
+async fn required_tags_result_for_a_db_instance_resolves_its_resource_id() {
+    let env = Env::seeded().await;
+    let (report, writes) = env
+        .replay("config/compliance-required-tags-db-instance.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["tagging:TagResources"]));
+    let tags = env
+        .inspect
+        .tags(&format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:orders-db"))
+        .await;
+    assert_eq!(tags.get("CostCenter").map(String::as_str), Some("unassigned"));
+    // A Config event names no creator: Owner is left for a person, and the finding says so.
+    assert!(!tags.contains_key("Owner"));
+    let review = report.verdicts[0].needs_review.as_deref().unwrap_or_default();
+    assert!(review.contains("Owner"), "{report:#?}");
+    assert_eq!(env.inspect.findings().await[0].compliance, "FAILED");
+}
+
+#[tokio::test]
+async fn deleted_resource_and_compliant_results_change_nothing() {
+    let env = Env::seeded().await;
+    let (report, writes) = env
+        .replay("config/compliance-required-tags-deleted-bucket.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::Skipped, "{report:#?}");
+    assert_eq!(
+        report.verdicts[0].status,
+        Status::NotEvaluated {
+            kind: SkipKind::ResourceNotFound
+        }
+    );
+    assert!(writes.is_empty(), "{writes:?}");
+
+    let (report, writes) = env
+        .replay("config/compliance-compliant-bucket.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::Ignored, "{report:#?}");
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(env.inspect.findings().await.is_empty());
+}
+
+#[tokio::test]
+async fn role_configuration_item_is_judged_on_its_live_policies() {
+    let env = Env::seeded().await;
+    let (report, writes) = env.replay("config/item-change-role.json", Mode::Remediate).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:PutRolePolicy"]));
+    let doc = env
+        .inspect
+        .inline_document("role", "data-pipeline", "pipeline-access")
+        .await;
+    assert_eq!(sids(&doc), vec!["ReadRawData", "WriteCurated"]);
+}
+
+#[tokio::test]
+async fn policy_configuration_item_that_is_all_admin_is_left_for_a_person() {
+    let env = Env::seeded().await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/TeamAdmin");
+    let (report, writes) = env.replay("config/item-change-policy.json", Mode::Remediate).await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert_eq!(report.unplanned.len(), 1, "{report:#?}");
+    assert!(!writes.iter().any(|w| w.starts_with("iam:")), "{writes:?}");
+    let (versions, _) = env.inspect.policy_versions(&arn).await;
+    assert_eq!(versions.len(), 1);
+    let findings = env.inspect.findings().await;
+    assert!(findings.iter().all(|f| f.compliance == "FAILED"));
+}

@@ -26,7 +26,10 @@ async fn admin_access_rule_result_gets_a_new_default_version_without_the_stateme
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     assert_eq!(writes, record_fix_update(&["iam:CreatePolicyVersion"]));
     // Only the rule the Config rule maps to judged the policy.
-    assert!(report.verdicts.iter().all(|v| v.rule_id == "iam-admin-access"), "{report:#?}");
+    assert!(
+        report.verdicts.iter().all(|v| v.rule_id == "iam-admin-access"),
+        "{report:#?}"
+    );
     let (versions, doc) = env.inspect.policy_versions(&arn).await;
     assert_eq!(versions.len(), 2);
     assert_eq!(sids(&doc), vec!["OpsRead"]);
@@ -79,7 +82,11 @@ async fn required_tags_result_tags_the_bucket_with_the_defaults() {
     assert_eq!(writes, record_fix_update(&["tagging:TagResources"]));
     let tags = env.inspect.tags("arn:aws:s3:::finance-exports").await;
     assert_eq!(tags.get("CostCenter").map(String::as_str), Some("unassigned"));
-    assert_eq!(tags.get("Owner").map(String::as_str), Some("finance-team"), "never overwritten");
+    assert_eq!(
+        tags.get("Owner").map(String::as_str),
+        Some("finance-team"),
+        "never overwritten"
+    );
 }
 
 #[tokio::test]

@@ -1,40 +1,180 @@
-//! The SAM template routes exactly the CloudTrail events the code handles to the function.
-//! (Full cfn-lint and EventBridge pattern checks belong to the deployment work.)
+//! The SAM template routes exactly the events the code handles, each to the function that handles
+//! it: every EventBridge pattern in template.yaml becomes a rule on moto's EventBridge with an SQS
+//! queue per function as its target, every sample event under events/ is put on the bus, and the
+//! queues say which function it reached (moto's pattern matcher, not ours; moto 5.2 does not
+//! implement `TestEventPattern`).
 
-use compliance_responder::sources::cloudtrail::{DETAIL_TYPE, HANDLED_EVENT_NAMES, SOURCE};
-use integration_tests::repo_root;
+use compliance_responder::sources::cloudtrail::HANDLED_EVENT_NAMES;
+use compliance_responder::sources::created::CREATE_EVENTS;
+use integration_tests::{repo_root, sample_events, Moto, ACCOUNT, REGION};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
-fn list_after(template: &str, key: &str) -> Vec<String> {
-    let mut lines = template.lines().skip_while(|l| l.trim() != format!("{key}:"));
-    let header = lines.next().expect("key present");
-    let indent = header.len() - header.trim_start().len();
-    lines
-        .take_while(|l| l.len() - l.trim_start().len() > indent && l.trim_start().starts_with("- "))
-        .map(|l| l.trim_start()[2..].trim().to_string())
-        .collect()
-}
+/// Samples that exercise a function's own filter for events its pattern already keeps away.
+const ROUTED_NOWHERE: &[&str] = &["config/compliance-compliant-bucket.json"];
 
-#[test]
-fn event_pattern_matches_the_handled_calls() {
+/// Function resource name → (binary, its EventBridge patterns). Patterns are written as JSON
+/// flow mappings on the `Pattern:` line, so they are read exactly as deployed.
+fn functions() -> BTreeMap<String, (String, Vec<Value>)> {
     let t = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    let mut in_template = list_after(&t, "eventName");
-    in_template.sort();
-    let mut handled: Vec<String> = HANDLED_EVENT_NAMES.iter().map(|s| s.to_string()).collect();
-    handled.sort();
-    assert_eq!(in_template, handled);
-    assert!(t.contains(&format!("source: [{SOURCE}]")));
-    assert!(t.contains(&format!("detail-type: [{DETAIL_TYPE}]")));
-    assert!(t.contains("BuildMethod: rust-cargolambda") && t.contains("Binary: cloudtrail-responder"));
+    let mut out: BTreeMap<String, (String, Vec<Value>)> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in t.lines() {
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
+            current = Some(line.trim().trim_end_matches(':').to_string());
+        }
+        let Some(name) = &current else { continue };
+        if let Some(binary) = line.trim().strip_prefix("Binary: ") {
+            out.entry(name.clone()).or_default().0 = binary.to_string();
+        }
+        if let Some(pattern) = line.trim().strip_prefix("Pattern: ") {
+            let v: Value = serde_json::from_str(pattern).unwrap_or_else(|e| panic!("{name}: {e}: {pattern}"));
+            out.entry(name.clone()).or_default().1.push(v);
+        }
+    }
+    out
 }
 
 #[test]
-fn every_sample_event_is_one_the_pattern_routes() {
-    for path in integration_tests::sample_events("cloudtrail") {
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(v["source"], SOURCE, "{}", path.display());
-        assert_eq!(v["detail-type"], DETAIL_TYPE, "{}", path.display());
-        assert_eq!(v["region"], "us-east-1", "{}", path.display());
-        let name = v["detail"]["eventName"].as_str().unwrap();
-        assert!(HANDLED_EVENT_NAMES.contains(&name), "{}: {name}", path.display());
+fn patterns_name_exactly_the_handled_calls() {
+    let f = functions();
+    let binaries: Vec<&str> = f.values().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        binaries,
+        vec!["cloudtrail-responder", "config-responder", "guardduty-responder"]
+    );
+    let (_, ct) = &f["CloudTrailResponder"];
+    let iam = ct.iter().find(|p| p["source"][0] == "aws.iam").expect("IAM rule");
+    let mut names: Vec<&str> = iam["detail"]["eventName"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    names.sort();
+    let mut handled = HANDLED_EVENT_NAMES.to_vec();
+    handled.sort();
+    assert_eq!(names, handled);
+    let mut routed: Vec<(String, String)> = ct
+        .iter()
+        .filter(|p| p["source"][0] != "aws.iam")
+        .flat_map(|p| {
+            let source = p["detail"]["eventSource"][0].as_str().unwrap().to_string();
+            p["detail"]["eventName"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |n| (source.clone(), n.as_str().unwrap().to_string()))
+        })
+        .collect();
+    routed.sort();
+    let mut created: Vec<(String, String)> = CREATE_EVENTS
+        .iter()
+        .map(|(s, n, _)| (s.to_string(), n.to_string()))
+        .collect();
+    created.sort();
+    assert_eq!(routed, created);
+}
+
+#[tokio::test]
+async fn every_sample_event_reaches_exactly_the_function_that_handles_it() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let functions = functions();
+    let mut queues: Vec<(String, String)> = Vec::new();
+    for (name, (_, patterns)) in &functions {
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+        for (i, pattern) in patterns.iter().enumerate() {
+            let rule = format!("{name}-{i}");
+            events
+                .put_rule()
+                .name(&rule)
+                .event_pattern(pattern.to_string())
+                .send()
+                .await
+                .unwrap();
+            events
+                .put_targets()
+                .rule(&rule)
+                .targets(
+                    aws_sdk_eventbridge::types::Target::builder()
+                        .id("fn")
+                        .arn(&arn)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        queues.push((name.clone(), url));
     }
+    let owner = |source: &str| match source {
+        "cloudtrail" => "CloudTrailResponder",
+        "config" => "ConfigResponder",
+        _ => "GuardDutyResponder",
+    };
+    let mut checked = 0;
+    for source in ["cloudtrail", "config", "guardduty"] {
+        for path in sample_events(source) {
+            let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source(v["source"].as_str().unwrap())
+                .detail_type(v["detail-type"].as_str().unwrap())
+                .detail(v["detail"].to_string())
+                .set_resources(Some(
+                    v["resources"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.as_str().unwrap().to_string())
+                        .collect(),
+                ))
+                .build();
+            let out = events.put_events().entries(entry).send().await.unwrap();
+            assert_eq!(out.failed_entry_count, 0, "{}", path.display());
+            let mut matched = Vec::new();
+            for (name, url) in &queues {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .unwrap()
+                    .messages
+                    .unwrap_or_default();
+                for m in &got {
+                    sqs.delete_message()
+                        .queue_url(url)
+                        .receipt_handle(m.receipt_handle.clone().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                if !got.is_empty() {
+                    matched.push((name.as_str(), got.len()));
+                }
+            }
+            let file = format!("{source}/{}", path.file_name().unwrap().to_string_lossy());
+            let want: Vec<(&str, usize)> = if ROUTED_NOWHERE.contains(&file.as_str()) {
+                vec![]
+            } else {
+                vec![(owner(source), 1)]
+            };
+            assert_eq!(matched, want, "{file}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked} samples");
 }

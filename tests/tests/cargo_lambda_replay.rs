@@ -1,8 +1,8 @@
-//! Local replay exactly as the README describes it: `cargo lambda watch` serves the function,
-//! `cargo lambda invoke --data-file` sends a sample event, and the function (the real binary,
-//! configured only through environment variables) remediates against moto.
+//! Local replay exactly as the README describes it: `cargo lambda watch` serves the functions,
+//! `cargo lambda invoke --data-file` sends a sample event to each, and each function (the real
+//! binary, configured only through environment variables) remediates against moto.
 
-use integration_tests::{free_port, repo_root, Inspect, Moto, Sandbox};
+use integration_tests::{free_port, repo_root, Env};
 use serde_json::Value;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -31,14 +31,39 @@ impl Drop for Watch {
     }
 }
 
+/// Invokes `function` with a sample event (its ids mapped to moto's) and returns the report.
+fn invoke(env: &Env, port: u16, function: &str, sample: &str) -> Value {
+    let file = std::env::temp_dir().join(format!("cargo-lambda-{port}-{}", sample.replace('/', "-")));
+    std::fs::write(&file, env.event(sample)).unwrap();
+    let out = Command::new(cargo_lambda())
+        .args(["lambda", "invoke", function, "--invoke-port", &port.to_string()])
+        .arg("--data-file")
+        .arg(&file)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo lambda invoke");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{function} {sample}: invoke failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("the function returns the report as JSON")
+}
+
 #[tokio::test]
-async fn cargo_lambda_invoke_replays_a_sample_event_against_moto() {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    Sandbox::load().seed(&sdk).await;
+async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_moto() {
+    let env = Env::seeded().await;
     let port = free_port();
-    let mut env_vars = vec!["MODE=remediate".to_string(), "LOG_LEVEL=info".to_string()];
-    env_vars.extend(moto.child_env().into_iter().map(|(k, v)| format!("{k}={v}")));
+    // moto has no BatchUpdateFindings: the GuardDuty note is switched off here (the GuardDuty
+    // replay tests cover it with aws-smithy-mocks).
+    let mut env_vars = vec![
+        "MODE=remediate".to_string(),
+        "LOG_LEVEL=info".to_string(),
+        "ANNOTATE_SOURCE_FINDINGS=false".to_string(),
+    ];
+    env_vars.extend(env.moto.child_env().into_iter().map(|(k, v)| format!("{k}={v}")));
     let log = std::fs::File::create(std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"))).unwrap();
     let child = Command::new(cargo_lambda())
         .args([
@@ -48,7 +73,6 @@ async fn cargo_lambda_invoke_replays_a_sample_event_against_moto() {
             "--invoke-port",
             &port.to_string(),
         ])
-        .args(["-p", "cloudtrail-responder"])
         .arg("--env-vars")
         .arg(env_vars.join(","))
         .current_dir(repo_root())
@@ -64,36 +88,51 @@ async fn cargo_lambda_invoke_replays_a_sample_event_against_moto() {
         assert!(Instant::now() < deadline, "cargo lambda watch did not listen on {port}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let out = Command::new(cargo_lambda())
-        .args([
-            "lambda",
-            "invoke",
-            "cloudtrail-responder",
-            "--invoke-port",
-            &port.to_string(),
-        ])
-        .args(["--data-file", "events/cloudtrail/attach-admin-to-user.json"])
-        .current_dir(repo_root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cargo lambda invoke");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "invoke failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+
+    let report = invoke(
+        &env,
+        port,
+        "cloudtrail-responder",
+        "cloudtrail/attach-admin-to-user.json",
     );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("the function returns the report as JSON");
     assert_eq!(report["status"], "remediated", "{report:#}");
     assert_eq!(report["mode"], "remediate");
     assert_eq!(report["actions"][0]["api_call"], "iam:DetachUserPolicy");
-
-    let inspect = Inspect::new(&sdk);
     assert!(
-        inspect.attached("user", "alice").await.is_empty(),
+        env.inspect.attached("user", "alice").await.is_empty(),
         "AdministratorAccess still attached"
     );
-    let findings = inspect.findings().await;
-    assert_eq!(findings.len(), 1);
-    assert_eq!(findings[0].compliance, "PASSED");
+
+    let report = invoke(
+        &env,
+        port,
+        "guardduty-responder",
+        "guardduty/iam-user-credential-access.json",
+    );
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report["actions"][0]["api_call"], "iam:UpdateAccessKey");
+    let key = env.ids.real("AKIAEXAMPLEERIN00001").to_string();
+    assert_eq!(env.inspect.access_keys("erin").await[&key], "Inactive");
+
+    let report = invoke(
+        &env,
+        port,
+        "config-responder",
+        "config/compliance-required-tags-bucket.json",
+    );
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report["actions"][0]["api_call"], "tag:TagResources");
+    assert_eq!(
+        env.inspect.tags("arn:aws:s3:::finance-exports").await["CostCenter"],
+        "unassigned"
+    );
+
+    // Each function takes only its own events.
+    let report = invoke(&env, port, "config-responder", "guardduty/root-credential-usage.json");
+    assert_eq!(report["status"], "rejected", "{report:#}");
+    assert_eq!(report["input_error"]["kind"], "unsupported-event");
+
+    let findings = env.inspect.findings().await;
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.compliance == "PASSED"), "{findings:#?}");
 }

@@ -1,12 +1,92 @@
-//! `make demo`: start moto, seed the sandbox account with over-permissive IAM, replay the sample
-//! events through the responder (the same library call the Lambda makes), and print what was
-//! found, fixed and reported. `MODE=dry-run make demo` shows the plan without changing IAM.
+//! `make demo`: start moto, seed the sandbox account with over-permissive IAM, leaked access keys
+//! and untagged resources, replay the sample events through the responder (the same library call
+//! the Lambdas make), and print what was found, fixed and reported. `MODE=dry-run make demo` shows
+//! the plan without changing anything.
 //!
-//! Usage: demo [--json] [EVENT.json ...]   (default: every file under events/cloudtrail/)
+//! Usage: demo [--json] [EVENT.json ...]   (default: every file under events/cloudtrail/,
+//! events/config/ and events/guardduty/)
 
-use compliance_responder::{logging, Config, Mode};
-use integration_tests::{responder, sample_events, Inspect, Moto, Sandbox};
+use compliance_responder::{logging, Config, Mode, Responder};
+use integration_tests::{sample_events, IdMap, Inspect, Moto, Sandbox, ACCOUNT, ALL_SOURCES, REGION};
 use std::path::PathBuf;
+
+/// Every seeded taggable resource: (label, ARN).
+fn resources(sandbox: &Sandbox, ids: &IdMap) -> Vec<(String, String)> {
+    let r = &sandbox.resources;
+    let (a, g) = (ACCOUNT, REGION);
+    let id = |x: &integration_tests::SeedResource| ids.real(x.sample_id.as_deref().unwrap_or(&x.name)).to_string();
+    let mut out = Vec::new();
+    out.extend(
+        r.buckets
+            .iter()
+            .map(|b| (format!("bucket {}", b.name), format!("arn:aws:s3:::{}", b.name))),
+    );
+    out.extend(r.instances.iter().map(|i| {
+        (
+            format!("instance {}", id(i)),
+            format!("arn:aws:ec2:{g}:{a}:instance/{}", id(i)),
+        )
+    }));
+    out.extend(r.volumes.iter().map(|v| {
+        (
+            format!("volume {}", id(v)),
+            format!("arn:aws:ec2:{g}:{a}:volume/{}", id(v)),
+        )
+    }));
+    out.extend(r.security_groups.iter().map(|s| {
+        (
+            format!("sg {}", id(s)),
+            format!("arn:aws:ec2:{g}:{a}:security-group/{}", id(s)),
+        )
+    }));
+    out.extend(r.functions.iter().map(|f| {
+        (
+            format!("function {}", f.name),
+            format!("arn:aws:lambda:{g}:{a}:function:{}", f.name),
+        )
+    }));
+    out.extend(r.tables.iter().map(|t| {
+        (
+            format!("table {}", t.name),
+            format!("arn:aws:dynamodb:{g}:{a}:table/{}", t.name),
+        )
+    }));
+    out.extend(
+        r.db_instances
+            .iter()
+            .map(|d| (format!("db {}", d.name), format!("arn:aws:rds:{g}:{a}:db:{}", d.name))),
+    );
+    out.extend(
+        r.queues
+            .iter()
+            .map(|q| (format!("queue {}", q.name), format!("arn:aws:sqs:{g}:{a}:{}", q.name))),
+    );
+    out.extend(
+        r.topics
+            .iter()
+            .map(|t| (format!("topic {}", t.name), format!("arn:aws:sns:{g}:{a}:{}", t.name))),
+    );
+    out
+}
+
+async fn resource_state(inspect: &Inspect, sandbox: &Sandbox, ids: &IdMap) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (label, arn) in resources(sandbox, ids) {
+        let tags: Vec<String> = inspect
+            .tags(&arn)
+            .await
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let tags = if tags.is_empty() {
+            "no tags".to_string()
+        } else {
+            tags.join(", ")
+        };
+        lines.push(format!("  {label:<30} {tags}"));
+    }
+    lines
+}
 
 async fn state(inspect: &Inspect, sandbox: &Sandbox) -> Vec<String> {
     let mut lines = Vec::new();
@@ -36,6 +116,11 @@ async fn state(inspect: &Inspect, sandbox: &Sandbox) -> Vec<String> {
                     if n == 1 { "" } else { "s" }
                 ));
             }
+            if kind == "user" {
+                for (key, status) in inspect.access_keys(&p.name).await {
+                    parts.push(format!("key {key} {status}"));
+                }
+            }
             if parts.is_empty() {
                 parts.push("no policies".into());
             }
@@ -55,7 +140,10 @@ async fn main() {
         .map(PathBuf::from)
         .collect();
     let files = if files.is_empty() {
-        sample_events("cloudtrail")
+        ["cloudtrail", "config", "guardduty"]
+            .iter()
+            .flat_map(|s| sample_events(s))
+            .collect()
     } else {
         files
     };
@@ -64,7 +152,11 @@ async fn main() {
             .ok()
             .or_else(|| (k == "MODE").then(|| "remediate".into()))
     }) {
-        Ok(c) => c,
+        // moto has no Security Hub BatchUpdateFindings: GuardDuty's own finding is not annotated.
+        Ok(c) => Config {
+            annotate_source_findings: false,
+            ..c
+        },
         Err(e) => {
             eprintln!("demo: {e}");
             std::process::exit(2);
@@ -76,7 +168,7 @@ async fn main() {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let sandbox = Sandbox::load();
-    sandbox.seed(&sdk).await;
+    let ids = sandbox.seed(&sdk).await;
     let inspect = Inspect::new(&sdk);
     println!(
         "compliance-responder demo: moto on {}, MODE={}",
@@ -87,9 +179,16 @@ async fn main() {
     for l in state(&inspect, &sandbox).await {
         println!("{l}");
     }
+    for l in resource_state(&inspect, &sandbox, &ids).await {
+        println!("{l}");
+    }
 
-    println!("\nReplaying {} event(s):", files.len());
-    let r = responder(&sdk, config.mode);
+    println!(
+        "\nReplaying {} event(s) (sample ids mapped to the ids moto assigned):",
+        files.len()
+    );
+    let mode = config.mode;
+    let r = Responder::from_sdk_config(config, ALL_SOURCES, &sdk);
     let mut failures = 0;
     for file in &files {
         let name = file
@@ -104,7 +203,7 @@ async fn main() {
                 continue;
             }
         };
-        let report = r.handle_bytes(&bytes).await;
+        let report = r.handle_bytes(&ids.rewrite(&bytes)).await;
         let status = serde_json::to_value(report.status).unwrap_or_default();
         println!(
             "  {name:<36} {:<12} {}",
@@ -135,6 +234,21 @@ async fn main() {
             );
             println!("        undo: {}", a.inverse.describe());
         }
+        let open = report
+            .verdicts
+            .iter()
+            .filter(|v| v.status != compliance_responder::rules::Status::Compliant)
+            .count();
+        if open == 0 && !report.verdicts.is_empty() {
+            println!(
+                "      compliant: {} verdict(s), e.g. {}",
+                report.verdicts.len(),
+                report.verdicts[0].summary
+            );
+        }
+        if let Some(reason) = &report.reason {
+            println!("      {reason}");
+        }
         if let Some(e) = &report.input_error {
             println!("      rejected: {e}");
         }
@@ -151,6 +265,9 @@ async fn main() {
 
     println!("\nAfter:");
     for l in state(&inspect, &sandbox).await {
+        println!("{l}");
+    }
+    for l in resource_state(&inspect, &sandbox, &ids).await {
         println!("{l}");
     }
     let findings = inspect.findings().await;
@@ -176,8 +293,8 @@ async fn main() {
             field("Outcome")
         );
     }
-    if config.mode == Mode::DryRun {
-        println!("\nDry-run: IAM was not changed; findings record what would have been done.");
+    if mode == Mode::DryRun {
+        println!("\nDry-run: nothing was changed; findings record what would have been done.");
     }
     if failures > 0 {
         eprintln!("demo: {failures} event(s) failed");

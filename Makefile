@@ -20,7 +20,8 @@ lint: ## rustfmt and clippy, warnings are errors
 	cargo clippy --workspace --all-targets -- -D warnings
 
 test: tools lint ## Everything CI runs: lint, unit/property/table tests, emulator and cargo-lambda replay tests
-	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir target/fuzz-check
+	cp Cargo.lock fuzz/Cargo.lock  # same dependency versions as the workspace: the check reuses its build
+	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir "$${CARGO_TARGET_DIR:-$(CURDIR)/target}"
 	cargo test --workspace
 
 bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-managed policies

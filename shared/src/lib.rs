@@ -23,6 +23,7 @@ pub mod edit;
 pub mod envelope;
 pub mod error;
 pub mod executor;
+pub mod exemptions;
 pub mod finding;
 pub mod lambda;
 pub mod logging;

@@ -33,6 +33,7 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
                 Some(PrincipalInfo {
                     arn: arn_of(principal),
                     trust_policy: None,
+                    tags: Default::default(),
                 }),
             );
             o.inline_policies
@@ -51,6 +52,7 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
                     document: doc.clone(),
                     versions: vec![],
                     oldest_non_default: None,
+                    tags: Default::default(),
                 }),
             );
         }
@@ -63,6 +65,7 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
                 Some(PrincipalInfo {
                     arn: arn_of(role),
                     trust_policy: Some(doc.clone()),
+                    tags: Default::default(),
                 }),
             );
         }
@@ -82,6 +85,7 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
                 Some(PrincipalInfo {
                     arn: arn_of(principal),
                     trust_policy: None,
+                    tags: Default::default(),
                 }),
             );
         }

@@ -301,6 +301,8 @@ impl Responder {
 
         // Rules that fix, then the plan that merges their edits per document.
         let mut verdicts = self.judge(findings, &observed, false);
+        // Exempt resources keep their finding but lose their fix (before anything is planned).
+        crate::exemptions::apply(&mut verdicts, &observed, chrono::Utc::now());
         let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
         let plan = Plan::build(&remedies, &observed);
         let now = chrono::Utc::now();

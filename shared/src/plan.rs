@@ -397,6 +397,7 @@ mod tests {
                 document: MIXED.into(),
                 oldest_non_default: (versions.len() >= 5).then(|| ("v1".to_string(), MIXED.to_string())),
                 versions,
+                tags: Default::default(),
             }),
         );
         o
@@ -479,6 +480,7 @@ mod tests {
             Some(PrincipalInfo {
                 arn: "arn:aws:iam::123456789012:role/r".into(),
                 trust_policy: Some(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#.into()),
+                tags: Default::default(),
             }),
         );
         let r = Remedy::Edit {

@@ -40,6 +40,8 @@ pub struct PrincipalInfo {
     pub arn: String,
     /// Roles only: the trust (assume-role) policy, possibly URL-encoded.
     pub trust_policy: Option<String>,
+    /// The principal's tags (IAM groups have none).
+    pub tags: Tags,
 }
 
 /// One version of a managed policy.
@@ -63,6 +65,8 @@ pub struct ManagedPolicy {
     /// When the policy has IAM's maximum of 5 versions: the oldest non-default version and its
     /// document, which a new version would have to replace.
     pub oldest_non_default: Option<(String, String)>,
+    /// The policy's tags (customer-managed policies only).
+    pub tags: Tags,
 }
 
 /// IAM keeps at most this many versions of a managed policy.
@@ -131,6 +135,29 @@ impl Observed {
     }
     pub fn tags(&self, resource: &AwsResource) -> Known<'_, Tags> {
         known(&self.tags, &resource.arn)
+    }
+
+    /// The tags of whatever was read under this ARN: a principal, a managed policy or a tagged
+    /// resource.
+    pub fn tags_of_arn(&self, arn: &str) -> Known<'_, Tags> {
+        if let Some(found) = self.tags.get(arn) {
+            return match found {
+                Some(t) => Known::Present(t),
+                None => Known::Absent,
+            };
+        }
+        if let Some(m) = self.managed_policies.get(arn) {
+            return match m {
+                Some(m) => Known::Present(&m.tags),
+                None => Known::Absent,
+            };
+        }
+        for info in self.principals.values().flatten() {
+            if info.arn == arn {
+                return Known::Present(&info.tags);
+            }
+        }
+        Known::Unknown
     }
 
     /// The state as it is once `plan` has been applied (pure projection; used to judge

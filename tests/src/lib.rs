@@ -323,6 +323,8 @@ pub struct SeedPrincipal {
     #[serde(default)]
     pub access_keys: Vec<String>,
     #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
     pub trust: Option<Value>,
     #[serde(default)]
     pub attached: Vec<String>,
@@ -369,7 +371,18 @@ impl Sandbox {
             }
         }
         for u in &self.users {
-            let user = iam.create_user().user_name(&u.name).send().await.expect("create user");
+            let tags: Vec<aws_sdk_iam::types::Tag> = u
+                .tags
+                .iter()
+                .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("tag"))
+                .collect();
+            let user = iam
+                .create_user()
+                .user_name(&u.name)
+                .set_tags(Some(tags).filter(|t| !t.is_empty()))
+                .send()
+                .await
+                .expect("create user");
             if let (Some(sample), Some(real)) = (&u.sample_id, user.user) {
                 ids.add(sample, real.user_id);
             }

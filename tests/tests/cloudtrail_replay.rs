@@ -278,32 +278,27 @@ async fn replaying_an_event_three_times_makes_one_change_and_one_finding() {
     assert_eq!(only_finding(&findings).compliance, "PASSED");
 }
 
-#[tokio::test]
-async fn every_sample_event_is_covered_by_a_test() {
-    let covered = [
-        "attach-admin-to-group.json",
-        "attach-admin-to-role.json",
-        "attach-admin-to-user.json",
-        "attach-customer-admin-policy.json",
-        "attach-policy-directly-to-user.json",
-        "attach-scoped-policy-benign.json",
-        "create-policy-version-escalation.json",
-        "create-policy-with-admin.json",
-        "create-role-open-trust.json",
-        "put-inline-admin-only.json",
-        "put-inline-mixed-admin.json",
-        "put-inline-notaction.json",
-        "set-default-policy-version-service-wildcard.json",
-        "update-assume-role-policy-open.json",
-    ];
-    let present: Vec<String> = sample_events("cloudtrail")
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+/// Every sample event under events/ is replayed by name in some test under tests/tests/.
+#[test]
+fn every_sample_event_is_covered_by_a_test() {
+    let dir = repo_root().join("tests/tests");
+    let tests: String = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
         .collect();
-    assert_eq!(
-        present, covered,
-        "a sample event was added or removed: give it a replay test"
-    );
+    for source in ["cloudtrail", "config", "guardduty"] {
+        let files = sample_events(source);
+        assert!(!files.is_empty(), "events/{source} has samples");
+        for path in files {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                tests.contains(&format!("\"{name}\"")) || tests.contains(&format!("{source}/{name}")),
+                "events/{source}/{name} has no replay test"
+            );
+        }
+    }
 }
 
 fn findings_of<'a>(findings: &'a [HubFinding], rule: &str) -> Vec<&'a HubFinding> {
@@ -469,4 +464,32 @@ async fn not_action_statement_flagged_by_two_rules_is_fixed_in_one_write() {
     }
     assert_eq!(report.actions.len(), 1);
     assert_eq!(report.actions[0].verdicts.len(), 2, "one write serves both verdicts");
+}
+
+#[tokio::test]
+async fn exempt_principal_keeps_its_policy_and_the_finding_says_why() {
+    let env = integration_tests::Env::seeded().await;
+    let (report, writes) = env
+        .replay("cloudtrail/attach-admin-to-exempt-user.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert_eq!(
+        writes,
+        vec!["securityhub:BatchImportFindings"],
+        "the finding, no IAM write"
+    );
+    assert_eq!(
+        env.inspect.attached("user", "breakglass-admin").await,
+        vec![ADMIN.to_string()]
+    );
+    let findings = env.inspect.findings().await;
+    let f = findings
+        .iter()
+        .find(|f| f.generator_id == "iam-admin-access")
+        .expect("admin finding");
+    assert_eq!(f.compliance, "FAILED");
+    assert!(
+        field(f, "Outcome").contains("is exempt (break-glass account, approved by SEC-7)"),
+        "{f:#?}"
+    );
 }

@@ -155,3 +155,22 @@ async fn dry_run_reports_the_tags_it_would_add_and_writes_none() {
         .await
         .is_empty());
 }
+
+#[tokio::test]
+async fn exempt_resource_is_reported_and_not_tagged() {
+    let env = Env::seeded().await;
+    let arn = "arn:aws:s3:::legal-hold-archive";
+    let before = env.inspect.tags(arn).await;
+    let (report, writes) = env
+        .replay("cloudtrail/create-bucket-exempt.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert_eq!(writes, vec!["securityhub:BatchImportFindings"]);
+    assert_eq!(env.inspect.tags(arn).await, before);
+    assert!(
+        report.verdicts[0]
+            .summary
+            .contains("exempt until 2099-12-31 (legal hold SEC-42)"),
+        "{report:#?}"
+    );
+}

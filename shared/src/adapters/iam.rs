@@ -97,6 +97,12 @@ impl AwsIam {
                     .map(|u| PrincipalInfo {
                         arn: u.arn,
                         trust_policy: None,
+                        tags: u
+                            .tags
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|t| (t.key, t.value))
+                            .collect(),
                     })
             }
             PrincipalKind::Role => {
@@ -105,6 +111,12 @@ impl AwsIam {
                     .map(|r| PrincipalInfo {
                         arn: r.arn,
                         trust_policy: r.assume_role_policy_document,
+                        tags: r
+                            .tags
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|t| (t.key, t.value))
+                            .collect(),
                     })
             }
             PrincipalKind::Group => absent_if_not_found(
@@ -116,6 +128,7 @@ impl AwsIam {
             .map(|g| PrincipalInfo {
                 arn: g.arn,
                 trust_policy: None,
+                tags: Default::default(),
             }),
         })
     }
@@ -240,6 +253,12 @@ impl AwsIam {
             document,
             versions: vec![],
             oldest_non_default: None,
+            tags: policy
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.key, t.value))
+                .collect(),
         };
         if managed.is_aws_managed() {
             return Ok(Some(managed));

@@ -12,6 +12,13 @@
 //! | `GUARDDUTY_FINDING_TYPES` | comma-separated finding types, `*` wildcards allowed | the five IAM credential types |
 //! | `GUARDDUTY_QUARANTINE` | `true`/`false`: also attach `AWSDenyAll` to the principal | `false` |
 //! | `ANNOTATE_SOURCE_FINDINGS` | `true`/`false`: note what was done on the GuardDuty finding in Security Hub | `true` |
+//! | `RULE_MODES` | `rule-id=remediate\|dry-run\|off;...` | every rule follows `MODE` |
+//! | `PROTECTED_PRINCIPALS` | comma-separated ARN patterns, never modified (added to the built-in ones) | none |
+//! | `EXEMPT_ARNS` | comma-separated ARN patterns, reported but never fixed | none |
+//! | `ALLOWED_ACCOUNTS` | comma-separated account ids; events from others are dropped | any account |
+//! | `MAX_WRITES_PER_EVENT` | writes one event may make; the rest are deferred | `10` |
+//! | `MAX_WRITES_PER_RULE` / `RATE_WINDOW_SECONDS` | writes per rule per window, per container | `50` / `3600` |
+//! | `AWS_MAX_ATTEMPTS` | attempts per AWS call (standard retry mode, exponential backoff) | `4` |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
 //!
 //! An invalid value is a start-up error: the function refuses to run rather than guess.
@@ -60,6 +67,15 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+}
+
+/// A rule's own mode (`RULE_MODES`): a rule can only be made more careful than `MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleMode {
+    Off,
+    DryRun,
+    Remediate,
 }
 
 /// Default `REQUIRED_TAGS`.
@@ -133,6 +149,27 @@ pub struct Config {
     pub annotate_source_findings: bool,
     /// (Config rule name fragment, responder rule id).
     pub config_rule_map: Vec<(String, String)>,
+    /// Per-rule modes; rules not listed follow `mode`.
+    pub rule_modes: std::collections::BTreeMap<String, RuleMode>,
+    pub guards: crate::guards::Guards,
+    /// Accounts whose events are handled; empty means any.
+    pub allowed_accounts: Vec<String>,
+    pub max_writes_per_event: usize,
+    pub max_writes_per_rule: usize,
+    pub rate_window_seconds: u64,
+    /// Attempts per AWS call, first one included.
+    pub max_attempts: u32,
+}
+
+impl Config {
+    /// The mode a rule runs in: `None` when it is off.
+    pub fn mode_of(&self, rule_id: &str) -> Option<Mode> {
+        match (self.rule_modes.get(rule_id), self.mode) {
+            (Some(RuleMode::Off), _) => None,
+            (Some(RuleMode::DryRun), _) | (_, Mode::DryRun) => Some(Mode::DryRun),
+            _ => Some(Mode::Remediate),
+        }
+    }
 }
 
 impl Default for Config {
@@ -146,7 +183,66 @@ impl Default for Config {
             guardduty: GuardDutySettings::default(),
             annotate_source_findings: true,
             config_rule_map: parse_rule_map(DEFAULT_CONFIG_RULE_MAP).expect("the default rule map is valid"),
+            rule_modes: Default::default(),
+            guards: Default::default(),
+            allowed_accounts: vec![],
+            max_writes_per_event: 10,
+            max_writes_per_rule: 50,
+            rate_window_seconds: 3600,
+            max_attempts: 4,
         }
+    }
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split([',', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Parses `RULE_MODES`.
+pub fn parse_rule_modes(s: &str) -> Result<std::collections::BTreeMap<String, RuleMode>, ConfigError> {
+    entries(s)
+        .map(|entry| {
+            let bad = || {
+                invalid(
+                    "RULE_MODES",
+                    entry,
+                    "rule-id=remediate|dry-run|off;... with registered rule ids",
+                )
+            };
+            let (rule, mode) = entry.split_once('=').ok_or_else(bad)?;
+            let (rule, mode) = (rule.trim(), mode.trim().to_ascii_lowercase());
+            if !crate::rules::RULE_IDS.contains(&rule) {
+                return Err(bad());
+            }
+            let mode = match mode.as_str() {
+                "remediate" => RuleMode::Remediate,
+                "dry-run" | "dryrun" => RuleMode::DryRun,
+                "off" => RuleMode::Off,
+                _ => return Err(bad()),
+            };
+            Ok((rule.to_string(), mode))
+        })
+        .collect()
+}
+
+fn number<T: std::str::FromStr + PartialOrd>(
+    variable: &'static str,
+    value: Option<String>,
+    default: T,
+    min: T,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<T>()
+            .ok()
+            .filter(|n| *n >= min)
+            .ok_or_else(|| invalid(variable, &v, expected)),
     }
 }
 
@@ -306,6 +402,52 @@ impl Config {
             parse_bool("ANNOTATE_SOURCE_FINDINGS", non_empty("ANNOTATE_SOURCE_FINDINGS"), true)?;
         let config_rule_map =
             parse_rule_map(&non_empty("CONFIG_RULE_MAP").unwrap_or_else(|| DEFAULT_CONFIG_RULE_MAP.into()))?;
+        let rule_modes = parse_rule_modes(&non_empty("RULE_MODES").unwrap_or_default())?;
+        let guards = crate::guards::Guards {
+            protected: list(&non_empty("PROTECTED_PRINCIPALS").unwrap_or_default()),
+            exempt_arns: list(&non_empty("EXEMPT_ARNS").unwrap_or_default()),
+        };
+        for p in guards.protected.iter().chain(&guards.exempt_arns) {
+            if !p.starts_with("arn:") {
+                return Err(invalid(
+                    "PROTECTED_PRINCIPALS / EXEMPT_ARNS",
+                    p,
+                    "ARN patterns starting with arn:",
+                ));
+            }
+        }
+        let allowed_accounts = list(&non_empty("ALLOWED_ACCOUNTS").unwrap_or_default());
+        if let Some(bad) = allowed_accounts
+            .iter()
+            .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(invalid("ALLOWED_ACCOUNTS", bad, "comma-separated 12-digit account ids"));
+        }
+        let max_writes_per_event = number(
+            "MAX_WRITES_PER_EVENT",
+            non_empty("MAX_WRITES_PER_EVENT"),
+            10usize,
+            0,
+            "a whole number",
+        )?;
+        let max_writes_per_rule = number(
+            "MAX_WRITES_PER_RULE",
+            non_empty("MAX_WRITES_PER_RULE"),
+            50usize,
+            0,
+            "a whole number",
+        )?;
+        let rate_window_seconds = number(
+            "RATE_WINDOW_SECONDS",
+            non_empty("RATE_WINDOW_SECONDS"),
+            3600u64,
+            1,
+            "a whole number of seconds, at least 1",
+        )?;
+        let max_attempts = number("AWS_MAX_ATTEMPTS", non_empty("AWS_MAX_ATTEMPTS"), 4u32, 1, "1 or more")?;
+        if max_attempts > 10 {
+            return Err(invalid("AWS_MAX_ATTEMPTS", &max_attempts.to_string(), "at most 10"));
+        }
         Ok(Config {
             mode,
             security_hub_product_arn,
@@ -315,6 +457,13 @@ impl Config {
             guardduty,
             annotate_source_findings,
             config_rule_map,
+            rule_modes,
+            guards,
+            allowed_accounts,
+            max_writes_per_event,
+            max_writes_per_rule,
+            rate_window_seconds,
+            max_attempts,
         })
     }
 }
@@ -387,6 +536,37 @@ mod tests {
             assert!(cfg(&[bad]).is_err(), "{bad:?}");
         }
         assert!(cfg(&[("REQUIRED_TAGS", "Env=qa"), ("REQUIRED_TAG_VALUES", "Env=prod|dev")]).is_err());
+    }
+
+    #[test]
+    fn parses_safety_settings() {
+        let c = cfg(&[
+            ("MODE", "remediate"),
+            ("RULE_MODES", "required-tags=dry-run; iam-user-direct-policy=off"),
+            ("PROTECTED_PRINCIPALS", "arn:aws:iam::*:role/break-glass-*"),
+            ("ALLOWED_ACCOUNTS", "123456789012, 210987654321"),
+            ("MAX_WRITES_PER_EVENT", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.mode_of("required-tags"), Some(Mode::DryRun));
+        assert_eq!(c.mode_of("iam-user-direct-policy"), None);
+        assert_eq!(c.mode_of("iam-admin-access"), Some(Mode::Remediate));
+        assert_eq!(c.allowed_accounts.len(), 2);
+        assert_eq!(c.max_writes_per_event, 3);
+        // A rule cannot be more aggressive than MODE.
+        let c = cfg(&[("RULE_MODES", "iam-admin-access=remediate")]).unwrap();
+        assert_eq!(c.mode_of("iam-admin-access"), Some(Mode::DryRun));
+        for bad in [
+            ("RULE_MODES", "no-such-rule=off"),
+            ("RULE_MODES", "required-tags=sometimes"),
+            ("ALLOWED_ACCOUNTS", "12345"),
+            ("PROTECTED_PRINCIPALS", "role/x"),
+            ("MAX_WRITES_PER_EVENT", "-1"),
+            ("RATE_WINDOW_SECONDS", "0"),
+            ("AWS_MAX_ATTEMPTS", "50"),
+        ] {
+            assert!(cfg(&[bad]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! write the remaining steps are not attempted, and each says why: nothing is half-done silently.
 
 use crate::adapters::{Applied, Ports};
-use crate::config::Mode;
 use crate::error::AwsError;
 use crate::plan::{Action, Plan};
 use serde::Serialize;
@@ -16,6 +15,10 @@ pub enum StepResult {
     AlreadyInPlace,
     /// Dry-run: the call was not made.
     DryRun,
+    /// A write limit was reached: the call was not made, the finding says the fix is deferred.
+    Deferred {
+        reason: String,
+    },
     NotAttempted {
         reason: String,
     },
@@ -36,6 +39,7 @@ impl StepResult {
             StepResult::Applied => "applied",
             StepResult::AlreadyInPlace => "already-in-place",
             StepResult::DryRun => "dry-run",
+            StepResult::Deferred { .. } => "deferred",
             StepResult::NotAttempted { .. } => "not-attempted",
             StepResult::Failed { .. } => "failed",
         }
@@ -82,13 +86,27 @@ fn outcome(s: &crate::plan::PlannedStep, result: StepResult) -> ActionOutcome {
     }
 }
 
-/// Applies the plan in order.
-pub async fn execute(plan: &Plan, mode: Mode, ports: &Ports) -> Vec<ActionOutcome> {
+/// Whether a step may be applied (decided by the pipeline from modes and write limits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Apply,
+    DryRun,
+    Deferred { reason: String },
+}
+
+/// Applies the plan in order; `gates[i]` says whether step `i` may be applied.
+pub async fn execute(plan: &Plan, gates: &[Gate], ports: &Ports) -> Vec<ActionOutcome> {
     let mut out = Vec::with_capacity(plan.steps.len());
     let mut failed: Option<String> = None;
-    for s in &plan.steps {
-        let result = if mode == Mode::DryRun {
+    for (i, s) in plan.steps.iter().enumerate() {
+        let result = if let Some(Gate::DryRun) = gates.get(i) {
             StepResult::DryRun
+        } else if let Some(Gate::Deferred { reason }) = gates.get(i) {
+            StepResult::Deferred { reason: reason.clone() }
+        } else if gates.get(i).is_none() {
+            StepResult::NotAttempted {
+                reason: "no gate decision for this step".into(),
+            }
         } else if let Some(first) = &failed {
             StepResult::NotAttempted {
                 reason: format!("an earlier action failed: {first}"),

@@ -13,7 +13,7 @@ use crate::adapters::{FindingsPort, IamPort, Ports, SourceFindingNote, TagPort, 
 use crate::asff::{self, AsffFinding, ComplianceStatus, Handling};
 use crate::config::{Config, Mode};
 use crate::envelope::Envelope;
-use crate::executor::{self, ActionOutcome};
+use crate::executor::{self, ActionOutcome, Gate, StepResult};
 use crate::finding::{CredentialFinding, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject};
 use crate::plan::{Plan, Remedy};
 use crate::report::{AnnotationResult, PostedFinding, Report, SourceAnnotation};
@@ -31,6 +31,7 @@ pub struct Responder {
     sources: Vec<SourceKind>,
     rules: Vec<Box<dyn Rule>>,
     ports: Ports,
+    limiter: crate::limits::RateLimiter,
 }
 
 impl Responder {
@@ -44,6 +45,10 @@ impl Responder {
     ) -> Self {
         Responder {
             rules: rules::registry(&config),
+            limiter: crate::limits::RateLimiter::new(
+                config.max_writes_per_rule,
+                std::time::Duration::from_secs(config.rate_window_seconds),
+            ),
             config,
             sources: sources.to_vec(),
             ports: Ports { iam, tags, findings },
@@ -106,6 +111,14 @@ impl Responder {
             report.detail_type = Some(env.detail_type.clone());
             report.account = Some(env.account.clone());
             report.region = Some(env.region.clone());
+            if !self.config.allowed_accounts.is_empty() && !self.config.allowed_accounts.contains(&env.account) {
+                tracing::warn!(account = %env.account, "event from an account outside ALLOWED_ACCOUNTS dropped");
+                report.reason = Some(format!(
+                    "account {} is not in ALLOWED_ACCOUNTS; the event was dropped",
+                    env.account
+                ));
+                return report;
+            }
             let finding = match sources::normalize(&env, &self.sources, &self.config.config_rule_map) {
                 Ok(f) => f,
                 Err(e) => {
@@ -250,6 +263,16 @@ impl Responder {
         }
     }
 
+    /// Whether `rule` judges `finding`: not when it is off, and Config compliance changes name the
+    /// rules that do.
+    fn applies(&self, rule: &dyn Rule, finding: &Finding) -> bool {
+        self.mode_of(rule.meta().id).is_some()
+            && finding
+                .only_rules
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|id| id == rule.meta().id))
+    }
+
     /// Records that the resource an event names is gone: a not-evaluated verdict for each rule the
     /// finding names (nothing is posted or written).
     fn gone(&self, finding: &Finding, report: &mut Report, summary: String) {
@@ -284,7 +307,7 @@ impl Responder {
             .flat_map(|f| {
                 self.rules
                     .iter()
-                    .filter(move |r| applies(r.as_ref(), f))
+                    .filter(move |r| self.applies(r.as_ref(), f))
                     .flat_map(move |r| r.lookups(f))
             })
             .collect();
@@ -301,10 +324,13 @@ impl Responder {
 
         // Rules that fix, then the plan that merges their edits per document.
         let mut verdicts = self.judge(findings, &observed, false);
-        // Exempt resources keep their finding but lose their fix (before anything is planned).
+        // Protected, allow-listed, foreign and exempt resources keep their finding but lose their
+        // fix (before anything is planned).
+        self.config.guards.apply(&mut verdicts, &finding.account);
         crate::exemptions::apply(&mut verdicts, &observed, chrono::Utc::now());
         let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
         let plan = Plan::build(&remedies, &observed);
+        let gates = self.gates(&plan, &verdicts);
         let now = chrono::Utc::now();
         let mode = self.config.mode.to_string();
         let ctx = asff::Context {
@@ -328,7 +354,7 @@ impl Responder {
             || verdicts
                 .iter()
                 .any(|v| !matches!(v.status, Status::NotEvaluated { .. }));
-        let applies_nothing = self.config.mode == Mode::DryRun || plan.steps.is_empty();
+        let applies_nothing = !gates.contains(&Gate::Apply);
         let main_count = verdicts.len();
         if judged && applies_nothing {
             verdicts.extend(self.judge(findings, &observed, true));
@@ -338,19 +364,19 @@ impl Responder {
         let first: Vec<AsffFinding> = verdicts
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, i))
+            .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, &gates, i))
             .collect();
         let recorded = self.post(&first, report).await;
 
         report.actions = if recorded {
-            executor::execute(&plan, self.config.mode, &self.ports).await
+            executor::execute(&plan, &gates, &self.ports).await
         } else {
             executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
         };
         report.unplanned = plan.unplanned.clone();
 
         let mut second: Vec<AsffFinding> = Vec::new();
-        if self.config.mode == Mode::Remediate && recorded {
+        if !applies_nothing && recorded {
             second.extend(
                 verdicts
                     .iter()
@@ -366,12 +392,45 @@ impl Responder {
                 extra
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, main_count + i)),
+                    .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, &gates, main_count + i)),
             );
             verdicts.extend(extra);
         }
         self.post(&second, report).await;
         report.verdicts.extend(verdicts);
+    }
+
+    /// Whether each step of the plan may be applied now: every rule it serves must be in remediate
+    /// mode (kill switch and `RULE_MODES` included), and the write limits must allow it.
+    fn gates(&self, plan: &Plan, verdicts: &[Verdict]) -> Vec<Gate> {
+        let mut writes = 0usize;
+        plan.steps
+            .iter()
+            .map(|step| {
+                let rules: Vec<&'static str> = step.verdicts.iter().map(|&i| verdicts[i].rule_id).collect();
+                if rules.iter().any(|r| self.mode_of(r) != Some(Mode::Remediate)) {
+                    return Gate::DryRun;
+                }
+                if writes >= self.config.max_writes_per_event {
+                    return Gate::Deferred {
+                        reason: format!(
+                            "this event already made MAX_WRITES_PER_EVENT={} writes",
+                            self.config.max_writes_per_event
+                        ),
+                    };
+                }
+                if let Err(reason) = self.limiter.admit(&rules) {
+                    return Gate::Deferred { reason };
+                }
+                writes += 1;
+                Gate::Apply
+            })
+            .collect()
+    }
+
+    /// The mode a rule runs in now (`None`: off).
+    fn mode_of(&self, rule_id: &str) -> Option<Mode> {
+        self.config.mode_of(rule_id)
     }
 
     /// The verdicts of the rules that fix (`report_only` false) or of the report-only rules, over
@@ -382,7 +441,7 @@ impl Responder {
             for rule in self
                 .rules
                 .iter()
-                .filter(|r| r.meta().report_only == report_only && applies(r.as_ref(), f))
+                .filter(|r| r.meta().report_only == report_only && self.applies(r.as_ref(), f))
             {
                 for v in rule.evaluate(f, observed) {
                     if !out.iter().any(|o| o.rule_id == v.rule_id && o.key == v.key) {
@@ -418,7 +477,7 @@ impl Responder {
             (Status::NonCompliant, _) if all_applied && v.needs_review.is_none() => {
                 (Workflow::Resolved, actions.join("; "))
             }
-            (Status::NonCompliant, _) if self.config.mode == Mode::DryRun => {
+            (Status::NonCompliant, _) if self.mode_of(v.rule_id) == Some(Mode::DryRun) => {
                 (Workflow::Notified, format!("dry-run, would: {}", actions.join("; ")))
             }
             _ => (Workflow::Notified, format!("{}; {}", v.summary, actions.join("; "))),
@@ -452,8 +511,24 @@ impl Responder {
     }
 
     /// The finding posted before any write (and for report-only rules), for verdicts that need one.
-    fn initial_finding(&self, ctx: &asff::Context<'_>, v: &Verdict, plan: &Plan, index: usize) -> Option<AsffFinding> {
+    fn initial_finding(
+        &self,
+        ctx: &asff::Context<'_>,
+        v: &Verdict,
+        plan: &Plan,
+        gates: &[Gate],
+        index: usize,
+    ) -> Option<AsffFinding> {
         let steps: Vec<_> = plan.steps.iter().filter(|s| s.verdicts.contains(&index)).collect();
+        let deferred = plan
+            .steps
+            .iter()
+            .zip(gates)
+            .filter(|(s, _)| s.verdicts.contains(&index))
+            .find_map(|(_, g)| match g {
+                Gate::Deferred { reason } => Some(reason.clone()),
+                _ => None,
+            });
         let unplanned = plan.unplanned.iter().find(|u| u.verdicts.contains(&index));
         let actions = steps.iter().map(|s| s.action.describe()).collect();
         let inverse = inverse_json(steps.iter().map(|s| &s.inverse));
@@ -463,7 +538,12 @@ impl Responder {
             (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) if unplanned.is_some() => {
                 format!("manual: {}", unplanned.map(|u| u.reason.as_str()).unwrap_or_default())
             }
-            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) if self.config.mode == Mode::DryRun => {
+            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) if deferred.is_some() => {
+                format!("deferred: {}", deferred.unwrap_or_default())
+            }
+            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. })
+                if self.mode_of(v.rule_id) == Some(Mode::DryRun) =>
+            {
                 "dry-run".into()
             }
             (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) => "pending".into(),
@@ -531,11 +611,22 @@ fn final_finding(
         return None;
     }
     let mine: Vec<&ActionOutcome> = outcomes.iter().filter(|o| o.verdicts.contains(&index)).collect();
+    if mine
+        .iter()
+        .all(|o| matches!(o.result, StepResult::DryRun | StepResult::Deferred { .. }))
+    {
+        return None; // dry-run or deferred: the first finding already says so
+    }
+    let deferred = mine.iter().find_map(|o| match &o.result {
+        StepResult::Deferred { reason } => Some(reason.clone()),
+        _ => None,
+    });
     let done = !mine.is_empty() && mine.iter().all(|o| o.result.succeeded());
-    let outcome = match (done, &v.needs_review) {
-        (true, None) => "applied".to_string(),
-        (true, Some(review)) => format!("partially applied: {review}"),
-        (false, _) => "failed".to_string(),
+    let outcome = match (done, &v.needs_review, deferred) {
+        (_, _, Some(reason)) => format!("deferred: {reason}"),
+        (true, None, None) => "applied".to_string(),
+        (true, Some(review), None) => format!("partially applied: {review}"),
+        (false, _, None) => "failed".to_string(),
     };
     let handling = Handling {
         outcome,
@@ -551,14 +642,6 @@ fn final_finding(
         ComplianceStatus::Failed
     };
     Some(asff::build(ctx, meta, v, status, &handling))
-}
-
-/// Whether `rule` judges `finding` (Config compliance changes name the rules that do).
-fn applies(rule: &dyn Rule, finding: &Finding) -> bool {
-    finding
-        .only_rules
-        .as_ref()
-        .is_none_or(|only| only.iter().any(|id| id == rule.meta().id))
 }
 
 fn finish(mut report: Report, started: std::time::Instant) -> Report {

@@ -18,6 +18,8 @@ pub enum ReportStatus {
     Remediated,
     /// Dry-run: fixes were planned and reported, not applied.
     DryRun,
+    /// A write limit was reached: fixes were deferred (the findings say so), nothing failed.
+    Deferred,
     /// Evaluated; nothing needed (or could safely be) changed.
     NoAction,
     /// A rule could not judge (the resource vanished, state unreadable): nothing written.
@@ -112,10 +114,13 @@ impl Report {
         self.status = if self.input_error.is_some() {
             ReportStatus::Rejected
         } else if !self.errors.is_empty()
-            || self
-                .actions
-                .iter()
-                .any(|a| !a.result.succeeded() && !matches!(a.result, crate::executor::StepResult::DryRun))
+            || self.actions.iter().any(|a| {
+                !a.result.succeeded()
+                    && !matches!(
+                        a.result,
+                        crate::executor::StepResult::DryRun | crate::executor::StepResult::Deferred { .. }
+                    )
+            })
         {
             ReportStatus::Failed
         } else if self.reason.is_some() && self.verdicts.is_empty() {
@@ -126,7 +131,17 @@ impl Report {
             .any(|a| matches!(a.result, crate::executor::StepResult::Applied))
         {
             ReportStatus::Remediated
-        } else if !self.actions.is_empty() && self.mode == Mode::DryRun {
+        } else if self
+            .actions
+            .iter()
+            .any(|a| matches!(a.result, crate::executor::StepResult::Deferred { .. }))
+        {
+            ReportStatus::Deferred
+        } else if self
+            .actions
+            .iter()
+            .any(|a| matches!(a.result, crate::executor::StepResult::DryRun))
+        {
             ReportStatus::DryRun
         } else if !self.verdicts.is_empty()
             && self

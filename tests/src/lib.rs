@@ -664,6 +664,21 @@ pub fn responder(sdk: &SdkConfig, mode: Mode) -> Responder {
     Responder::from_sdk_config(config, ALL_SOURCES, sdk)
 }
 
+/// A responder with settings read as the functions read them (`Config::from_lookup` over
+/// `vars`), with GuardDuty annotation off (moto has no `BatchUpdateFindings`).
+pub fn responder_with_env(sdk: &SdkConfig, vars: &[(&str, &str)]) -> Responder {
+    let config = Config::from_lookup(|k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string()))
+        .expect("valid test settings");
+    Responder::from_sdk_config(
+        Config {
+            annotate_source_findings: false,
+            ..config
+        },
+        ALL_SOURCES,
+        sdk,
+    )
+}
+
 /// Reads back IAM and Security Hub state.
 pub struct Inspect {
     iam: aws_sdk_iam::Client,

@@ -1,0 +1,71 @@
+//! Blast-radius limit: at most `max` writes per rule per sliding window, counted per container
+//! (a Lambda execution environment handles one event at a time and lives for many). Beyond the
+//! limit a fix is deferred: the finding is posted and says so, nothing is written.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct RateLimiter {
+    max: usize,
+    window: Duration,
+    history: Mutex<BTreeMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    pub fn new(max: usize, window: Duration) -> Self {
+        RateLimiter {
+            max,
+            window,
+            history: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Admits one write serving `rules` (recording it for each), or says which rule is over its
+    /// limit. Fails closed: a poisoned lock admits nothing.
+    pub fn admit(&self, rules: &[&str]) -> Result<(), String> {
+        self.admit_at(rules, Instant::now())
+    }
+
+    fn admit_at(&self, rules: &[&str], now: Instant) -> Result<(), String> {
+        let Ok(mut history) = self.history.lock() else {
+            return Err("the write limiter is unavailable".into());
+        };
+        for rule in rules {
+            let times = history.entry(rule.to_string()).or_default();
+            while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                times.pop_front();
+            }
+            if times.len() >= self.max {
+                return Err(format!(
+                    "rule {rule} already made MAX_WRITES_PER_RULE={} writes in the last {} s",
+                    self.max,
+                    self.window.as_secs()
+                ));
+            }
+        }
+        for rule in rules {
+            history.entry(rule.to_string()).or_default().push_back(now);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_rule_sliding_window() {
+        let l = RateLimiter::new(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(l.admit_at(&["a"], t0).is_ok());
+        assert!(l.admit_at(&["a", "b"], t0).is_ok());
+        let err = l.admit_at(&["b", "a"], t0).unwrap_err();
+        assert!(err.contains("rule a"), "{err}");
+        // b was not charged for the refused write.
+        assert!(l.admit_at(&["b"], t0).is_ok());
+        assert!(l.admit_at(&["a"], t0 + Duration::from_secs(61)).is_ok());
+        assert!(RateLimiter::new(0, Duration::from_secs(1)).admit(&["a"]).is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! Safety rails against moto: protected principals, per-rule modes, write limits and the account
+//! allow-list. Each case asserts what moto holds afterwards and which calls it received.
+
+use compliance_responder::{ReportStatus, Responder};
+use integration_tests::{record_fix_update, responder_with_env, Env};
+use serde_json::Value;
+
+const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+async fn replay_bytes(env: &Env, r: &Responder, bytes: Vec<u8>) -> (compliance_responder::Report, Vec<String>) {
+    env.moto.start_recording();
+    let report = r.handle_bytes(&bytes).await;
+    let writes = env
+        .moto
+        .recorded_calls()
+        .iter()
+        .filter(|c| c.is_write())
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect();
+    (report, writes)
+}
+
+#[tokio::test]
+async fn service_linked_role_is_never_modified_whatever_the_mode() {
+    let env = Env::seeded().await;
+    let iam = aws_sdk_iam::Client::new(&env.sdk);
+    iam.create_role()
+        .role_name("AWSServiceRoleForExample")
+        .path("/aws-service-role/example.amazonaws.com/")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"example.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("AWSServiceRoleForExample")
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let mut event: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-role.json")).unwrap();
+    event["detail"]["requestParameters"]["roleName"] = "AWSServiceRoleForExample".into();
+    let r = responder_with_env(&env.sdk, &[("MODE", "remediate")]);
+    let (report, writes) = replay_bytes(&env, &r, serde_json::to_vec(&event).unwrap()).await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert_eq!(writes, vec!["securityhub:BatchImportFindings"]);
+    assert!(
+        report.verdicts[0].summary.contains("protected principal"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        env.inspect.attached("role", "AWSServiceRoleForExample").await,
+        vec![ADMIN.to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_rule_in_dry_run_plans_while_the_others_remediate() {
+    let env = Env::seeded().await;
+    let r = responder_with_env(
+        &env.sdk,
+        &[("MODE", "remediate"), ("RULE_MODES", "required-tags=dry-run")],
+    );
+    let (report, writes) = replay_bytes(&env, &r, env.event("cloudtrail/create-table.json")).await;
+    assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
+    assert_eq!(writes, vec!["securityhub:BatchImportFindings"]);
+    let findings = env.inspect.findings().await;
+    assert_eq!(findings[0].product_fields["compliance-responder/Outcome"], "dry-run");
+
+    let (report, writes) = replay_bytes(&env, &r, env.event("cloudtrail/attach-admin-to-user.json")).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:DetachUserPolicy"]));
+}
+
+#[tokio::test]
+async fn a_rule_turned_off_is_not_evaluated() {
+    let env = Env::seeded().await;
+    let r = responder_with_env(
+        &env.sdk,
+        &[
+            ("MODE", "remediate"),
+            ("RULE_MODES", "iam-admin-access=off;iam-user-direct-policy=off"),
+        ],
+    );
+    let (report, writes) = replay_bytes(&env, &r, env.event("cloudtrail/attach-admin-to-user.json")).await;
+    assert!(
+        report.verdicts.iter().all(|v| v.rule_id != "iam-admin-access"),
+        "{report:#?}"
+    );
+    assert!(writes.iter().all(|w| !w.starts_with("iam:")), "{writes:?}");
+    assert_eq!(env.inspect.attached("user", "alice").await, vec![ADMIN.to_string()]);
+}
+
+#[tokio::test]
+async fn writes_beyond_the_rule_limit_are_deferred_and_recorded() {
+    let env = Env::seeded().await;
+    let r = responder_with_env(&env.sdk, &[("MODE", "remediate"), ("MAX_WRITES_PER_RULE", "1")]);
+    let (first, _) = replay_bytes(&env, &r, env.event("cloudtrail/create-table.json")).await;
+    assert_eq!(first.status, ReportStatus::Remediated, "{first:#?}");
+    let (second, writes) = replay_bytes(&env, &r, env.event("cloudtrail/create-topic.json")).await;
+    assert_eq!(second.status, ReportStatus::Deferred, "{second:#?}");
+    assert_eq!(
+        writes,
+        vec!["securityhub:BatchImportFindings"],
+        "the finding, no tag write"
+    );
+    assert!(env
+        .inspect
+        .tags("arn:aws:sns:us-east-1:123456789012:ops-alerts")
+        .await
+        .is_empty());
+    let finding = env
+        .inspect
+        .findings()
+        .await
+        .into_iter()
+        .find(|f| f.resource_ids.iter().any(|id| id.contains("ops-alerts")))
+        .unwrap();
+    assert_eq!(finding.compliance, "FAILED");
+    assert!(
+        finding.product_fields["compliance-responder/Outcome"].starts_with("deferred: rule required-tags"),
+        "{finding:#?}"
+    );
+    // Nothing failed: Lambda must not retry a deferred fix.
+    assert!(!second.should_retry());
+}
+
+#[tokio::test]
+async fn events_from_accounts_outside_the_allow_list_are_dropped() {
+    let env = Env::seeded().await;
+    let r = responder_with_env(&env.sdk, &[("MODE", "remediate"), ("ALLOWED_ACCOUNTS", "111111111111")]);
+    let (report, _) = replay_bytes(&env, &r, env.event("cloudtrail/attach-admin-to-user.json")).await;
+    let calls = env.moto.recorded_calls();
+    assert_eq!(report.status, ReportStatus::Ignored, "{report:#?}");
+    assert!(report.reason.as_deref().unwrap().contains("ALLOWED_ACCOUNTS"));
+    assert!(calls.is_empty(), "{calls:?}");
+}

@@ -19,6 +19,8 @@
 //! | `MAX_WRITES_PER_EVENT` | writes one event may make; the rest are deferred | `10` |
 //! | `MAX_WRITES_PER_RULE` / `RATE_WINDOW_SECONDS` | writes per rule per window, per container | `50` / `3600` |
 //! | `AWS_MAX_ATTEMPTS` | attempts per AWS call (standard retry mode, exponential backoff) | `4` |
+//! | `KILL_SWITCH_PARAMETER` | an SSM parameter name: `on` forces dry-run everywhere; missing or unreadable also does | unset: no kill switch |
+//! | `KILL_SWITCH_TTL_SECONDS` | how long a read of the kill switch is reused | `30` |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
 //!
 //! An invalid value is a start-up error: the function refuses to run rather than guess.
@@ -159,6 +161,9 @@ pub struct Config {
     pub rate_window_seconds: u64,
     /// Attempts per AWS call, first one included.
     pub max_attempts: u32,
+    /// SSM parameter whose value `on` forces dry-run (`KILL_SWITCH_PARAMETER`).
+    pub kill_switch_parameter: Option<String>,
+    pub kill_switch_ttl_seconds: u64,
 }
 
 impl Config {
@@ -190,6 +195,8 @@ impl Default for Config {
             max_writes_per_rule: 50,
             rate_window_seconds: 3600,
             max_attempts: 4,
+            kill_switch_parameter: None,
+            kill_switch_ttl_seconds: 30,
         }
     }
 }
@@ -448,6 +455,24 @@ impl Config {
         if max_attempts > 10 {
             return Err(invalid("AWS_MAX_ATTEMPTS", &max_attempts.to_string(), "at most 10"));
         }
+        let kill_switch_parameter = non_empty("KILL_SWITCH_PARAMETER");
+        if let Some(name) = &kill_switch_parameter {
+            let ok = name.len() <= 2048 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
+            if !ok {
+                return Err(invalid(
+                    "KILL_SWITCH_PARAMETER",
+                    name,
+                    "an SSM parameter name (a-zA-Z0-9_.-/)",
+                ));
+            }
+        }
+        let kill_switch_ttl_seconds = number(
+            "KILL_SWITCH_TTL_SECONDS",
+            non_empty("KILL_SWITCH_TTL_SECONDS"),
+            30u64,
+            0,
+            "a whole number of seconds",
+        )?;
         Ok(Config {
             mode,
             security_hub_product_arn,
@@ -464,6 +489,8 @@ impl Config {
             max_writes_per_rule,
             rate_window_seconds,
             max_attempts,
+            kill_switch_parameter,
+            kill_switch_ttl_seconds,
         })
     }
 }

@@ -26,6 +26,7 @@ pub mod executor;
 pub mod exemptions;
 pub mod finding;
 pub mod guards;
+pub mod killswitch;
 pub mod lambda;
 pub mod limits;
 pub mod logging;

@@ -32,6 +32,7 @@ pub struct Responder {
     rules: Vec<Box<dyn Rule>>,
     ports: Ports,
     limiter: crate::limits::RateLimiter,
+    kill_switch: Option<crate::killswitch::KillSwitch>,
 }
 
 impl Responder {
@@ -49,6 +50,7 @@ impl Responder {
                 config.max_writes_per_rule,
                 std::time::Duration::from_secs(config.rate_window_seconds),
             ),
+            kill_switch: None,
             config,
             sources: sources.to_vec(),
             ports: Ports { iam, tags, findings },
@@ -71,6 +73,19 @@ impl Responder {
             Arc::new(crate::adapters::tags::AwsTags::from_sdk_config(sdk)),
             Arc::new(crate::adapters::securityhub::AwsSecurityHub::new(hub)),
         )
+        .with_kill_switch(Arc::new(crate::adapters::AwsSsm(aws_sdk_ssm::Client::new(sdk))))
+    }
+
+    /// Reads the kill switch (`KILL_SWITCH_PARAMETER`, when set) through `port`.
+    pub fn with_kill_switch(mut self, port: Arc<dyn crate::adapters::SwitchPort>) -> Self {
+        self.kill_switch = self.config.kill_switch_parameter.clone().map(|name| {
+            crate::killswitch::KillSwitch::new(
+                name,
+                std::time::Duration::from_secs(self.config.kill_switch_ttl_seconds),
+                port,
+            )
+        });
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -330,7 +345,16 @@ impl Responder {
         crate::exemptions::apply(&mut verdicts, &observed, chrono::Utc::now());
         let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
         let plan = Plan::build(&remedies, &observed);
-        let gates = self.gates(&plan, &verdicts);
+        // The kill switch is read only when there is something to fix.
+        let forced = match (&self.kill_switch, plan.steps.is_empty()) {
+            (Some(k), false) => k.engaged().await,
+            _ => None,
+        };
+        if let Some(reason) = &forced {
+            tracing::warn!(%reason, "kill switch: fixes are not applied");
+        }
+        report.kill_switch = forced.clone();
+        let gates = self.gates(&plan, &verdicts, forced.is_some());
         let now = chrono::Utc::now();
         let mode = self.config.mode.to_string();
         let ctx = asff::Context {
@@ -402,13 +426,13 @@ impl Responder {
 
     /// Whether each step of the plan may be applied now: every rule it serves must be in remediate
     /// mode (kill switch and `RULE_MODES` included), and the write limits must allow it.
-    fn gates(&self, plan: &Plan, verdicts: &[Verdict]) -> Vec<Gate> {
+    fn gates(&self, plan: &Plan, verdicts: &[Verdict], forced_dry_run: bool) -> Vec<Gate> {
         let mut writes = 0usize;
         plan.steps
             .iter()
             .map(|step| {
                 let rules: Vec<&'static str> = step.verdicts.iter().map(|&i| verdicts[i].rule_id).collect();
-                if rules.iter().any(|r| self.mode_of(r) != Some(Mode::Remediate)) {
+                if forced_dry_run || rules.iter().any(|r| self.mode_of(r) != Some(Mode::Remediate)) {
                     return Gate::DryRun;
                 }
                 if writes >= self.config.max_writes_per_event {
@@ -477,7 +501,12 @@ impl Responder {
             (Status::NonCompliant, _) if all_applied && v.needs_review.is_none() => {
                 (Workflow::Resolved, actions.join("; "))
             }
-            (Status::NonCompliant, _) if self.mode_of(v.rule_id) == Some(Mode::DryRun) => {
+            (Status::NonCompliant, _)
+                if report
+                    .actions
+                    .iter()
+                    .any(|a| a.result == crate::executor::StepResult::DryRun) =>
+            {
                 (Workflow::Notified, format!("dry-run, would: {}", actions.join("; ")))
             }
             _ => (Workflow::Notified, format!("{}; {}", v.summary, actions.join("; "))),
@@ -520,15 +549,18 @@ impl Responder {
         index: usize,
     ) -> Option<AsffFinding> {
         let steps: Vec<_> = plan.steps.iter().filter(|s| s.verdicts.contains(&index)).collect();
-        let deferred = plan
+        let my_gates: Vec<&Gate> = plan
             .steps
             .iter()
             .zip(gates)
             .filter(|(s, _)| s.verdicts.contains(&index))
-            .find_map(|(_, g)| match g {
-                Gate::Deferred { reason } => Some(reason.clone()),
-                _ => None,
-            });
+            .map(|(_, g)| g)
+            .collect();
+        let deferred = my_gates.iter().find_map(|g| match g {
+            Gate::Deferred { reason } => Some(reason.clone()),
+            _ => None,
+        });
+        let dry_run = my_gates.contains(&&Gate::DryRun);
         let unplanned = plan.unplanned.iter().find(|u| u.verdicts.contains(&index));
         let actions = steps.iter().map(|s| s.action.describe()).collect();
         let inverse = inverse_json(steps.iter().map(|s| &s.inverse));
@@ -541,11 +573,7 @@ impl Responder {
             (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) if deferred.is_some() => {
                 format!("deferred: {}", deferred.unwrap_or_default())
             }
-            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. })
-                if self.mode_of(v.rule_id) == Some(Mode::DryRun) =>
-            {
-                "dry-run".into()
-            }
+            (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) if dry_run => "dry-run".into(),
             (Status::NonCompliant, Remedy::Edit { .. } | Remedy::Apply { .. }) => "pending".into(),
             (Status::NonCompliant, Remedy::None) => "none".into(),
             _ => return None,

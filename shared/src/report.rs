@@ -78,6 +78,9 @@ pub struct Report {
     /// Fixes the planner could not turn into a safe write, and why (left for a person).
     pub unplanned: Vec<crate::plan::Unplanned>,
     pub findings: Vec<PostedFinding>,
+    /// Why fixes were forced to dry-run by the kill switch, when they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kill_switch: Option<String>,
     /// GuardDuty events: the note and workflow status put on GuardDuty's own finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_finding: Option<SourceAnnotation>,
@@ -104,6 +107,7 @@ impl Report {
             unplanned: vec![],
             findings: vec![],
             source_finding: None,
+            kill_switch: None,
             errors: vec![],
             duration_ms: 0,
         }

@@ -48,6 +48,28 @@ pub trait TagPort: Send + Sync {
     async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError>;
 }
 
+/// Reads the kill switch parameter.
+#[async_trait]
+pub trait SwitchPort: Send + Sync {
+    /// The parameter's value; `None` when it does not exist.
+    async fn parameter(&self, name: &str) -> Result<Option<String>, AwsError>;
+}
+
+/// [`SwitchPort`] over `aws-sdk-ssm` (`GetParameter`).
+pub struct AwsSsm(pub aws_sdk_ssm::Client);
+
+#[async_trait]
+impl SwitchPort for AwsSsm {
+    async fn parameter(&self, name: &str) -> Result<Option<String>, AwsError> {
+        use aws_sdk_iam::error::ProvideErrorMetadata;
+        match self.0.get_parameter().name(name).send().await {
+            Ok(out) => Ok(Some(out.parameter.and_then(|p| p.value).unwrap_or_default())),
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ParameterNotFound") => Ok(None),
+            Err(e) => Err(AwsError::from_sdk("ssm", "GetParameter", name, &e)),
+        }
+    }
+}
+
 /// Security Hub workflow status set on another product's finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -2,6 +2,8 @@
 //! account the sample events refer to, and reads back IAM, Security Hub and the calls the
 //! emulator received (through moto's request recorder).
 
+pub mod fault;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use compliance_responder::finding::SourceKind;
 use compliance_responder::{Config, Mode, Responder};
@@ -994,4 +996,17 @@ pub fn record_fix_update(fix: &[&str]) -> Vec<String> {
     want.extend(fix.iter().map(|c| c.to_string()));
     want.push("securityhub:BatchImportFindings".into());
     want
+}
+
+/// SDK configuration as the functions build it (bounded retries and timeouts from `config`),
+/// pointed at `endpoint` (moto, or the fault proxy in front of it).
+pub async fn sdk_config_for(endpoint: &str, config: &Config) -> SdkConfig {
+    compliance_responder::lambda::sdk_loader(config)
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
 }

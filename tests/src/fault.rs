@@ -1,0 +1,204 @@
+//! A small fault-injecting HTTP proxy on 127.0.0.1 in front of moto. Tests point the SDK at it and
+//! add rules: requests whose text (request line, headers, body) contains a needle get a throttling
+//! error, a 5xx, a dropped connection or extra latency, a given number of times or always.
+//! Everything else is forwarded to moto unchanged. Every request is kept, so tests can count the
+//! attempts a call took.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What to do to a matching request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The service's throttling error (`Throttling` for query APIs, `ThrottlingException` + 429
+    /// for JSON APIs).
+    Throttle,
+    /// HTTP 500 `InternalFailure`.
+    ServerError,
+    /// Close the connection without answering.
+    Drop,
+    /// Forward, after this delay.
+    Delay(Duration),
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    needle: String,
+    fault: Fault,
+    /// `None`: every time.
+    remaining: Option<usize>,
+}
+
+#[derive(Default)]
+struct State {
+    rules: Vec<Rule>,
+    requests: Vec<String>,
+}
+
+/// The running proxy; stops when dropped.
+pub struct FaultProxy {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FaultProxy {
+    /// Starts a proxy to the server on `127.0.0.1:upstream`.
+    pub async fn start(upstream: u16) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let state: Arc<Mutex<State>> = Arc::default();
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let _ = serve(client, upstream, state).await;
+                });
+            }
+        });
+        FaultProxy { port, state, task }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Applies `fault` to requests containing `needle`, `times` times (`None`: always).
+    pub fn inject(&self, needle: &str, fault: Fault, times: Option<usize>) {
+        self.state.lock().unwrap().rules.push(Rule {
+            needle: needle.to_string(),
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// How many requests contained `needle` (faulted or not).
+    pub fn count(&self, needle: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.contains(needle))
+            .count()
+    }
+}
+
+/// Reads one HTTP/1.1 request (headers and a Content-Length body).
+async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < header_end + length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Some(buf))
+}
+
+/// Replaces any `Connection` header of a request or response head with `Connection: close`.
+fn close_connection(message: &[u8]) -> Vec<u8> {
+    let Some(end) = message.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return message.to_vec();
+    };
+    let head = String::from_utf8_lossy(&message[..end]);
+    let mut out: Vec<String> = head
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(str::to_string)
+        .collect();
+    out.push("Connection: close".into());
+    let mut bytes = out.join("\r\n").into_bytes();
+    bytes.extend_from_slice(&message[end..]);
+    bytes
+}
+
+fn error_response(fault: Fault, json: bool) -> Vec<u8> {
+    let (status, code) = match fault {
+        Fault::Throttle if json => ("429 Too Many Requests", "ThrottlingException"),
+        Fault::Throttle => ("400 Bad Request", "Throttling"),
+        _ => ("500 Internal Server Error", "InternalFailure"),
+    };
+    let (content_type, body) = if json {
+        (
+            "application/json",
+            format!(r#"{{"__type":"{code}","message":"injected by the test proxy"}}"#),
+        )
+    } else {
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by the test proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+            ),
+        )
+    };
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nx-amzn-ErrorType: {code}\r\nx-amzn-RequestId: fault-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let Some(request) = read_request(&mut client).await? else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&request).into_owned();
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(text.clone());
+        let rule = s
+            .rules
+            .iter_mut()
+            .find(|r| text.contains(&r.needle) && r.remaining != Some(0));
+        rule.map(|r| {
+            if let Some(n) = r.remaining.as_mut() {
+                *n -= 1;
+            }
+            r.fault
+        })
+    };
+    let json = !text.contains("Action=");
+    match fault {
+        Some(Fault::Drop) => return Ok(()),
+        Some(f @ (Fault::Throttle | Fault::ServerError)) => {
+            client.write_all(&error_response(f, json)).await?;
+            return client.shutdown().await;
+        }
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
+    let mut server = TcpStream::connect(("127.0.0.1", upstream)).await?;
+    server.write_all(&close_connection(&request)).await?;
+    let mut response = Vec::new();
+    server.read_to_end(&mut response).await?;
+    client.write_all(&close_connection(&response)).await?;
+    client.shutdown().await
+}

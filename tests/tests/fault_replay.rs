@@ -1,0 +1,117 @@
+//! Faults between the responder and AWS: a fault-injecting proxy on 127.0.0.1 in front of moto
+//! throttles, fails, drops or delays chosen calls. Retries are bounded (`AWS_MAX_ATTEMPTS`), a call
+//! that still fails makes the function return an error (so Lambda retries the event and its
+//! on-failure destination catches it), and the report lists what was applied and what was not.
+
+use compliance_responder::executor::StepResult;
+use compliance_responder::{Config, Mode, ReportStatus, Responder};
+use integration_tests::fault::{Fault, FaultProxy};
+use integration_tests::{sdk_config_for, Env, ALL_SOURCES};
+use std::time::Duration;
+
+const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+const ATTEMPTS: u32 = 4;
+
+async fn through_proxy(env: &Env) -> (FaultProxy, Responder) {
+    let proxy = FaultProxy::start(env.moto.port).await;
+    let config = Config {
+        mode: Mode::Remediate,
+        annotate_source_findings: false,
+        max_attempts: ATTEMPTS,
+        ..Config::default()
+    };
+    let sdk = sdk_config_for(&proxy.endpoint(), &config).await;
+    (proxy, Responder::from_sdk_config(config, ALL_SOURCES, &sdk))
+}
+
+#[tokio::test]
+async fn throttled_write_is_retried_and_then_succeeds() {
+    let env = Env::seeded().await;
+    let (proxy, r) = through_proxy(&env).await;
+    proxy.inject("Action=DetachUserPolicy", Fault::Throttle, Some(2));
+    let report = r.handle_bytes(&env.event("cloudtrail/attach-admin-to-user.json")).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        proxy.count("Action=DetachUserPolicy"),
+        3,
+        "two throttled attempts, then success"
+    );
+    assert!(env.inspect.attached("user", "alice").await.is_empty());
+}
+
+#[tokio::test]
+async fn persistent_server_errors_exhaust_bounded_retries_and_fail_the_invocation() {
+    let env = Env::seeded().await;
+    let (proxy, r) = through_proxy(&env).await;
+    proxy.inject("Action=DetachUserPolicy", Fault::ServerError, None);
+    let report = r.handle_bytes(&env.event("cloudtrail/attach-admin-to-user.json")).await;
+    assert_eq!(report.status, ReportStatus::Failed, "{report:#?}");
+    assert!(
+        report.should_retry(),
+        "the Lambda returns an error so the event is retried"
+    );
+    assert_eq!(
+        proxy.count("Action=DetachUserPolicy"),
+        ATTEMPTS as usize,
+        "bounded retries"
+    );
+    let StepResult::Failed { error } = &report.actions[0].result else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(error.code, "InternalFailure");
+    assert!(error.retryable);
+    assert_eq!(env.inspect.attached("user", "alice").await, vec![ADMIN.to_string()]);
+    let findings = env.inspect.findings().await;
+    assert_eq!(findings[0].compliance, "FAILED");
+    assert_eq!(findings[0].product_fields["compliance-responder/Outcome"], "failed");
+}
+
+#[tokio::test]
+async fn failure_midway_reports_what_was_applied_and_what_was_not() {
+    let env = Env::seeded().await;
+    let (proxy, r) = through_proxy(&env).await;
+    // The plan deletes the oldest version to make room, then creates the fixed one.
+    proxy.inject("Action=CreatePolicyVersion", Fault::ServerError, None);
+    let report = r
+        .handle_bytes(&env.event("cloudtrail/create-policy-version-escalation.json"))
+        .await;
+    assert_eq!(report.status, ReportStatus::Failed, "{report:#?}");
+    assert_eq!(report.actions.len(), 2, "{report:#?}");
+    assert_eq!(report.actions[0].api_call, "iam:DeletePolicyVersion");
+    assert_eq!(report.actions[0].result, StepResult::Applied);
+    assert_eq!(report.actions[1].api_call, "iam:CreatePolicyVersion");
+    assert!(matches!(report.actions[1].result, StepResult::Failed { .. }));
+    // The finding records only the applied step's inverse, so `responder undo` restores exactly it.
+    let finding = &env.inspect.findings().await[0];
+    assert_eq!(finding.compliance, "FAILED");
+    let inverse = &finding.product_fields["compliance-responder/Inverse"];
+    assert!(
+        inverse.contains("create-policy-version") && !inverse.contains("set-default-policy-version"),
+        "{inverse}"
+    );
+}
+
+#[tokio::test]
+async fn security_hub_unreachable_means_nothing_is_changed() {
+    let env = Env::seeded().await;
+    let (proxy, r) = through_proxy(&env).await;
+    proxy.inject("/findings/import", Fault::Drop, None);
+    let report = r.handle_bytes(&env.event("cloudtrail/attach-admin-to-user.json")).await;
+    assert_eq!(report.status, ReportStatus::Failed, "{report:#?}");
+    assert!(
+        matches!(report.actions[0].result, StepResult::NotAttempted { .. }),
+        "{report:#?}"
+    );
+    assert_eq!(proxy.count("Action=DetachUserPolicy"), 0);
+    assert_eq!(env.inspect.attached("user", "alice").await, vec![ADMIN.to_string()]);
+}
+
+#[tokio::test]
+async fn slow_reads_are_tolerated() {
+    let env = Env::seeded().await;
+    let (proxy, r) = through_proxy(&env).await;
+    proxy.inject("Action=GetUser", Fault::Delay(Duration::from_millis(300)), None);
+    let report = r.handle_bytes(&env.event("cloudtrail/attach-admin-to-user.json")).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert!(proxy.count("Action=GetUser") >= 1);
+}

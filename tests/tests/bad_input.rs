@@ -219,3 +219,169 @@ async fn hostile_variants_of_every_source_are_rejected_without_any_call() {
         assert_eq!(json["input_error"]["kind"], want, "{sample} {pointer}: {json:#}");
     }
 }
+
+/// More of the corpus, built from the samples: truncated JSON, wrong types, missing parts, unknown
+/// detail-types, huge and deeply nested input, invalid UTF-8 and escapes, other partitions, and
+/// injection attempts in names. Each is rejected with the expected kind; no call reaches AWS.
+#[tokio::test]
+async fn malformed_and_hostile_corpus_is_rejected_without_any_call() {
+    let env = integration_tests::Env::seeded().await;
+    let r = responder(&env.sdk, Mode::Remediate);
+    let sample = |path: &str| -> Value { serde_json::from_slice(&env.event(path)).unwrap() };
+    let with = |path: &str, pointer: &str, value: Value| -> Vec<u8> {
+        let mut v = sample(path);
+        *v.pointer_mut(pointer).unwrap_or_else(|| panic!("{path}: no {pointer}")) = value;
+        serde_json::to_vec(&v).unwrap()
+    };
+    let without = |path: &str, key: &str| -> Vec<u8> {
+        let mut v = sample(path);
+        v.as_object_mut().unwrap().remove(key);
+        serde_json::to_vec(&v).unwrap()
+    };
+    let truncated = |path: &str| -> Vec<u8> {
+        let bytes = env.event(path);
+        bytes[..bytes.len() / 2].to_vec()
+    };
+    let mut nested = "[".repeat(10_000);
+    nested.push_str(&"]".repeat(10_000));
+    let big_inline = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":[{}]}}]}}"#,
+        (0..200)
+            .map(|i| format!("\"arn:aws:s3:::bucket-{i:04}/*\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let ct = "cloudtrail/put-inline-admin-only.json";
+    let gd = "guardduty/iam-user-credential-access.json";
+    let cfg = "config/item-change-role.json";
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated cloudtrail", truncated(ct), "malformed-json"),
+        ("truncated guardduty", truncated(gd), "malformed-json"),
+        ("truncated config", truncated(cfg), "malformed-json"),
+        ("deeply nested arrays", nested.into_bytes(), "malformed-json"),
+        (
+            "invalid utf-8 bytes",
+            b"{\"id\":\"\xff\xfe\"}".to_vec(),
+            "malformed-json",
+        ),
+        (
+            "lone surrogate escape",
+            br#"{"version":"0","id":"\ud800","detail-type":"x"}"#.to_vec(),
+            "malformed-json",
+        ),
+        (
+            "detail is an array",
+            with(ct, "/detail", Value::from(vec![1, 2])),
+            "missing-field",
+        ),
+        (
+            "account is a number",
+            with(ct, "/account", Value::from(123456789012u64)),
+            "invalid-envelope",
+        ),
+        (
+            "account has a letter",
+            with(ct, "/account", "12345678901a".into()),
+            "missing-field",
+        ),
+        (
+            "region is a path",
+            with(ct, "/region", "../../etc".into()),
+            "missing-field",
+        ),
+        (
+            "time is a number",
+            with(ct, "/time", Value::from(5)),
+            "invalid-envelope",
+        ),
+        (
+            "resources is a string",
+            with(ct, "/resources", "arn".into()),
+            "invalid-envelope",
+        ),
+        ("no detail", without(ct, "detail"), "invalid-envelope"),
+        ("no id", without(gd, "id"), "missing-field"),
+        (
+            "unknown detail-type",
+            with(ct, "/detail-type", "AWS Health Event".into()),
+            "unsupported-event",
+        ),
+        (
+            "unknown source",
+            with(gd, "/source", "aws.health".into()),
+            "unsupported-event",
+        ),
+        (
+            "inline policy over the user quota",
+            with(ct, "/detail/requestParameters/policyDocument", big_inline.into()),
+            "policy-document",
+        ),
+        (
+            "bad URL encoding",
+            with(ct, "/detail/requestParameters/policyDocument", "%ZZ%7B".into()),
+            "policy-document",
+        ),
+        (
+            "policy is a JSON array",
+            with(ct, "/detail/requestParameters/policyDocument", "[]".into()),
+            "policy-document",
+        ),
+        (
+            "newline injection in a user name",
+            with(
+                ct,
+                "/detail/requestParameters/userName",
+                "dave\n{\"admin\":true}".into(),
+            ),
+            "missing-field",
+        ),
+        (
+            "policy ARN in another partition",
+            with(
+                "cloudtrail/attach-admin-to-user.json",
+                "/detail/requestParameters/policyArn",
+                "arn:aws-cn:iam::aws:policy/AdministratorAccess".into(),
+            ),
+            "missing-field",
+        ),
+        (
+            "policy ARN in another account",
+            with(
+                "cloudtrail/attach-customer-admin-policy.json",
+                "/detail/requestParameters/policyArn",
+                "arn:aws:iam::999999999999:policy/TeamAdmin".into(),
+            ),
+            "missing-field",
+        ),
+        (
+            "guardduty without key details",
+            with(gd, "/detail/resource/accessKeyDetails", Value::Null),
+            "missing-field",
+        ),
+        (
+            "guardduty severity out of range",
+            with(gd, "/detail/severity", Value::from(42)),
+            "missing-field",
+        ),
+        (
+            "config configuration is a string",
+            with(cfg, "/detail/configurationItem/configuration", "{}".into()),
+            "missing-field",
+        ),
+        (
+            "config resource type is a number",
+            with(cfg, "/detail/configurationItem/resourceType", Value::from(7)),
+            "missing-field",
+        ),
+    ];
+    assert!(cases.len() >= 25);
+    for (name, payload, want) in cases {
+        env.moto.start_recording();
+        let report = r.handle_bytes(&payload).await;
+        let calls = env.moto.recorded_calls();
+        assert!(calls.is_empty(), "{name}: calls {calls:?}");
+        assert_eq!(report.status, ReportStatus::Rejected, "{name}: {report:#?}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["input_error"]["kind"], want, "{name}: {json:#}");
+    }
+}

@@ -21,6 +21,8 @@
 //! | `AWS_MAX_ATTEMPTS` | attempts per AWS call (standard retry mode, exponential backoff) | `4` |
 //! | `KILL_SWITCH_PARAMETER` | an SSM parameter name: `on` forces dry-run everywhere; missing or unreadable also does | unset: no kill switch |
 //! | `KILL_SWITCH_TTL_SECONDS` | how long a read of the kill switch is reused | `30` |
+//! | `MEMBER_ROLE_NAME` | role assumed in member accounts for their events | unset: single account |
+//! | `MEMBER_ROLE_EXTERNAL_ID` | ExternalId for that role | unset |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
 //!
 //! An invalid value is a start-up error: the function refuses to run rather than guess.
@@ -164,6 +166,9 @@ pub struct Config {
     /// SSM parameter whose value `on` forces dry-run (`KILL_SWITCH_PARAMETER`).
     pub kill_switch_parameter: Option<String>,
     pub kill_switch_ttl_seconds: u64,
+    /// Role assumed in member accounts (`MEMBER_ROLE_NAME`); `None`: single account.
+    pub member_role_name: Option<String>,
+    pub member_external_id: Option<String>,
 }
 
 impl Config {
@@ -197,6 +202,8 @@ impl Default for Config {
             max_attempts: 4,
             kill_switch_parameter: None,
             kill_switch_ttl_seconds: 30,
+            member_role_name: None,
+            member_external_id: None,
         }
     }
 }
@@ -473,6 +480,14 @@ impl Config {
             0,
             "a whole number of seconds",
         )?;
+        let member_role_name = non_empty("MEMBER_ROLE_NAME");
+        if let Some(r) = &member_role_name {
+            let ok = r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+            if !ok {
+                return Err(invalid("MEMBER_ROLE_NAME", r, "an IAM role name"));
+            }
+        }
+        let member_external_id = non_empty("MEMBER_ROLE_EXTERNAL_ID");
         Ok(Config {
             mode,
             security_hub_product_arn,
@@ -491,6 +506,8 @@ impl Config {
             max_attempts,
             kill_switch_parameter,
             kill_switch_ttl_seconds,
+            member_role_name,
+            member_external_id,
         })
     }
 }

@@ -33,6 +33,7 @@ pub struct Responder {
     ports: Ports,
     limiter: crate::limits::RateLimiter,
     kill_switch: Option<crate::killswitch::KillSwitch>,
+    members: Option<crate::adapters::accounts::MemberAccounts>,
 }
 
 impl Responder {
@@ -51,6 +52,7 @@ impl Responder {
                 std::time::Duration::from_secs(config.rate_window_seconds),
             ),
             kill_switch: None,
+            members: None,
             config,
             sources: sources.to_vec(),
             ports: Ports { iam, tags, findings },
@@ -74,6 +76,7 @@ impl Responder {
             Arc::new(crate::adapters::securityhub::AwsSecurityHub::new(hub)),
         )
         .with_kill_switch(Arc::new(crate::adapters::AwsSsm(aws_sdk_ssm::Client::new(sdk))))
+        .with_member_accounts(sdk)
     }
 
     /// Reads the kill switch (`KILL_SWITCH_PARAMETER`, when set) through `port`.
@@ -88,6 +91,31 @@ impl Responder {
         self
     }
 
+    /// Remediates events of other accounts through `MEMBER_ROLE_NAME` (when set), assumed with
+    /// credentials from `sdk`.
+    pub fn with_member_accounts(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        self.members = self.config.member_role_name.clone().map(|role| {
+            crate::adapters::accounts::MemberAccounts::new(sdk.clone(), role, self.config.member_external_id.clone())
+        });
+        self
+    }
+
+    /// The ports that read and write in the finding's account.
+    async fn ports_for(&self, finding: &Finding) -> Result<Ports, crate::error::AwsError> {
+        let Some(members) = &self.members else {
+            return Ok(self.ports.clone());
+        };
+        Ok(members
+            .ports(
+                &finding.account,
+                &finding.partition,
+                &finding.event_id,
+                self.ports.findings.clone(),
+            )
+            .await?
+            .unwrap_or_else(|| self.ports.clone()))
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -96,7 +124,7 @@ impl Responder {
     pub async fn handle_bytes(&self, bytes: &[u8]) -> Report {
         let started = std::time::Instant::now();
         let report = match Envelope::from_slice(bytes) {
-            Ok(env) => self.handle_envelope(env).await,
+            Ok(env) => Box::pin(self.handle_envelope(env)).await,
             Err(e) => self.rejected(e),
         };
         finish(report, started)
@@ -106,7 +134,7 @@ impl Responder {
     pub async fn handle_value(&self, value: serde_json::Value) -> Report {
         let started = std::time::Instant::now();
         let report = match Envelope::from_value(value) {
-            Ok(env) => self.handle_envelope(env).await,
+            Ok(env) => Box::pin(self.handle_envelope(env)).await,
             Err(e) => self.rejected(e),
         };
         finish(report, started)
@@ -147,11 +175,18 @@ impl Responder {
                 report.reason = Some(reason.clone());
                 return report;
             }
-            let findings = self.expand(finding, &mut report).await;
+            let ports = match self.ports_for(&finding).await {
+                Ok(p) => p,
+                Err(e) => {
+                    report.errors.push(e);
+                    return report;
+                }
+            };
+            let findings = self.expand(&ports, finding, &mut report).await;
             if findings.is_empty() {
                 return report;
             }
-            self.evaluate_and_fix(&findings, &mut report).await;
+            self.evaluate_and_fix(&ports, &findings, &mut report).await;
             if let Subject::CredentialCompromise(cf) = &findings[0].subject {
                 self.annotate_source(&findings[0], cf, &mut report).await;
             }
@@ -164,7 +199,7 @@ impl Responder {
     /// Turns subjects that name a resource only indirectly into the subjects rules judge: a Config
     /// resource id becomes a name, a principal under review becomes one subject per policy it has
     /// now. Resources that no longer exist get a not-evaluated verdict; failed reads an error.
-    async fn expand(&self, finding: Finding, report: &mut Report) -> Vec<Finding> {
+    async fn expand(&self, ports: &Ports, finding: Finding, report: &mut Report) -> Vec<Finding> {
         let with = |subject: Subject| Finding {
             subject,
             ..finding.clone()
@@ -175,7 +210,7 @@ impl Responder {
                 resource_id,
             } => {
                 let resolved = if resource_type == ResourceKind::RdsDbInstance.config_type() {
-                    self.ports.tags.find_db_instance(resource_id).await.map(|name| {
+                    ports.tags.find_db_instance(resource_id).await.map(|name| {
                         name.and_then(|n| {
                             AwsResource::new(
                                 ResourceKind::RdsDbInstance,
@@ -188,31 +223,27 @@ impl Responder {
                         .map(|resource| Subject::ResourceTagsCheck { resource })
                     })
                 } else {
-                    self.ports
-                        .iam
-                        .find_by_id(resource_type, resource_id)
-                        .await
-                        .map(|found| {
-                            found.map(|name| match resource_type.as_str() {
-                                "AWS::IAM::Policy" => Subject::ManagedPolicyChanged {
-                                    policy_arn: name,
-                                    document: None,
-                                },
-                                t => Subject::PrincipalReview {
-                                    principal: PrincipalRef {
-                                        kind: match t {
-                                            "AWS::IAM::User" => PrincipalKind::User,
-                                            "AWS::IAM::Group" => PrincipalKind::Group,
-                                            _ => PrincipalKind::Role,
-                                        },
-                                        name,
+                    ports.iam.find_by_id(resource_type, resource_id).await.map(|found| {
+                        found.map(|name| match resource_type.as_str() {
+                            "AWS::IAM::Policy" => Subject::ManagedPolicyChanged {
+                                policy_arn: name,
+                                document: None,
+                            },
+                            t => Subject::PrincipalReview {
+                                principal: PrincipalRef {
+                                    kind: match t {
+                                        "AWS::IAM::User" => PrincipalKind::User,
+                                        "AWS::IAM::Group" => PrincipalKind::Group,
+                                        _ => PrincipalKind::Role,
                                     },
+                                    name,
                                 },
-                            })
+                            },
                         })
+                    })
                 };
                 match resolved {
-                    Ok(Some(subject)) => Box::pin(self.expand(with(subject), report)).await,
+                    Ok(Some(subject)) => Box::pin(self.expand(ports, with(subject), report)).await,
                     Ok(None) => {
                         self.gone(
                             &finding,
@@ -234,7 +265,7 @@ impl Responder {
                     Lookup::AttachedPolicies(principal.clone()),
                     Lookup::InlinePolicyNames(principal.clone()),
                 ] {
-                    if let Err(e) = self.ports.read(&lookup, &mut seen).await {
+                    if let Err(e) = ports.read(&lookup, &mut seen).await {
                         report.errors.push(e);
                         return vec![];
                     }
@@ -314,7 +345,7 @@ impl Responder {
         }
     }
 
-    async fn evaluate_and_fix(&self, findings: &[Finding], report: &mut Report) {
+    async fn evaluate_and_fix(&self, ports: &Ports, findings: &[Finding], report: &mut Report) {
         let finding = &findings[0];
         // Live state, each read once.
         let lookups: BTreeSet<Lookup> = findings
@@ -331,7 +362,7 @@ impl Responder {
             ..Observed::default()
         };
         for lookup in &lookups {
-            if let Err(e) = self.ports.read(lookup, &mut observed).await {
+            if let Err(e) = ports.read(lookup, &mut observed).await {
                 tracing::warn!(error = %e, ?lookup, "read failed; rules will not act on unknown state");
                 report.errors.push(e);
             }
@@ -393,7 +424,7 @@ impl Responder {
         let recorded = self.post(&first, report).await;
 
         report.actions = if recorded {
-            executor::execute(&plan, &gates, &self.ports).await
+            executor::execute(&plan, &gates, ports).await
         } else {
             executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
         };
@@ -676,6 +707,17 @@ fn finish(mut report: Report, started: std::time::Instant) -> Report {
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.settle();
     let json = serde_json::to_string(&report).unwrap_or_default();
+    for v in &report.verdicts {
+        let status = serde_json::to_value(&v.status).unwrap_or_default();
+        tracing::info!(
+            event_id = report.event_id.as_deref().unwrap_or(""),
+            rule = v.rule_id,
+            resource = v.resources.first().map(|r| r.arn.as_str()).unwrap_or(""),
+            verdict = status["status"].as_str().unwrap_or(""),
+            severity = v.severity.label(),
+            "verdict"
+        );
+    }
     tracing::info!(
         event_id = report.event_id.as_deref().unwrap_or(""),
         status = ?report.status,

@@ -182,3 +182,86 @@ async fn kill_switch_forces_dry_run_and_fails_closed() {
     assert_eq!(writes, record_fix_update(&["iam:DetachUserPolicy"]));
     assert!(env.inspect.attached("user", "alice").await.is_empty());
 }
+
+/// Events from a member account are fixed in that account, through the role assumed there, and
+/// the role's credentials are reused for later events (moto keeps one IAM per account: the
+/// assumed role's credentials reach the member account's).
+#[tokio::test]
+async fn member_account_events_are_fixed_there_through_the_assumed_role() {
+    let env = Env::seeded().await;
+    let member = "210987654321";
+    let creds = aws_sdk_sts::Client::new(&env.sdk)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{member}:role/seeder"))
+        .role_session_name("seed")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let member_sdk = env
+        .sdk
+        .to_builder()
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(
+                creds.access_key_id,
+                creds.secret_access_key,
+                Some(creds.session_token),
+                None,
+                "seed",
+            ),
+        ))
+        .build();
+    let member_iam = aws_sdk_iam::Client::new(&member_sdk);
+    member_iam.create_user().user_name("alice").send().await.unwrap();
+    member_iam
+        .attach_user_policy()
+        .user_name("alice")
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+
+    let r = responder_with_env(
+        &env.sdk,
+        &[
+            ("MODE", "remediate"),
+            ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+            ("MEMBER_ROLE_EXTERNAL_ID", "org-7f3a"),
+        ],
+    );
+    let event = |id: &str| {
+        let mut e: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();
+        e["id"] = id.into();
+        e["account"] = member.into();
+        e["detail"]["recipientAccountId"] = member.into();
+        e["detail"]["userIdentity"]["accountId"] = member.into();
+        serde_json::to_vec(&e).unwrap()
+    };
+    env.moto.start_recording();
+    let report = r.handle_bytes(&event("member-event-1")).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    let again = r.handle_bytes(&event("member-event-2")).await;
+    assert_eq!(again.status, ReportStatus::NoAction, "{again:#?}");
+    let calls = env.moto.recorded_calls();
+
+    let member_attached = member_iam
+        .list_attached_user_policies()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap()
+        .attached_policies
+        .unwrap_or_default();
+    assert!(member_attached.is_empty(), "fixed in the member account");
+    assert_eq!(
+        env.inspect.attached("user", "alice").await,
+        vec![ADMIN.to_string()],
+        "the home account's alice is not touched"
+    );
+    let assumed = calls
+        .iter()
+        .filter(|c| c.service == "sts" && c.operation == "AssumeRole")
+        .count();
+    assert_eq!(assumed, 1, "credentials are cached per account: {calls:?}");
+}

@@ -1,6 +1,7 @@
 //! The AWS side: two small ports and their SDK implementations. Nothing outside this folder
 //! touches an AWS SDK type, so the rest of the library is plain data and functions.
 
+pub mod accounts;
 pub mod iam;
 pub mod securityhub;
 pub mod tags;

@@ -15,9 +15,10 @@ tools: ## Install the pinned test tools (moto, cargo-lambda, zig) into .tools/
 demo: tools ## Start moto, seed over-permissive IAM, replay events/ and show what was found, fixed and reported
 	cargo run --quiet -p integration-tests --bin demo -- $(EVENTS)
 
-lint: ## rustfmt and clippy, warnings are errors
+lint: tools ## rustfmt, clippy and cfn-lint; warnings are errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cfn-lint template.yaml
 
 test: tools lint ## Everything CI runs: lint, unit/property/table tests, emulator and cargo-lambda replay tests
 	cp Cargo.lock fuzz/Cargo.lock  # same dependency versions as the workspace: the check reuses its build

@@ -8,7 +8,7 @@ venv="$tools/venv"
 req="$root/scripts/requirements-tools.txt"
 stamp="$venv/.installed-requirements"
 
-if [ -f "$stamp" ] && cmp -s "$req" "$stamp" && [ -x "$venv/bin/moto_server" ] && [ -x "$venv/bin/cargo-lambda" ]; then
+if [ -f "$stamp" ] && cmp -s "$req" "$stamp" && [ -x "$venv/bin/moto_server" ] && [ -x "$venv/bin/cargo-lambda" ] && [ -x "$venv/bin/cfn-lint" ]; then
   exit 0
 fi
 

@@ -972,8 +972,17 @@ impl Env {
     /// Replays a sample event through `responder`; returns the report and the writes moto saw,
     /// as `service:Operation`.
     pub async fn replay_with(&self, responder: &Responder, path: &str) -> (compliance_responder::Report, Vec<String>) {
+        self.replay_bytes(responder, &self.event(path)).await
+    }
+
+    /// Replays any payload through `responder`; returns the report and the writes moto saw.
+    pub async fn replay_bytes(
+        &self,
+        responder: &Responder,
+        bytes: &[u8],
+    ) -> (compliance_responder::Report, Vec<String>) {
         self.moto.start_recording();
-        let report = responder.handle_bytes(&self.event(path)).await;
+        let report = responder.handle_bytes(bytes).await;
         let writes = self
             .moto
             .recorded_calls()

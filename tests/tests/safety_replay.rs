@@ -8,16 +8,7 @@ use serde_json::Value;
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
 async fn replay_bytes(env: &Env, r: &Responder, bytes: Vec<u8>) -> (compliance_responder::Report, Vec<String>) {
-    env.moto.start_recording();
-    let report = r.handle_bytes(&bytes).await;
-    let writes = env
-        .moto
-        .recorded_calls()
-        .iter()
-        .filter(|c| c.is_write())
-        .map(|c| format!("{}:{}", c.service, c.operation))
-        .collect();
-    (report, writes)
+    env.replay_bytes(r, &bytes).await
 }
 
 #[tokio::test]

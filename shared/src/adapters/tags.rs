@@ -91,6 +91,25 @@ impl AwsTags {
         Ok(out.and_then(|o| o.queue_url))
     }
 
+    /// The Tagging API answers 200 and lists per-resource failures: one for `r` is an error.
+    fn outcome(
+        operation: &'static str,
+        r: &AwsResource,
+        failures: Option<std::collections::HashMap<String, aws_sdk_resourcegroupstagging::types::FailureInfo>>,
+    ) -> Result<Applied, AwsError> {
+        match failures.and_then(|m| m.get(&r.arn).cloned()) {
+            None => Ok(Applied::Done),
+            Some(f) => Err(Self::failed(
+                operation,
+                r,
+                f.error_code
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_else(|| "Failed".into()),
+                f.error_message.unwrap_or_default(),
+            )),
+        }
+    }
+
     fn failed(operation: &'static str, r: &AwsResource, code: String, message: String) -> AwsError {
         AwsError {
             service: "tag",
@@ -237,17 +256,7 @@ impl TagPort for AwsTags {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("tag", "TagResources", &r.arn, &e))?;
-        match out.failed_resources_map.and_then(|m| m.get(&r.arn).cloned()) {
-            None => Ok(Applied::Done),
-            Some(f) => Err(Self::failed(
-                "TagResources",
-                r,
-                f.error_code
-                    .map(|c| c.as_str().to_string())
-                    .unwrap_or_else(|| "Failed".into()),
-                f.error_message.unwrap_or_default(),
-            )),
-        }
+        Self::outcome("TagResources", r, out.failed_resources_map)
     }
 
     async fn untag(&self, r: &AwsResource, keys: &[String]) -> Result<Applied, AwsError> {
@@ -272,17 +281,7 @@ impl TagPort for AwsTags {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("tag", "UntagResources", &r.arn, &e))?;
-        match out.failed_resources_map.and_then(|m| m.get(&r.arn).cloned()) {
-            None => Ok(Applied::Done),
-            Some(f) => Err(Self::failed(
-                "UntagResources",
-                r,
-                f.error_code
-                    .map(|c| c.as_str().to_string())
-                    .unwrap_or_else(|| "Failed".into()),
-                f.error_message.unwrap_or_default(),
-            )),
-        }
+        Self::outcome("UntagResources", r, out.failed_resources_map)
     }
 
     async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError> {

@@ -51,6 +51,25 @@ fn targets(finding: &Finding) -> Vec<(&AwsResource, Option<&str>, Option<&Tags>)
     }
 }
 
+/// A verdict about one resource, with nothing matched and no remedy yet.
+fn verdict(resource: &AwsResource, status: Status, severity: Severity, summary: String) -> Verdict {
+    Verdict {
+        rule_id: ID,
+        status,
+        severity,
+        summary,
+        resources: vec![ResourceRef {
+            resource_type: ResourceType::Tagged(resource.kind),
+            arn: resource.arn.clone(),
+        }],
+        key: resource.arn.clone(),
+        matched_statements: vec![],
+        matched_actions: vec![],
+        remedy: Remedy::None,
+        needs_review: None,
+    }
+}
+
 /// Fills `${creator}`, `${account}`, `${region}`; `None` when the creator is needed but unknown.
 fn resolve(template: &str, resource: &AwsResource, creator: Option<&str>) -> Option<String> {
     if template.contains("${creator}") && creator.is_none_or(|c| c.trim().is_empty()) {
@@ -66,21 +85,12 @@ fn resolve(template: &str, resource: &AwsResource, creator: Option<&str>) -> Opt
 
 impl RequiredTags {
     fn judge(&self, resource: &AwsResource, creator: Option<&str>, live: &Tags, at_creation: Option<&Tags>) -> Verdict {
-        let mut v = Verdict {
-            rule_id: ID,
-            status: Status::Compliant,
-            severity: Severity::Informational,
-            summary: format!("{resource} carries every required tag"),
-            resources: vec![ResourceRef {
-                resource_type: ResourceType::Tagged(resource.kind),
-                arn: resource.arn.clone(),
-            }],
-            key: resource.arn.clone(),
-            matched_statements: vec![],
-            matched_actions: vec![],
-            remedy: Remedy::None,
-            needs_review: None,
-        };
+        let mut v = verdict(
+            resource,
+            Status::Compliant,
+            Severity::Informational,
+            format!("{resource} carries every required tag"),
+        );
         // What the resource has: the live tags, and those the create call set (the tag index can
         // lag behind a create; a key set at creation is never written again).
         let mut existing = live.clone();
@@ -184,21 +194,7 @@ impl Rule for RequiredTags {
                             format!("could not read the tags of {resource}; nothing tagged"),
                         ),
                     };
-                    Verdict {
-                        rule_id: ID,
-                        status: Status::NotEvaluated { kind },
-                        severity: META.severity,
-                        summary,
-                        resources: vec![ResourceRef {
-                            resource_type: ResourceType::Tagged(resource.kind),
-                            arn: resource.arn.clone(),
-                        }],
-                        key: resource.arn.clone(),
-                        matched_statements: vec![],
-                        matched_actions: vec![],
-                        remedy: Remedy::None,
-                        needs_review: None,
-                    }
+                    verdict(resource, Status::NotEvaluated { kind }, META.severity, summary)
                 }
             })
             .collect()

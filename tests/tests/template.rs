@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 /// Samples that exercise a function's own filter for events its pattern already keeps away.
 const ROUTED_NOWHERE: &[&str] = &["config/compliance-compliant-bucket.json"];
 
-/// Function resource name → (binary, its EventBridge patterns). Patterns are written as JSON
-/// flow mappings on the `Pattern:` line, so they are read exactly as deployed.
+/// Function resource name → (binary, its distinct EventBridge patterns). Patterns are written as
+/// JSON flow mappings on the `Pattern:` line, so they are read exactly as deployed.
 fn functions() -> BTreeMap<String, (String, Vec<Value>)> {
     let t = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let mut out: BTreeMap<String, (String, Vec<Value>)> = BTreeMap::new();
@@ -29,7 +29,11 @@ fn functions() -> BTreeMap<String, (String, Vec<Value>)> {
         }
         if let Some(pattern) = line.trim().strip_prefix("Pattern: ") {
             let v: Value = serde_json::from_str(pattern).unwrap_or_else(|e| panic!("{name}: {e}: {pattern}"));
-            out.entry(name.clone()).or_default().1.push(v);
+            // Each rule exists twice, on the default bus and on the central bus, with one pattern.
+            let patterns = &mut out.entry(name.clone()).or_default().1;
+            if !patterns.contains(&v) {
+                patterns.push(v);
+            }
         }
     }
     out
@@ -177,4 +181,48 @@ async fn every_sample_event_reaches_exactly_the_function_that_handles_it() {
         }
     }
     assert!(checked >= 40, "{checked} samples");
+}
+
+#[test]
+fn every_rule_listens_on_both_the_default_and_the_central_bus() {
+    let t = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let patterns: Vec<&str> = t.lines().filter(|l| l.trim().starts_with("Pattern: ")).collect();
+    let central = t
+        .lines()
+        .filter(|l| l.trim() == "EventBusName: !Ref CentralBus")
+        .count();
+    assert_eq!(patterns.len() % 2, 0);
+    assert_eq!(
+        central,
+        patterns.len() / 2 + 1,
+        "one per central rule, plus the bus policy"
+    );
+    for p in &patterns {
+        assert_eq!(patterns.iter().filter(|q| q == &p).count(), 2, "{p}");
+    }
+}
+
+/// Member accounts forward exactly the events the central functions handle: the member template's
+/// rules carry the same patterns as the central rules, each once.
+#[test]
+fn member_accounts_forward_exactly_the_handled_events() {
+    let member = std::fs::read_to_string(repo_root().join("member-template.yaml")).unwrap();
+    let mut forwarded: Vec<Value> = member
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("EventPattern: "))
+        .map(|p| serde_json::from_str(p).unwrap())
+        .collect();
+    let mut central: Vec<Value> = functions().into_values().flat_map(|(_, p)| p).collect();
+    let key = |v: &Value| v.to_string();
+    forwarded.sort_by_key(key);
+    central.sort_by_key(key);
+    assert_eq!(forwarded, central);
+    let iam_rule = member
+        .split("\n\n")
+        .find(|block| block.contains("\"aws.iam\""))
+        .expect("IAM forwarding rule");
+    assert!(
+        iam_rule.contains("Condition: IsUsEast1"),
+        "IAM events exist only in us-east-1"
+    );
 }

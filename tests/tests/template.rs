@@ -226,3 +226,97 @@ fn member_accounts_forward_exactly_the_handled_events() {
         "IAM events exist only in us-east-1"
     );
 }
+
+/// A template as JSON, through cfn-lint's CloudFormation YAML reader (short-form tags included).
+fn template_json(file: &str) -> Value {
+    let python = repo_root().join(".tools/venv/bin/python");
+    assert!(python.exists(), "run `make tools` first (cfn-lint)");
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json,sys\nfrom cfnlint.decode import decode\nprint(json.dumps(decode(sys.argv[1])[0]))",
+        ])
+        .arg(repo_root().join(file))
+        .output()
+        .expect("run cfn-lint's decoder");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Resolves the intrinsic functions a policy uses into plain values (`Fn::Sub` with example
+/// values, the first branch of `Fn::If`, `Ref` to a placeholder); drops `AWS::NoValue`.
+fn resolve(v: &Value) -> Option<Value> {
+    match v {
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::Sub") => {
+            let template = match &m["Fn::Sub"] {
+                Value::Array(a) => a[0].as_str().unwrap_or_default().to_string(),
+                other => other.as_str().unwrap_or_default().to_string(),
+            };
+            let mut out = template
+                .replace("${AWS::Partition}", "aws")
+                .replace("${AWS::AccountId}", "123456789012")
+                .replace("${AWS::Region}", "us-east-1");
+            while let (Some(a), Some(b)) = (out.find("${"), out.find('}')) {
+                if b < a {
+                    break;
+                }
+                out.replace_range(a..=b, "example");
+            }
+            Some(Value::from(out))
+        }
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::If") => resolve(&m["Fn::If"][1]),
+        Value::Object(m) if m.len() == 1 && m.contains_key("Ref") => {
+            (m["Ref"] != "AWS::NoValue").then(|| Value::from(format!("example-{}", m["Ref"].as_str().unwrap_or(""))))
+        }
+        Value::Object(m) => Some(Value::Object(
+            m.iter()
+                .filter_map(|(k, v)| resolve(v).map(|v| (k.clone(), v)))
+                .collect(),
+        )),
+        Value::Array(a) => Some(Value::Array(a.iter().filter_map(resolve).collect())),
+        other => Some(other.clone()),
+    }
+}
+
+/// The responder's own execution and remediation policies pass its own over-permission rules.
+#[test]
+fn the_responders_own_policies_pass_its_own_rules() {
+    use compliance_responder::policy::{DocumentKind, PolicyDocument};
+    use compliance_responder::rules;
+    let registry = rules::registry(&compliance_responder::Config::default());
+    let mut checked = 0;
+    for file in ["template.yaml", "member-template.yaml"] {
+        let t = template_json(file);
+        for (name, r) in t["Resources"].as_object().unwrap() {
+            let props = &r["Properties"];
+            let mut documents: Vec<(Value, DocumentKind)> = Vec::new();
+            match r["Type"].as_str().unwrap_or_default() {
+                "AWS::Serverless::Function" => {
+                    for p in props["Policies"].as_array().into_iter().flatten() {
+                        documents.push((p.clone(), DocumentKind::InlineRole));
+                    }
+                }
+                "AWS::IAM::Role" => {
+                    documents.push((props["AssumeRolePolicyDocument"].clone(), DocumentKind::Trust));
+                    for p in props["Policies"].as_array().into_iter().flatten() {
+                        documents.push((p["PolicyDocument"].clone(), DocumentKind::InlineRole));
+                    }
+                }
+                _ => {}
+            }
+            for (doc, kind) in documents {
+                let doc = resolve(&doc).unwrap();
+                let parsed = PolicyDocument::parse_as(&doc.to_string(), kind)
+                    .unwrap_or_else(|e| panic!("{file} {name}: {e}: {doc}"));
+                let found = rules::check_document(&registry, &parsed, kind);
+                assert!(
+                    found.is_empty(),
+                    "{file} {name}: {:?}",
+                    found.iter().map(|(m, v)| (m.id, v.len())).collect::<Vec<_>>()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "{checked} documents");
+}

@@ -13,8 +13,9 @@
 //! ```
 //!
 //! Everything from the envelope to the plan, and the ASFF finding builder, is pure data and
-//! functions: no AWS SDK types and no I/O. The AWS side lives in [`adapters`] behind two small
-//! traits ([`adapters::IamPort`], [`adapters::FindingsPort`]).
+//! functions: no AWS SDK types and no I/O. The AWS side lives in [`adapters`] behind small traits
+//! ([`adapters::IamPort`], [`adapters::TagPort`], [`adapters::FindingsPort`],
+//! [`adapters::SwitchPort`]).
 
 pub mod adapters;
 pub mod asff;

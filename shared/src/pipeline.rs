@@ -1,12 +1,17 @@
 //! The responder: one event in, one report out.
 //!
-//! 1. envelope → finding (pure; bad input is rejected here with no AWS call)
-//! 2. the rules' lookups are read from IAM (live state, never the event's copy)
-//! 3. rules judge (pure) → verdicts → plan (pure)
+//! 1. envelope → finding (pure; bad input is rejected here with no AWS call); events from accounts
+//!    outside `ALLOWED_ACCOUNTS` are dropped; the event's account picks the ports (own, or a
+//!    member account's through an assumed role)
+//! 2. indirect subjects are expanded (Config ids resolved, a principal under review split into its
+//!    policies), then the rules' lookups are read (live state, never the event's copy)
+//! 3. rules judge (pure) → verdicts; guards and exemptions withhold fixes that must not be made;
+//!    the plan merges the rest; each step gets a gate (dry-run by mode, rule mode or kill switch;
+//!    deferred by the write limits; otherwise apply)
 //! 4. non-compliant verdicts are posted to Security Hub as FAILED *before* any write; if that post
 //!    fails nothing is written (fail closed: no fix without a record)
-//! 5. the executor applies the plan (or, in dry-run, only reports it)
-//! 6. fixed verdicts are updated to PASSED in Security Hub
+//! 5. the executor applies the gated plan
+//! 6. fixed verdicts are updated to PASSED in Security Hub; GuardDuty's own finding is annotated
 //! 7. the report is returned and logged
 
 use crate::adapters::{FindingsPort, IamPort, Ports, SourceFindingNote, TagPort, Workflow};

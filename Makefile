@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOOLS := .tools/venv/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: help tools demo test lint build bench fuzz clean
+.PHONY: help tools demo test lint build bench bench-startup fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,7 +32,12 @@ fuzz: ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; se
 	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
 
 build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/
-	cargo lambda build --release --x86-64
+	cargo lambda build --release --x86-64 -p cloudtrail-responder -p config-responder -p guardduty-responder
+
+bench-startup: build ## Start-to-ready, first response, size and peak RSS of the bootstraps beside Cloud Custodian's handler
+	@test -x .tools/bench-venv/bin/python || python3 -m venv .tools/bench-venv
+	@cmp -s scripts/requirements-bench.txt .tools/bench-venv/.installed || { .tools/bench-venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-bench.txt && cp scripts/requirements-bench.txt .tools/bench-venv/.installed; }
+	scripts/bench-startup.py
 
 clean: ## Remove build output and installed tools
 	cargo clean

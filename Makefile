@@ -20,10 +20,11 @@ lint: tools ## rustfmt, clippy and cfn-lint; warnings are errors
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml member-template.yaml
 
-test: tools lint ## Everything CI runs: lint, unit/property/table tests, emulator and cargo-lambda replay tests
+test: tools lint ## Everything CI runs: lint, unit/property/table tests, emulator and cargo-lambda replay tests, the release build
 	cp Cargo.lock fuzz/Cargo.lock  # same dependency versions as the workspace: the check reuses its build
 	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir "$${CARGO_TARGET_DIR:-$(CURDIR)/target}"
 	cargo test --workspace
+	$(MAKE) build
 
 bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-managed policies
 	cargo bench -p compliance-responder --bench policy_eval

@@ -14,6 +14,7 @@
 //! | `ANNOTATE_SOURCE_FINDINGS` | `true`/`false`: note what was done on the GuardDuty finding in Security Hub | `true` |
 //! | `RULE_MODES` | `rule-id=remediate\|dry-run\|off;...` | every rule follows `MODE` |
 //! | `PROTECTED_PRINCIPALS` | comma-separated ARN patterns, never modified (added to the built-in ones) | none |
+//! | `EXEMPT_TAG` | the exemption tag key (reason in `<key>-reason`) | `compliance-responder:exempt` |
 //! | `EXEMPT_ARNS` | comma-separated ARN patterns, reported but never fixed | none |
 //! | `ALLOWED_ACCOUNTS` | comma-separated account ids; events from others are dropped | any account |
 //! | `MAX_WRITES_PER_EVENT` | writes one event may make; the rest are deferred | `10` |
@@ -169,6 +170,8 @@ pub struct Config {
     /// Role assumed in member accounts (`MEMBER_ROLE_NAME`); `None`: single account.
     pub member_role_name: Option<String>,
     pub member_external_id: Option<String>,
+    /// The exemption tag key (`EXEMPT_TAG`).
+    pub exempt_tag: String,
 }
 
 impl Config {
@@ -204,6 +207,7 @@ impl Default for Config {
             kill_switch_ttl_seconds: 30,
             member_role_name: None,
             member_external_id: None,
+            exempt_tag: crate::exemptions::EXEMPT_TAG.into(),
         }
     }
 }
@@ -488,6 +492,18 @@ impl Config {
             }
         }
         let member_external_id = non_empty("MEMBER_ROLE_EXTERNAL_ID");
+        let exempt_tag = non_empty("EXEMPT_TAG").unwrap_or_else(|| crate::exemptions::EXEMPT_TAG.into());
+        if exempt_tag.chars().count() > crate::resource::MAX_TAG_KEY - "-reason".len()
+            || exempt_tag
+                .to_ascii_lowercase()
+                .starts_with(crate::resource::RESERVED_PREFIX)
+        {
+            return Err(invalid(
+                "EXEMPT_TAG",
+                &exempt_tag,
+                "a tag key of at most 121 characters, not aws:",
+            ));
+        }
         Ok(Config {
             mode,
             security_hub_product_arn,
@@ -508,6 +524,7 @@ impl Config {
             kill_switch_ttl_seconds,
             member_role_name,
             member_external_id,
+            exempt_tag,
         })
     }
 }
@@ -605,6 +622,7 @@ mod tests {
             ("RULE_MODES", "required-tags=sometimes"),
             ("ALLOWED_ACCOUNTS", "12345"),
             ("PROTECTED_PRINCIPALS", "role/x"),
+            ("EXEMPT_TAG", "aws:exempt"),
             ("MAX_WRITES_PER_EVENT", "-1"),
             ("RATE_WINDOW_SECONDS", "0"),
             ("AWS_MAX_ATTEMPTS", "50"),

@@ -3,7 +3,8 @@
 //!
 //! Tag value: `true` (no expiry) or an expiry date `YYYY-MM-DD` (exempt through the end of that
 //! day, UTC), optionally followed by a space and the reason: `2027-01-31 SEC-1234 legal hold`.
-//! The reason may also be in `compliance-responder:exempt-reason`. An expired exemption no longer
+//! The reason may also be in `compliance-responder:exempt-reason`. `EXEMPT_TAG` renames the key
+//! (the reason tag is then `<key>-reason`). An expired exemption no longer
 //! protects (and the verdict says so); an unreadable value protects (fail closed) and the verdict
 //! says why. Pure.
 
@@ -12,8 +13,8 @@ use crate::rules::{Status, Verdict};
 use crate::state::{Known, Observed};
 use chrono::{DateTime, NaiveDate, Utc};
 
+/// The default exemption tag key (`EXEMPT_TAG` changes it; the reason tag is `<key>-reason`).
 pub const EXEMPT_TAG: &str = "compliance-responder:exempt";
-pub const EXEMPT_REASON_TAG: &str = "compliance-responder:exempt-reason";
 
 /// What an exemption tag says at a given time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +57,9 @@ pub fn parse(value: &str, reason_tag: Option<&str>, today: NaiveDate) -> Exempti
 
 /// Turns the fixes of verdicts about exempt resources into "left alone" verdicts. A fix is also
 /// withheld when the tags of one of its resources could not be read (fail closed).
-pub fn apply(verdicts: &mut [Verdict], observed: &Observed, now: DateTime<Utc>) {
+pub fn apply(verdicts: &mut [Verdict], observed: &Observed, now: DateTime<Utc>, tag: &str) {
     let today = now.date_naive();
+    let reason_tag = format!("{tag}-reason");
     for v in verdicts.iter_mut() {
         if v.status != Status::NonCompliant || !matches!(v.remedy, Remedy::Edit { .. } | Remedy::Apply { .. }) {
             continue;
@@ -76,8 +78,8 @@ pub fn apply(verdicts: &mut [Verdict], observed: &Observed, now: DateTime<Utc>) 
                     break;
                 }
             };
-            let Some(value) = tags.get(EXEMPT_TAG) else { continue };
-            match parse(value, tags.get(EXEMPT_REASON_TAG).map(String::as_str), today) {
+            let Some(value) = tags.get(tag) else { continue };
+            match parse(value, tags.get(&reason_tag).map(String::as_str), today) {
                 Exemption::Active { until, reason } => {
                     let until = until.map(|d| format!(" until {d}")).unwrap_or_default();
                     let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
@@ -87,7 +89,7 @@ pub fn apply(verdicts: &mut [Verdict], observed: &Observed, now: DateTime<Utc>) 
                 Exemption::Expired { on } => expired.push(format!("the exemption of {} expired on {on}", r.arn)),
                 Exemption::Unreadable { value } => {
                     withheld = Some(format!(
-                        "{} has {EXEMPT_TAG}={value:?}, which is neither `true` nor a YYYY-MM-DD date: \
+                        "{} has {tag}={value:?}, which is neither `true` nor a YYYY-MM-DD date: \
                          treated as exempt until it is corrected",
                         r.arn
                     ));
@@ -191,7 +193,7 @@ mod tests {
                 );
             }
             let mut vs = vec![verdict(&b)];
-            apply(&mut vs, &o, now);
+            apply(&mut vs, &o, now, EXEMPT_TAG);
             vs.remove(0)
         };
         let v = run(Some(&[(EXEMPT_TAG, "2027-01-31 legal hold")]));

@@ -378,7 +378,7 @@ impl Responder {
         // Protected, allow-listed, foreign and exempt resources keep their finding but lose their
         // fix (before anything is planned).
         self.config.guards.apply(&mut verdicts, &finding.account);
-        crate::exemptions::apply(&mut verdicts, &observed, chrono::Utc::now());
+        crate::exemptions::apply(&mut verdicts, &observed, chrono::Utc::now(), &self.config.exempt_tag);
         let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
         let plan = Plan::build(&remedies, &observed);
         // The kill switch is read only when there is something to fix.

@@ -40,11 +40,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if not_found(&e) => Ok(None),
-        Err(e) => Err(AwsError::from_sdk("iam", operation, resource, &e)),
-    }
+    super::absent_when(result, |code| code == "NoSuchEntity", "iam", operation, resource)
 }
 
 /// Maps a write's result: NoSuchEntity on a removal means the state is already as wanted.

@@ -15,6 +15,26 @@ use async_trait::async_trait;
 use serde::Serialize;
 use std::sync::Arc;
 
+/// `Ok(None)` when the SDK call failed with an error code `gone` says means "no such resource",
+/// the error with its context otherwise. Shared by every adapter's reads.
+pub(crate) fn absent_when<T, E, R>(
+    result: Result<T, aws_sdk_iam::error::SdkError<E, R>>,
+    gone: impl Fn(&str) -> bool,
+    service: &'static str,
+    operation: &'static str,
+    resource: &str,
+) -> Result<Option<T>, AwsError>
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.as_service_error().and_then(|s| s.code()).is_some_and(&gone) => Ok(None),
+        Err(e) => Err(AwsError::from_sdk(service, operation, resource, &e)),
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -62,11 +62,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.as_service_error().and_then(|s| s.code()).is_some_and(is_not_found) => Ok(None),
-        Err(e) => Err(AwsError::from_sdk(service, operation, &resource.arn, &e)),
-    }
+    super::absent_when(result, is_not_found, service, operation, &resource.arn)
 }
 
 fn pairs<I: IntoIterator<Item = (Option<String>, Option<String>)>>(it: I) -> Tags {

@@ -4,10 +4,10 @@ SHELL := /bin/bash
 TOOLS := .tools/venv/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: help tools demo test lint build bench bench-startup fuzz clean
+.PHONY: help tools demo test lint build bench bench-startup bench-calls bench-entropy fuzz clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 tools: ## Install the pinned test tools (moto, cargo-lambda, zig) into .tools/
 	@scripts/install-tools.sh
@@ -38,7 +38,14 @@ build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/
 bench-startup: build ## Start-to-ready, first response, size and peak RSS of the bootstraps beside Cloud Custodian's handler
 	@test -x .tools/bench-venv/bin/python || python3 -m venv .tools/bench-venv
 	@cmp -s scripts/requirements-bench.txt .tools/bench-venv/.installed || { .tools/bench-venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-bench.txt && cp scripts/requirements-bench.txt .tools/bench-venv/.installed; }
-	scripts/bench-startup.py
+	cargo build --quiet -p integration-tests --bin bench-startup --bin startup-floor
+	"$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/bench-startup" $(BENCH_ARGS)
+
+bench-calls: tools ## AWS API calls per sample event, counted at moto, beside the minimum (events/api-calls.tsv)
+	API_CALLS_REPORT=1 cargo test -p integration-tests --test api_calls -- --nocapture --test-threads=1
+
+bench-entropy: ## First random draw of aws-lc with and without its CPU-jitter entropy source
+	scripts/bench-entropy.sh
 
 clean: ## Remove build output and installed tools
 	cargo clean

@@ -1,5 +1,13 @@
 //! The Lambda entry point every function crate calls: configuration, logging and SDK clients are
-//! built once at start-up; each event is handed to the [`Responder`] and its report returned.
+//! built once per execution environment, never per event; each event is handed to the
+//! [`Responder`] and its report returned.
+//!
+//! Start-up: settings are read and checked, and logging installed, before anything else (a bad
+//! setting fails the init phase). The SDK configuration and the clients are built on a
+//! background thread started at init, while the runtime asks Lambda for the first event: building
+//! the first client loads the TLS trust store (the system's root certificates, hundreds of files
+//! on some systems), by far the largest part of start-up. The first event waits for that build if
+//! it is not finished; later events use the same clients.
 
 use crate::finding::SourceKind;
 use crate::{logging, Config, Responder};
@@ -25,11 +33,33 @@ pub async fn handle(function: &str, responder: &Responder, event: LambdaEvent<Va
 pub async fn run(name: &'static str, sources: &[SourceKind]) -> Result<(), Error> {
     let config = Config::from_env()?;
     logging::init(&config.log_level);
-    // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, so the same build runs against moto.
-    let sdk = sdk_loader(&config).load().await;
     tracing::info!(function = name, mode = %config.mode, "starting");
-    let responder = Responder::from_sdk_config(config, sources, &sdk);
-    lambda_runtime::run(service_fn(|event| handle(name, &responder, event))).await
+    let sources = sources.to_vec();
+    // Off the runtime's thread: loading the configuration builds the first HTTPS connector (and
+    // with it the trust store), which is synchronous work. The runtime's own thread meanwhile
+    // asks Lambda for the first event, and drives the I/O this thread's `block_on` needs.
+    let runtime = tokio::runtime::Handle::current();
+    let building = tokio::task::spawn_blocking(move || {
+        // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, so the same build runs against moto.
+        let sdk = runtime.block_on(sdk_loader(&config).load());
+        Responder::from_sdk_config(config, &sources, &sdk)
+    });
+    let building = tokio::sync::Mutex::new(Some(building));
+    let responder: tokio::sync::OnceCell<Responder> = tokio::sync::OnceCell::new();
+    lambda_runtime::run(service_fn(|event| async {
+        let responder = responder
+            .get_or_try_init(|| async {
+                match building.lock().await.take() {
+                    Some(handle) => handle
+                        .await
+                        .map_err(|e| Error::from(format!("building the SDK clients: {e}"))),
+                    None => Err("building the SDK clients failed earlier".into()),
+                }
+            })
+            .await?;
+        handle(name, responder, event).await
+    }))
+    .await
 }
 
 /// The SDK configuration every function uses: bounded retries (`AWS_MAX_ATTEMPTS`, standard mode:

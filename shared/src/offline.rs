@@ -53,6 +53,8 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
                     versions: vec![],
                     oldest_non_default: None,
                     tags: Default::default(),
+                    // The event shows no versions: planned as if there were room for one.
+                    versions_read: true,
                 }),
             );
         }
@@ -117,7 +119,7 @@ impl IamPort for Snapshot {
                     observed.inline_names.insert(p.clone(), v.clone());
                 }
             }
-            Lookup::ManagedPolicy { arn } => {
+            Lookup::ManagedPolicy { arn } | Lookup::PolicyVersions { arn } => {
                 if let Some(v) = s.managed_policies.get(arn) {
                     observed.managed_policies.insert(arn.clone(), v.clone());
                 }
@@ -177,7 +179,7 @@ impl TagPort for Snapshot {
     async fn untag(&self, resource: &AwsResource, _keys: &[String]) -> Result<Applied, AwsError> {
         Err(offline(format!("untag {resource}")))
     }
-    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError> {
+    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<(String, Tags)>, AwsError> {
         Err(offline(format!("resolve {resource_id}")))
     }
 }

@@ -65,7 +65,10 @@ impl Responder {
     }
 
     /// A responder over the real AWS SDK clients built from `sdk` (which honours
-    /// `AWS_ENDPOINT_URL`). Security Hub goes to `SECURITY_HUB_REGION` when set.
+    /// `AWS_ENDPOINT_URL`). Security Hub goes to `SECURITY_HUB_REGION` when set. The IAM and
+    /// Security Hub clients are built here, at start-up (every event that reaches a rule needs
+    /// them); the tag clients (one per service) and the SSM client are built the first time they
+    /// are used. None is ever built per event.
     pub fn from_sdk_config(config: Config, sources: &[SourceKind], sdk: &aws_config::SdkConfig) -> Self {
         let iam = aws_sdk_iam::Client::new(sdk);
         let mut hub = aws_sdk_securityhub::config::Builder::from(sdk);
@@ -80,7 +83,7 @@ impl Responder {
             Arc::new(crate::adapters::tags::AwsTags::from_sdk_config(sdk)),
             Arc::new(crate::adapters::securityhub::AwsSecurityHub::new(hub)),
         )
-        .with_kill_switch(Arc::new(crate::adapters::AwsSsm(aws_sdk_ssm::Client::new(sdk))))
+        .with_kill_switch(Arc::new(crate::adapters::AwsSsm::new(sdk)))
         .with_member_accounts(sdk)
     }
 
@@ -187,11 +190,13 @@ impl Responder {
                     return report;
                 }
             };
-            let findings = self.expand(&ports, finding, &mut report).await;
+            // What expanding the subject read is kept: the rules' lookups are not read twice.
+            let mut seen = Observed::default();
+            let findings = self.expand(&ports, finding, &mut report, &mut seen).await;
             if findings.is_empty() {
                 return report;
             }
-            self.evaluate_and_fix(&ports, &findings, &mut report).await;
+            self.evaluate_and_fix(&ports, &findings, &mut report, seen).await;
             if let Subject::CredentialCompromise(cf) = &findings[0].subject {
                 self.annotate_source(&findings[0], cf, &mut report).await;
             }
@@ -204,7 +209,8 @@ impl Responder {
     /// Turns subjects that name a resource only indirectly into the subjects rules judge: a Config
     /// resource id becomes a name, a principal under review becomes one subject per policy it has
     /// now. Resources that no longer exist get a not-evaluated verdict; failed reads an error.
-    async fn expand(&self, ports: &Ports, finding: Finding, report: &mut Report) -> Vec<Finding> {
+    /// What it reads on the way is recorded in `seen`.
+    async fn expand(&self, ports: &Ports, finding: Finding, report: &mut Report, seen: &mut Observed) -> Vec<Finding> {
         let with = |subject: Subject| Finding {
             subject,
             ..finding.clone()
@@ -215,17 +221,18 @@ impl Responder {
                 resource_id,
             } => {
                 let resolved = if resource_type == ResourceKind::RdsDbInstance.config_type() {
-                    ports.tags.find_db_instance(resource_id).await.map(|name| {
-                        name.and_then(|n| {
-                            AwsResource::new(
-                                ResourceKind::RdsDbInstance,
-                                &n,
-                                &finding.partition,
-                                &finding.region,
-                                &finding.account,
-                            )
-                        })
-                        .map(|resource| Subject::ResourceTagsCheck { resource })
+                    ports.tags.find_db_instance(resource_id).await.map(|found| {
+                        let (name, tags) = found?;
+                        let resource = AwsResource::new(
+                            ResourceKind::RdsDbInstance,
+                            &name,
+                            &finding.partition,
+                            &finding.region,
+                            &finding.account,
+                        )?;
+                        // The answer that named the instance carried its tags.
+                        seen.tags.insert(resource.arn.clone(), Some(tags));
+                        Some(Subject::ResourceTagsCheck { resource })
                     })
                 } else {
                     ports.iam.find_by_id(resource_type, resource_id).await.map(|found| {
@@ -248,7 +255,7 @@ impl Responder {
                     })
                 };
                 match resolved {
-                    Ok(Some(subject)) => Box::pin(self.expand(ports, with(subject), report)).await,
+                    Ok(Some(subject)) => Box::pin(self.expand(ports, with(subject), report, seen)).await,
                     Ok(None) => {
                         self.gone(
                             &finding,
@@ -264,13 +271,12 @@ impl Responder {
                 }
             }
             Subject::PrincipalReview { principal } => {
-                let mut seen = Observed::default();
                 for lookup in [
                     Lookup::Principal(principal.clone()),
                     Lookup::AttachedPolicies(principal.clone()),
                     Lookup::InlinePolicyNames(principal.clone()),
                 ] {
-                    if let Err(e) = ports.read(&lookup, &mut seen).await {
+                    if let Err(e) = ports.read(&lookup, seen).await {
                         report.errors.push(e);
                         return vec![];
                     }
@@ -350,7 +356,7 @@ impl Responder {
         }
     }
 
-    async fn evaluate_and_fix(&self, ports: &Ports, findings: &[Finding], report: &mut Report) {
+    async fn evaluate_and_fix(&self, ports: &Ports, findings: &[Finding], report: &mut Report, seen: Observed) {
         let finding = &findings[0];
         // Live state, each read once.
         let lookups: BTreeSet<Lookup> = findings
@@ -364,9 +370,10 @@ impl Responder {
             .collect();
         let mut observed = Observed {
             read_at: Some(chrono::Utc::now()),
-            ..Observed::default()
+            ..seen
         };
-        for lookup in &lookups {
+        let missing: Vec<&Lookup> = lookups.iter().filter(|l| !observed.has(l)).collect();
+        for lookup in missing {
             if let Err(e) = ports.read(lookup, &mut observed).await {
                 tracing::warn!(error = %e, ?lookup, "read failed; rules will not act on unknown state");
                 report.errors.push(e);
@@ -379,6 +386,23 @@ impl Responder {
         // fix (before anything is planned).
         self.config.guards.apply(&mut verdicts, &finding.account);
         crate::exemptions::apply(&mut verdicts, &observed, chrono::Utc::now(), &self.config.exempt_tag);
+        // A fix that adds a version to a customer-managed policy needs its versions (IAM keeps
+        // five): read only now, for the policies a fix will change.
+        let versions: BTreeSet<Lookup> = verdicts
+            .iter()
+            .filter_map(|v| match &v.remedy {
+                Remedy::Edit { target, edits } => target.new_version_of(edits, &observed),
+                _ => None,
+            })
+            .map(|arn| Lookup::PolicyVersions { arn })
+            .filter(|l| !observed.has(l))
+            .collect();
+        for lookup in &versions {
+            if let Err(e) = ports.read(lookup, &mut observed).await {
+                tracing::warn!(error = %e, ?lookup, "read failed; no version will be added");
+                report.errors.push(e);
+            }
+        }
         let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
         let plan = Plan::build(&remedies, &observed);
         // The kill switch is read only when there is something to fix.

@@ -162,6 +162,24 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// The customer-managed policy to which a fix with `edits` adds a version (what is left of
+    /// its document is not empty), if that is what it does: that fix needs the policy's versions.
+    pub fn new_version_of(&self, edits: &[StatementEdit], observed: &Observed) -> Option<String> {
+        let Target::Managed { policy_arn, .. } = self else {
+            return None;
+        };
+        let Known::Present(policy) = observed.managed_policy(policy_arn) else {
+            return None;
+        };
+        if policy.is_aws_managed() {
+            return None;
+        }
+        let doc = parse(&policy.document, "the policy's default version").ok()?;
+        apply_edits(&doc, edits).map(|_| policy_arn.clone())
+    }
+}
+
 /// What a verdict asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "remedy", rename_all = "kebab-case")]
@@ -315,6 +333,9 @@ fn plan_target(target: &Target, edits: &[StatementEdit], observed: &Observed) ->
                     "every statement of this managed policy is offending and a policy cannot be empty: detach it from its principals or delete it by hand".into(),
                 ),
                 (false, Some(document), _) => {
+                    if !policy.versions_read {
+                        return Err(format!("the versions of {policy_arn} were not read: no room can be made for a new one"));
+                    }
                     let mut steps = Vec::new();
                     if policy.versions.len() >= MAX_POLICY_VERSIONS {
                         let Some((id, old)) = &policy.oldest_non_default else {
@@ -398,6 +419,7 @@ mod tests {
                 oldest_non_default: (versions.len() >= 5).then(|| ("v1".to_string(), MIXED.to_string())),
                 versions,
                 tags: Default::default(),
+                versions_read: true,
             }),
         );
         o

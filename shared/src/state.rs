@@ -17,8 +17,11 @@ pub enum Lookup {
     AttachedPolicies(PrincipalRef),
     /// Which inline policies does the principal have?
     InlinePolicyNames(PrincipalRef),
-    /// A managed policy, its default version's document and (customer-managed) its versions.
+    /// A managed policy and its default version's document.
     ManagedPolicy { arn: String },
+    /// A customer-managed policy's versions (and, at IAM's limit of 5, the oldest non-default
+    /// one's document): read only when a fix is about to add a version, after the verdicts.
+    PolicyVersions { arn: String },
     /// An inline policy's current document.
     InlinePolicy { principal: PrincipalRef, name: String },
     /// The access keys of an IAM user and whether each is active.
@@ -60,13 +63,15 @@ pub struct ManagedPolicy {
     pub name: String,
     pub default_version_id: String,
     pub document: String,
-    /// Customer-managed policies only (empty for AWS-managed ones).
+    /// Customer-managed policies only (empty for AWS-managed ones), once `versions_read`.
     pub versions: Vec<PolicyVersion>,
     /// When the policy has IAM's maximum of 5 versions: the oldest non-default version and its
     /// document, which a new version would have to replace.
     pub oldest_non_default: Option<(String, String)>,
     /// The policy's tags (customer-managed policies only).
     pub tags: Tags,
+    /// Whether `versions` and `oldest_non_default` have been read ([`Lookup::PolicyVersions`]).
+    pub versions_read: bool,
 }
 
 /// IAM keeps at most this many versions of a managed policy.
@@ -115,6 +120,25 @@ fn known<'a, K: Ord, T>(map: &'a BTreeMap<K, Option<T>>, key: &K) -> Known<'a, T
 }
 
 impl Observed {
+    /// Whether `lookup` has been answered already (present or absent): the pipeline reads each
+    /// lookup once per event, even when expanding a subject needed it before the rules did.
+    pub fn has(&self, lookup: &Lookup) -> bool {
+        match lookup {
+            Lookup::Principal(p) => self.principals.contains_key(p),
+            Lookup::AttachedPolicies(p) => self.attached.contains_key(p),
+            Lookup::InlinePolicyNames(p) => self.inline_names.contains_key(p),
+            Lookup::ManagedPolicy { arn } => self.managed_policies.contains_key(arn),
+            Lookup::PolicyVersions { arn } => {
+                matches!(self.managed_policies.get(arn), Some(Some(p)) if p.versions_read)
+            }
+            Lookup::InlinePolicy { principal, name } => {
+                self.inline_policies.contains_key(&(principal.clone(), name.clone()))
+            }
+            Lookup::AccessKeys { user_name } => self.access_keys.contains_key(user_name),
+            Lookup::ResourceTags(resource) => self.tags.contains_key(&resource.arn),
+        }
+    }
+
     pub fn principal(&self, p: &PrincipalRef) -> Known<'_, PrincipalInfo> {
         known(&self.principals, p)
     }

@@ -184,6 +184,8 @@ impl Drop for Moto {
 pub struct ApiCall {
     pub service: String,
     pub operation: String,
+    /// Method, path, query and body: two calls with the same `request` asked the same thing.
+    pub request: String,
 }
 
 impl ApiCall {
@@ -222,7 +224,17 @@ impl ApiCall {
                 _ => format!("{} {path}", v["method"].as_str().unwrap_or("?")),
             }
         };
-        Some(ApiCall { service, operation })
+        let request = format!(
+            "{} {} {body}",
+            v["method"].as_str().unwrap_or("?"),
+            url.split_once("://")
+                .map_or(url, |(_, u)| u.find('/').map_or("/", |i| &u[i..]))
+        );
+        Some(ApiCall {
+            service,
+            operation,
+            request,
+        })
     }
 
     /// True for calls that change state.

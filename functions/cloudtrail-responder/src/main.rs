@@ -5,7 +5,8 @@
 
 use compliance_responder::finding::SourceKind;
 
-#[tokio::main]
+// One event at a time per execution environment: a single-threaded runtime, no worker threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     compliance_responder::lambda::run("cloudtrail-responder", &[SourceKind::CloudTrail]).await
 }

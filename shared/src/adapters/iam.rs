@@ -242,7 +242,7 @@ impl AwsIam {
         let Some(document) = self.version_document(arn, &version_id).await? else {
             return Ok(None);
         };
-        let mut managed = ManagedPolicy {
+        Ok(Some(ManagedPolicy {
             arn: arn.to_string(),
             name: policy.policy_name.unwrap_or_default(),
             default_version_id: version_id,
@@ -255,11 +255,17 @@ impl AwsIam {
                 .into_iter()
                 .map(|t| (t.key, t.value))
                 .collect(),
-        };
-        if managed.is_aws_managed() {
-            return Ok(Some(managed));
-        }
-        // Customer-managed: the versions decide whether a new one needs room (at most 5).
+            versions_read: false,
+        }))
+    }
+
+    /// A customer-managed policy's versions, which decide whether a new one needs room (at most
+    /// 5): `ListPolicyVersions`, and at the limit the oldest non-default version's document (kept
+    /// so that deleting it can be undone). `None` when the policy is gone.
+    async fn policy_versions(
+        &self,
+        arn: &str,
+    ) -> Result<Option<(Vec<PolicyVersion>, Option<(String, String)>)>, AwsError> {
         let Some(listed) = absent_if_not_found(
             self.client.list_policy_versions().policy_arn(arn).send().await,
             "ListPolicyVersions",
@@ -286,15 +292,15 @@ impl AwsIam {
                 .cmp(&b.created)
                 .then_with(|| version_number(&a.id).cmp(&version_number(&b.id)))
         });
+        let mut oldest_non_default = None;
         if versions.len() >= MAX_POLICY_VERSIONS {
             if let Some(oldest) = versions.iter().find(|v| !v.is_default) {
                 if let Some(doc) = self.version_document(arn, &oldest.id).await? {
-                    managed.oldest_non_default = Some((oldest.id.clone(), doc));
+                    oldest_non_default = Some((oldest.id.clone(), doc));
                 }
             }
         }
-        managed.versions = versions;
-        Ok(Some(managed))
+        Ok(Some((versions, oldest_non_default)))
     }
 
     async fn version_document(&self, arn: &str, version_id: &str) -> Result<Option<String>, AwsError> {
@@ -372,6 +378,21 @@ impl IamPort for AwsIam {
             Lookup::ManagedPolicy { arn } => {
                 let v = self.managed_policy(arn).await?;
                 observed.managed_policies.insert(arn.clone(), v);
+            }
+            Lookup::PolicyVersions { arn } => {
+                let read = self.policy_versions(arn).await?;
+                let entry = observed.managed_policies.entry(arn.clone()).or_insert(None);
+                match (read, entry.as_mut()) {
+                    (Some((versions, oldest)), Some(policy)) => {
+                        policy.versions = versions;
+                        policy.oldest_non_default = oldest;
+                        policy.versions_read = true;
+                    }
+                    // Deleted since it was read: nothing to add a version to.
+                    (None, _) => *entry = None,
+                    // Versions without the policy itself: nothing to plan against.
+                    (Some(_), None) => {}
+                }
             }
             Lookup::InlinePolicy { principal, name } => {
                 let v = self.inline(principal, name).await?;

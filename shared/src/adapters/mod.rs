@@ -65,8 +65,9 @@ pub trait TagPort: Send + Sync {
     /// Adds tags (the caller only passes keys the resource lacks).
     async fn tag(&self, resource: &AwsResource, tags: &Tags) -> Result<Applied, AwsError>;
     async fn untag(&self, resource: &AwsResource, keys: &[String]) -> Result<Applied, AwsError>;
-    /// The identifier of the DB instance whose resource id (`db-...`) is `resource_id`.
-    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError>;
+    /// The identifier of the DB instance whose resource id (`db-...`) is `resource_id`, and its
+    /// tags from the same answer (so they are not read again).
+    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<(String, Tags)>, AwsError>;
 }
 
 /// Reads the kill switch parameter.
@@ -76,14 +77,35 @@ pub trait SwitchPort: Send + Sync {
     async fn parameter(&self, name: &str) -> Result<Option<String>, AwsError>;
 }
 
-/// [`SwitchPort`] over `aws-sdk-ssm` (`GetParameter`).
-pub struct AwsSsm(pub aws_sdk_ssm::Client);
+/// [`SwitchPort`] over `aws-sdk-ssm` (`GetParameter`). The client is built the first time the
+/// switch is read (only functions with `KILL_SWITCH_PARAMETER` set, and only once there is
+/// something to fix), then kept for the life of the execution environment.
+pub struct AwsSsm {
+    sdk: aws_config::SdkConfig,
+    client: std::sync::OnceLock<aws_sdk_ssm::Client>,
+}
+
+impl AwsSsm {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        AwsSsm {
+            sdk: sdk.clone(),
+            client: std::sync::OnceLock::new(),
+        }
+    }
+}
 
 #[async_trait]
 impl SwitchPort for AwsSsm {
     async fn parameter(&self, name: &str) -> Result<Option<String>, AwsError> {
         use aws_sdk_iam::error::ProvideErrorMetadata;
-        match self.0.get_parameter().name(name).send().await {
+        match self
+            .client
+            .get_or_init(|| aws_sdk_ssm::Client::new(&self.sdk))
+            .get_parameter()
+            .name(name)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(out.parameter.and_then(|p| p.value).unwrap_or_default())),
             Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ParameterNotFound") => Ok(None),
             Err(e) => Err(AwsError::from_sdk("ssm", "GetParameter", name, &e)),

@@ -10,35 +10,100 @@ use crate::error::AwsError;
 use crate::resource::{AwsResource, ResourceKind, Tags};
 use async_trait::async_trait;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
-/// The SDK clients the tag adapter uses. Build once per process.
-#[derive(Clone, Debug)]
+/// The tag adapter's SDK clients. Each service client is built once, the first time a resource of
+/// that service is read or tagged, and kept for the life of the execution environment: a function
+/// that only ever sees IAM events never builds the seven others (each client build re-reads the
+/// TLS trust store), and none is ever built per event.
+#[derive(Debug)]
 pub struct AwsTags {
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub ec2: aws_sdk_ec2::Client,
-    pub lambda: aws_sdk_lambda::Client,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub rds: aws_sdk_rds::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub sns: aws_sdk_sns::Client,
+    sdk: aws_config::SdkConfig,
+    tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+    lambda: OnceLock<aws_sdk_lambda::Client>,
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+    rds: OnceLock<aws_sdk_rds::Client>,
+    sqs: OnceLock<aws_sdk_sqs::Client>,
+    sns: OnceLock<aws_sdk_sns::Client>,
+    /// Queue ARN → URL: the read and the write of one event resolve a queue once.
+    queue_urls: Mutex<HashMap<String, String>>,
 }
 
 impl AwsTags {
-    /// Clients for every service from one SDK configuration (honours `AWS_ENDPOINT_URL`).
+    /// The adapter over one SDK configuration (honours `AWS_ENDPOINT_URL`); builds no client yet.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
-        // Path-style addressing: bucket names with dots, and emulators on a plain host.
-        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
         AwsTags {
-            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            ec2: aws_sdk_ec2::Client::new(sdk),
-            lambda: aws_sdk_lambda::Client::new(sdk),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            rds: aws_sdk_rds::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            sns: aws_sdk_sns::Client::new(sdk),
+            sdk: sdk.clone(),
+            tagging: OnceLock::new(),
+            s3: OnceLock::new(),
+            ec2: OnceLock::new(),
+            lambda: OnceLock::new(),
+            dynamodb: OnceLock::new(),
+            rds: OnceLock::new(),
+            sqs: OnceLock::new(),
+            sns: OnceLock::new(),
+            queue_urls: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn tagging(&self) -> &aws_sdk_resourcegroupstagging::Client {
+        self.tagging
+            .get_or_init(|| aws_sdk_resourcegroupstagging::Client::new(&self.sdk))
+    }
+
+    fn s3(&self) -> &aws_sdk_s3::Client {
+        // Path-style addressing: bucket names with dots, and emulators on a plain host.
+        self.s3.get_or_init(|| {
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&self.sdk)
+                    .force_path_style(true)
+                    .build(),
+            )
+        })
+    }
+
+    fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| aws_sdk_ec2::Client::new(&self.sdk))
+    }
+
+    fn lambda(&self) -> &aws_sdk_lambda::Client {
+        self.lambda.get_or_init(|| aws_sdk_lambda::Client::new(&self.sdk))
+    }
+
+    fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        self.dynamodb.get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
+    }
+
+    fn rds(&self) -> &aws_sdk_rds::Client {
+        self.rds.get_or_init(|| aws_sdk_rds::Client::new(&self.sdk))
+    }
+
+    fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.sqs.get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
+    }
+
+    fn sns(&self) -> &aws_sdk_sns::Client {
+        self.sns.get_or_init(|| aws_sdk_sns::Client::new(&self.sdk))
+    }
+
+    /// The service clients built so far (for tests and diagnostics).
+    pub fn built_clients(&self) -> Vec<&'static str> {
+        [
+            ("tagging", self.tagging.get().is_some()),
+            ("s3", self.s3.get().is_some()),
+            ("ec2", self.ec2.get().is_some()),
+            ("lambda", self.lambda.get().is_some()),
+            ("dynamodb", self.dynamodb.get().is_some()),
+            ("rds", self.rds.get().is_some()),
+            ("sqs", self.sqs.get().is_some()),
+            ("sns", self.sns.get().is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, built)| built.then_some(name))
+        .collect()
     }
 }
 
@@ -72,9 +137,14 @@ fn pairs<I: IntoIterator<Item = (Option<String>, Option<String>)>>(it: I) -> Tag
 }
 
 impl AwsTags {
+    /// The queue's URL (`None` when the queue does not exist); resolved once per queue, because a
+    /// queue's URL never changes (it is made of the account and the name).
     async fn queue_url(&self, r: &AwsResource) -> Result<Option<String>, AwsError> {
+        if let Some(url) = self.queue_urls.lock().ok().and_then(|c| c.get(&r.arn).cloned()) {
+            return Ok(Some(url));
+        }
         let out = absent(
-            self.sqs
+            self.sqs()
                 .get_queue_url()
                 .queue_name(&r.name)
                 .queue_owner_aws_account_id(&r.account)
@@ -84,7 +154,11 @@ impl AwsTags {
             "GetQueueUrl",
             r,
         )?;
-        Ok(out.and_then(|o| o.queue_url))
+        let url = out.and_then(|o| o.queue_url);
+        if let (Some(url), Ok(mut cache)) = (&url, self.queue_urls.lock()) {
+            cache.insert(r.arn.clone(), url.clone());
+        }
+        Ok(url)
     }
 
     /// The Tagging API answers 200 and lists per-resource failures: one for `r` is an error.
@@ -123,13 +197,13 @@ impl TagPort for AwsTags {
     async fn read_tags(&self, r: &AwsResource) -> Result<Option<Tags>, AwsError> {
         use ResourceKind::*;
         Ok(match r.kind {
-            S3Bucket => match self.s3.get_bucket_tagging().bucket(&r.name).send().await {
+            S3Bucket => match self.s3().get_bucket_tagging().bucket(&r.name).send().await {
                 Ok(out) => Some(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
                 Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchTagSet") => Some(Tags::new()),
                 Err(e) => absent::<(), _, _>(Err(e), "s3", "GetBucketTagging", r)?.map(|_| Tags::new()),
             },
             Ec2Instance => absent(
-                self.ec2.describe_instances().instance_ids(&r.name).send().await,
+                self.ec2().describe_instances().instance_ids(&r.name).send().await,
                 "ec2",
                 "DescribeInstances",
                 r,
@@ -150,7 +224,7 @@ impl TagPort for AwsTags {
             })
             .map(|i| pairs(i.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)))),
             Ec2Volume => absent(
-                self.ec2.describe_volumes().volume_ids(&r.name).send().await,
+                self.ec2().describe_volumes().volume_ids(&r.name).send().await,
                 "ec2",
                 "DescribeVolumes",
                 r,
@@ -158,7 +232,7 @@ impl TagPort for AwsTags {
             .and_then(|out| out.volumes.unwrap_or_default().into_iter().next())
             .map(|v| pairs(v.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)))),
             Ec2SecurityGroup => absent(
-                self.ec2.describe_security_groups().group_ids(&r.name).send().await,
+                self.ec2().describe_security_groups().group_ids(&r.name).send().await,
                 "ec2",
                 "DescribeSecurityGroups",
                 r,
@@ -166,14 +240,18 @@ impl TagPort for AwsTags {
             .and_then(|out| out.security_groups.unwrap_or_default().into_iter().next())
             .map(|g| pairs(g.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)))),
             LambdaFunction => absent(
-                self.lambda.list_tags().resource(&r.arn).send().await,
+                self.lambda().list_tags().resource(&r.arn).send().await,
                 "lambda",
                 "ListTags",
                 r,
             )?
             .map(|out| out.tags.unwrap_or_default().into_iter().collect()),
             DynamoDbTable => absent(
-                self.dynamodb.list_tags_of_resource().resource_arn(&r.arn).send().await,
+                self.dynamodb()
+                    .list_tags_of_resource()
+                    .resource_arn(&r.arn)
+                    .send()
+                    .await,
                 "dynamodb",
                 "ListTagsOfResource",
                 r,
@@ -186,7 +264,7 @@ impl TagPort for AwsTags {
                     .collect()
             }),
             RdsDbInstance => absent(
-                self.rds
+                self.rds()
                     .describe_db_instances()
                     .db_instance_identifier(&r.name)
                     .send()
@@ -201,7 +279,7 @@ impl TagPort for AwsTags {
             SqsQueue => match self.queue_url(r).await? {
                 None => None,
                 Some(url) => absent(
-                    self.sqs.list_queue_tags().queue_url(url).send().await,
+                    self.sqs().list_queue_tags().queue_url(url).send().await,
                     "sqs",
                     "ListQueueTags",
                     r,
@@ -209,7 +287,7 @@ impl TagPort for AwsTags {
                 .map(|out| out.tags.unwrap_or_default().into_iter().collect()),
             },
             SnsTopic => absent(
-                self.sns.list_tags_for_resource().resource_arn(&r.arn).send().await,
+                self.sns().list_tags_for_resource().resource_arn(&r.arn).send().await,
                 "sns",
                 "ListTagsForResource",
                 r,
@@ -235,7 +313,7 @@ impl TagPort for AwsTags {
                     "the queue no longer exists".into(),
                 ));
             };
-            self.sqs
+            self.sqs()
                 .tag_queue()
                 .queue_url(url)
                 .set_tags(Some(map))
@@ -245,7 +323,7 @@ impl TagPort for AwsTags {
             return Ok(Applied::Done);
         }
         let out = self
-            .tagging
+            .tagging()
             .tag_resources()
             .resource_arn_list(&r.arn)
             .set_tags(Some(map))
@@ -260,7 +338,7 @@ impl TagPort for AwsTags {
             let Some(url) = self.queue_url(r).await? else {
                 return Ok(Applied::AlreadyInPlace);
             };
-            self.sqs
+            self.sqs()
                 .untag_queue()
                 .queue_url(url)
                 .set_tag_keys(Some(keys.to_vec()))
@@ -270,7 +348,7 @@ impl TagPort for AwsTags {
             return Ok(Applied::Done);
         }
         let out = self
-            .tagging
+            .tagging()
             .untag_resources()
             .resource_arn_list(&r.arn)
             .set_tag_keys(Some(keys.to_vec()))
@@ -280,13 +358,13 @@ impl TagPort for AwsTags {
         Self::outcome("UntagResources", r, out.failed_resources_map)
     }
 
-    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<String>, AwsError> {
+    async fn find_db_instance(&self, resource_id: &str) -> Result<Option<(String, Tags)>, AwsError> {
         let filter = aws_sdk_rds::types::Filter::builder()
             .name("dbi-resource-id")
             .values(resource_id)
             .build();
         let out = self
-            .rds
+            .rds()
             .describe_db_instances()
             .filters(filter)
             .send()
@@ -297,6 +375,34 @@ impl TagPort for AwsTags {
             .unwrap_or_default()
             .into_iter()
             .find(|db| db.dbi_resource_id.as_deref() == Some(resource_id))
-            .and_then(|db| db.db_instance_identifier))
+            // Being deleted: as gone as it will be in a moment (as `read_tags` sees it).
+            .filter(|db| db.db_instance_status.as_deref() != Some("deleting"))
+            .and_then(|db| {
+                let tags = pairs(db.tag_list.unwrap_or_default().into_iter().map(|t| (t.key, t.value)));
+                Some((db.db_instance_identifier?, tags))
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AwsTags;
+
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build()
+    }
+
+    #[test]
+    fn service_clients_are_built_on_first_use_and_once() {
+        let tags = AwsTags::from_sdk_config(&sdk());
+        assert!(tags.built_clients().is_empty(), "no client at construction");
+        let first: *const aws_sdk_s3::Client = tags.s3();
+        let again: *const aws_sdk_s3::Client = tags.s3();
+        assert_eq!(first, again, "the same client for every later use");
+        let _ = tags.sqs();
+        assert_eq!(tags.built_clients(), vec!["s3", "sqs"]);
     }
 }

@@ -41,6 +41,18 @@ pub struct Responder {
     members: Option<crate::adapters::accounts::MemberAccounts>,
 }
 
+/// Reads each of `lookups` not answered yet into `observed`. A failed read leaves its key unknown
+/// (nothing acts on it: rules and the planner fail closed) and goes into the report.
+async fn read_missing(ports: &Ports, lookups: &BTreeSet<Lookup>, observed: &mut Observed, report: &mut Report) {
+    let missing: Vec<&Lookup> = lookups.iter().filter(|l| !observed.has(l)).collect();
+    for lookup in missing {
+        if let Err(e) = ports.read(lookup, observed).await {
+            tracing::warn!(error = %e, ?lookup, "read failed; nothing will act on unknown state");
+            report.errors.push(e);
+        }
+    }
+}
+
 impl Responder {
     /// A responder for `sources` with every registered rule.
     pub fn new(
@@ -372,13 +384,7 @@ impl Responder {
             read_at: Some(chrono::Utc::now()),
             ..seen
         };
-        let missing: Vec<&Lookup> = lookups.iter().filter(|l| !observed.has(l)).collect();
-        for lookup in missing {
-            if let Err(e) = ports.read(lookup, &mut observed).await {
-                tracing::warn!(error = %e, ?lookup, "read failed; rules will not act on unknown state");
-                report.errors.push(e);
-            }
-        }
+        read_missing(ports, &lookups, &mut observed, report).await;
 
         // Rules that fix, then the plan that merges their edits per document.
         let mut verdicts = self.judge(findings, &observed, false);
@@ -395,14 +401,8 @@ impl Responder {
                 _ => None,
             })
             .map(|arn| Lookup::PolicyVersions { arn })
-            .filter(|l| !observed.has(l))
             .collect();
-        for lookup in &versions {
-            if let Err(e) = ports.read(lookup, &mut observed).await {
-                tracing::warn!(error = %e, ?lookup, "read failed; no version will be added");
-                report.errors.push(e);
-            }
-        }
+        read_missing(ports, &versions, &mut observed, report).await;
         let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
         let plan = Plan::build(&remedies, &observed);
         // The kill switch is read only when there is something to fix.

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOOLS := .tools/venv/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: help tools demo test lint build bench bench-startup bench-calls bench-entropy fuzz clean
+.PHONY: help tools demo test lint build build-ci bench bench-startup bench-calls bench-entropy fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,11 +20,10 @@ lint: tools ## rustfmt, clippy and cfn-lint; warnings are errors
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml member-template.yaml
 
-test: tools lint ## Everything CI runs: lint, unit/property/table tests, emulator and cargo-lambda replay tests, the release build
+test: tools lint ## Everything a change must pass: lint, unit/property/table tests, emulator and cargo-lambda replay tests
 	cp Cargo.lock fuzz/Cargo.lock  # same dependency versions as the workspace: the check reuses its build
 	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir "$${CARGO_TARGET_DIR:-$(CURDIR)/target}"
 	cargo test --workspace
-	$(MAKE) build
 
 bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-managed policies
 	cargo bench -p compliance-responder --bench policy_eval
@@ -32,8 +31,11 @@ bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-
 fuzz: ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; see fuzz/README.md)
 	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
 
-build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/
+build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/, with the shipped (size-optimised, fat LTO) profile
 	cargo lambda build --release --x86-64 -p cloudtrail-responder -p config-responder -p guardduty-responder
+
+build-ci: tools ## The three bootstraps for Lambda (x86_64) with the quick `ci` profile: proves they build, not what ships
+	cargo lambda build --profile ci --disable-optimizations --x86-64 -p cloudtrail-responder -p config-responder -p guardduty-responder
 
 bench-startup: build ## Start-to-ready, first response, size and peak RSS of the bootstraps beside Cloud Custodian's handler
 	@test -x .tools/bench-venv/bin/python || python3 -m venv .tools/bench-venv
@@ -42,7 +44,7 @@ bench-startup: build ## Start-to-ready, first response, size and peak RSS of the
 	"$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/bench-startup" $(BENCH_ARGS)
 
 bench-calls: tools ## AWS API calls per sample event, counted at moto, beside the minimum (events/api-calls.tsv)
-	API_CALLS_REPORT=1 cargo test -p integration-tests --test api_calls -- --nocapture --test-threads=1
+	API_CALLS_REPORT=1 cargo test -p integration-tests --test emulator api_calls:: -- --nocapture --test-threads=1
 
 bench-entropy: ## First random draw of aws-lc with and without its CPU-jitter entropy source
 	scripts/bench-entropy.sh

@@ -1,8 +1,13 @@
-//! Test and demo harness: starts the moto AWS emulator on a free loopback port, seeds the sandbox
-//! account the sample events refer to, and reads back IAM, Security Hub and the calls the
-//! emulator received (through moto's request recorder).
+//! Test and demo harness: one moto AWS emulator per test binary (started on first use on a free
+//! loopback port, ended with the binary), one AWS account of it per test (moto keeps its state
+//! per account; STS credentials of an assumed role select the account), a proxy per test in front
+//! of it that records that test's calls and injects faults (`proxy.rs`), the sandbox account the
+//! sample events refer to, and read-backs of IAM, tags and Security Hub.
+//!
+//! Tests of one binary run in parallel on the one emulator and never see each other's state: no
+//! reset, no shared account, no shared recorder.
 
-pub mod fault;
+pub mod proxy;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use compliance_responder::finding::SourceKind;
@@ -14,6 +19,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -38,17 +45,21 @@ pub fn sample_events(source: &str) -> Vec<PathBuf> {
     files
 }
 
-fn moto_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("MOTO_SERVER") {
-        return PathBuf::from(p);
-    }
-    let local = repo_root().join(".tools/venv/bin/moto_server");
+/// The command that runs moto's server: the tools venv's Python with `tests/moto/server.py`
+/// (moto's own server, with AWS-managed policies set up once per server instead of once per
+/// account and partition; see that file). `MOTO_PYTHON` names another Python with moto installed.
+fn moto_command() -> Command {
+    let python = std::env::var_os("MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".tools/venv/bin/python"));
     assert!(
-        local.exists(),
-        "moto_server not found at {}: run `make tools` (scripts/install-tools.sh) first",
-        local.display()
+        python.exists(),
+        "{} not found: run `make tools` (scripts/install-tools.sh) first",
+        python.display()
     );
-    local
+    let mut command = Command::new(python);
+    command.arg(repo_root().join("tests/moto/server.py"));
+    command
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -67,23 +78,72 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts moto with AWS-managed IAM policies loaded and waits until it answers.
+    /// Starts moto with AWS-managed IAM policies loaded and waits until it answers. Stopped when
+    /// the returned value is dropped.
     pub fn start() -> Moto {
+        Moto::spawn(false)
+    }
+
+    /// An emulator the tests of this binary share. A small pool is started on first use, one
+    /// server per core (moto serves requests on one core: Python's global lock), each from a
+    /// thread that lives as long as the process and with a parent-death signal, so the servers
+    /// end with the test binary (also when a test panics or the binary is killed). Each call
+    /// hands out the next server in turn; a test keeps every account of its own on the one it
+    /// got ([`Env::moto`]). Tests share the servers through accounts of their own ([`Env`]),
+    /// never through their state.
+    pub fn shared() -> &'static Moto {
+        static POOL: OnceLock<Vec<Moto>> = OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let pool = POOL.get_or_init(|| {
+            let size = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+            let (tx, rx) = std::sync::mpsc::channel();
+            for i in 0..size {
+                let tx = tx.clone();
+                std::thread::Builder::new()
+                    .name(format!("moto-parent-{i}"))
+                    .spawn(move || {
+                        tx.send(Moto::spawn(true)).expect("hand over moto");
+                        // The parent-death signal fires when the *thread* that spawned the
+                        // child ends: this one parks for the life of the process.
+                        loop {
+                            std::thread::park();
+                        }
+                    })
+                    .expect("spawn moto parent thread");
+            }
+            rx.iter().take(size).collect()
+        });
+        let i = NEXT.fetch_add(1, Ordering::Relaxed) as usize % pool.len();
+        &pool[i]
+    }
+
+    fn spawn(die_with_parent: bool) -> Moto {
         for _ in 0..3 {
             let port = free_port();
             let dir = std::env::temp_dir().join(format!("compliance-responder-moto-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("create moto work dir");
-            let child = Command::new(moto_binary())
+            let mut command = moto_command();
+            command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-                .env("MOTO_RECORDER_FILEPATH", dir.join("recording.jsonl"))
                 .current_dir(&dir)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn moto_server");
+                .stderr(Stdio::null());
+            if die_with_parent {
+                use std::os::unix::process::CommandExt;
+                // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+                unsafe {
+                    command.pre_exec(|| {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+            }
+            let child = command.spawn().expect("spawn moto_server");
             let mut moto = Moto { child, port, dir };
-            let deadline = Instant::now() + Duration::from_secs(30);
+            let deadline = Instant::now() + Duration::from_secs(60);
             while Instant::now() < deadline {
                 if moto.http("GET", "/moto-api/", "").is_ok() {
                     return moto;
@@ -148,27 +208,6 @@ impl Moto {
         .map(|(k, v)| (k.to_string(), v))
         .collect()
     }
-
-    /// Starts recording every request moto receives (clears earlier recordings).
-    pub fn start_recording(&self) {
-        self.http("POST", "/moto-api/recorder/reset-recording", "")
-            .expect("reset recording");
-        self.http("POST", "/moto-api/recorder/start-recording", "")
-            .expect("start recording");
-    }
-
-    /// Stops recording and returns the API calls received since [`Moto::start_recording`].
-    pub fn recorded_calls(&self) -> Vec<ApiCall> {
-        self.http("POST", "/moto-api/recorder/stop-recording", "")
-            .expect("stop recording");
-        let text = self
-            .http("GET", "/moto-api/recorder/download-recording", "")
-            .expect("download recording");
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .filter_map(ApiCall::from_recording)
-            .collect()
-    }
 }
 
 impl Drop for Moto {
@@ -189,31 +228,36 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
-    fn from_recording(line: &str) -> Option<ApiCall> {
-        use base64::Engine;
-        let v: Value = serde_json::from_str(line).ok()?;
-        let auth = v["headers"]["Authorization"].as_str().unwrap_or_default();
-        let service = auth.split("Credential=").nth(1)?.split('/').nth(3)?.to_string();
-        let url = v["url"].as_str().unwrap_or_default();
-        let mut body = v["body"].as_str().unwrap_or_default().to_string();
-        if v["body_encoded"].as_bool() == Some(true) {
-            body = String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(&body).ok()?).into_owned();
-        }
-        let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    /// The call a raw HTTP/1.1 request (as the SDK sends it) makes: the service from the SigV4
+    /// credential scope, the operation from the query API's `Action`, the JSON protocols'
+    /// `X-Amz-Target`, or the REST path.
+    pub fn from_http(raw: &str) -> Option<ApiCall> {
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+        let mut lines = head.split("\r\n");
+        let mut request_line = lines.next()?.split(' ');
+        let method = request_line.next()?;
+        let target = request_line.next()?;
+        let header = |name: &str| {
+            head.split("\r\n").skip(1).find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+        };
+        let service = header("authorization")?
+            .split("Credential=")
+            .nth(1)?
+            .split('/')
+            .nth(3)?
+            .to_string();
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let form_action = body
             .split('&')
             .chain(query.split('&'))
             .find_map(|kv| kv.strip_prefix("Action="))
             .map(str::to_string);
-        let path = url
-            .split("://")
-            .nth(1)
-            .and_then(|u| u.find('/').map(|i| &u[i..]))
-            .unwrap_or("/");
-        let path = path.split('?').next().unwrap_or("/");
         let operation = if let Some(a) = form_action {
             a
-        } else if let Some(t) = v["headers"]["X-Amz-Target"].as_str() {
+        } else if let Some(t) = header("x-amz-target") {
             t.rsplit('.').next().unwrap_or(t).to_string()
         } else {
             match (service.as_str(), path) {
@@ -221,19 +265,13 @@ impl ApiCall {
                 ("securityhub", "/findings/batchupdate") => "BatchUpdateFindings".into(),
                 ("securityhub", "/findings") => "GetFindings".into(),
                 ("securityhub", "/accounts") => "EnableSecurityHub".into(),
-                _ => format!("{} {path}", v["method"].as_str().unwrap_or("?")),
+                _ => format!("{method} {path}"),
             }
         };
-        let request = format!(
-            "{} {} {body}",
-            v["method"].as_str().unwrap_or("?"),
-            url.split_once("://")
-                .map_or(url, |(_, u)| u.find('/').map_or("/", |i| &u[i..]))
-        );
         Some(ApiCall {
             service,
             operation,
-            request,
+            request: format!("{method} {target} {body}"),
         })
     }
 
@@ -249,6 +287,9 @@ impl ApiCall {
 /// The sandbox account, as `tests/fixtures/sandbox.json` describes it.
 #[derive(Debug, Deserialize)]
 pub struct Sandbox {
+    /// The account it is seeded into (every ARN in the file names it).
+    #[serde(skip)]
+    pub account: String,
     pub managed_policies: Vec<SeedPolicy>,
     pub users: Vec<SeedPrincipal>,
     pub roles: Vec<SeedPrincipal>,
@@ -347,9 +388,18 @@ pub struct SeedPrincipal {
 }
 
 impl Sandbox {
+    /// The sandbox as described, in the samples' account ([`ACCOUNT`]).
     pub fn load() -> Sandbox {
+        Sandbox::load_for(ACCOUNT)
+    }
+
+    /// The sandbox with every mention of the samples' account replaced by `account`.
+    pub fn load_for(account: &str) -> Sandbox {
         let text = std::fs::read_to_string(repo_root().join("tests/fixtures/sandbox.json")).expect("sandbox.json");
-        serde_json::from_str(&text).expect("sandbox.json is valid")
+        let mut sandbox: Sandbox =
+            serde_json::from_str(&text.replace(ACCOUNT, account)).expect("sandbox.json is valid");
+        sandbox.account = account.to_string();
+        sandbox
     }
 
     /// Creates every policy, user, role and group, with attachments and inline policies, the
@@ -489,7 +539,16 @@ impl Sandbox {
         let r = &self.resources;
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
         for b in &r.buckets {
-            s3.create_bucket().bucket(&b.name).send().await.expect("create bucket");
+            // Bucket names are global (across accounts, in moto as in AWS): outside the samples'
+            // own account each gets the account id as a suffix, and the events are mapped to it.
+            let name = if self.account == ACCOUNT {
+                b.name.clone()
+            } else {
+                let name = format!("{}-{}", b.name, self.account);
+                ids.add(&b.name, name.clone());
+                name
+            };
+            s3.create_bucket().bucket(&name).send().await.expect("create bucket");
             if !b.tags.is_empty() {
                 let tags = b
                     .tags
@@ -497,7 +556,7 @@ impl Sandbox {
                     .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().expect("tag"))
                     .collect();
                 s3.put_bucket_tagging()
-                    .bucket(&b.name)
+                    .bucket(&name)
                     .tagging(
                         aws_sdk_s3::types::Tagging::builder()
                             .set_tag_set(Some(tags))
@@ -582,7 +641,8 @@ impl Sandbox {
                 .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
                 .handler("bootstrap")
                 .role(format!(
-                    "arn:aws:iam::{ACCOUNT}:role/{}",
+                    "arn:aws:iam::{}:role/{}",
+                    self.account,
                     f.role.as_deref().expect("functions have a role")
                 ))
                 .code(
@@ -952,27 +1012,153 @@ impl Inspect {
     }
 }
 
-/// A seeded emulator, ready for replays.
+/// Accounts handed out by [`Account::create`]: unique within a test binary (and so within its
+/// emulator), and far from the samples' own and the ones the samples name (111122223333, ...).
+static NEXT_ACCOUNT: AtomicU64 = AtomicU64::new(700_000_000_000);
+
+/// One AWS account of the shared emulator: its id and the credentials that select it (moto maps
+/// an assumed role's access key to the account in the role's ARN).
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub credentials: aws_sdk_iam::config::Credentials,
+}
+
+impl Account {
+    /// A new account of `moto`, never handed out before in this process.
+    pub async fn create(moto: &Moto) -> Account {
+        let id = NEXT_ACCOUNT.fetch_add(1, Ordering::Relaxed).to_string();
+        let sts = aws_sdk_sts::Client::new(&moto.sdk_config().await);
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{id}:role/integration-test"))
+            .role_session_name("integration-test")
+            .send()
+            .await
+            .expect("AssumeRole on moto")
+            .credentials
+            .expect("credentials");
+        Account {
+            credentials: aws_sdk_iam::config::Credentials::new(
+                out.access_key_id,
+                out.secret_access_key,
+                Some(out.session_token),
+                None,
+                "moto-account",
+            ),
+            id,
+        }
+    }
+
+    /// SDK configuration for this account at `endpoint`, with the function's retry and timeout
+    /// settings from `config`.
+    pub async fn sdk_config(&self, endpoint: &str, config: &Config) -> SdkConfig {
+        compliance_responder::lambda::sdk_loader(config)
+            .region(Region::new(REGION))
+            .endpoint_url(endpoint)
+            .credentials_provider(self.credentials.clone())
+            .load()
+            .await
+    }
+
+    /// Environment for a child process (a Lambda binary, the CLI) acting in this account through
+    /// `endpoint`.
+    pub fn child_env(&self, endpoint: &str) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", endpoint.to_string()),
+            ("AWS_ACCESS_KEY_ID", self.credentials.access_key_id().to_string()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                self.credentials.secret_access_key().to_string(),
+            ),
+            (
+                "AWS_SESSION_TOKEN",
+                self.credentials.session_token().unwrap_or_default().to_string(),
+            ),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_DEFAULT_REGION", REGION.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// One test's world: an account of the shared emulator of its own, a proxy in front of the
+/// emulator that records this test's calls (and injects faults), and read-backs that go straight
+/// to the emulator (never recorded).
 pub struct Env {
-    pub moto: Moto,
+    pub moto: &'static Moto,
+    pub proxy: proxy::Proxy,
+    pub account: Account,
+    /// Through the proxy: what the responder uses.
     pub sdk: SdkConfig,
+    /// Straight to the emulator: seeding and inspection.
+    pub direct: SdkConfig,
     pub inspect: Inspect,
+    /// Sample ids → this account's ids (the samples' account id included).
     pub ids: IdMap,
 }
 
 impl Env {
-    /// Starts moto and seeds the sandbox.
-    pub async fn seeded() -> Env {
-        let moto = Moto::start();
-        let sdk = moto.sdk_config().await;
-        let ids = Sandbox::load().seed(&sdk).await;
-        let inspect = Inspect::new(&sdk);
+    /// A new, empty account (Security Hub enabled) on the shared emulator.
+    pub async fn empty() -> Env {
+        let moto = Moto::shared();
+        let account = Account::create(moto).await;
+        let proxy = proxy::Proxy::start(moto.port);
+        let config = Config::default();
+        let sdk = account.sdk_config(&proxy.endpoint(), &config).await;
+        let direct = account.sdk_config(&moto.endpoint(), &config).await;
+        aws_sdk_securityhub::Client::new(&direct)
+            .enable_security_hub()
+            .send()
+            .await
+            .expect("enable Security Hub");
+        let mut ids = IdMap::default();
+        ids.add(ACCOUNT, account.id.clone());
         Env {
             moto,
+            proxy,
+            inspect: Inspect::new(&direct),
+            account,
             sdk,
-            inspect,
+            direct,
             ids,
         }
+    }
+
+    /// A new account with the sandbox seeded.
+    pub async fn seeded() -> Env {
+        let mut env = Env::empty().await;
+        let ids = Sandbox::load_for(&env.account.id).seed(&env.direct).await;
+        env.ids.pairs.extend(ids.pairs);
+        env
+    }
+
+    /// This test's account id.
+    pub fn account_id(&self) -> &str {
+        &self.account.id
+    }
+
+    /// SDK configuration through this test's proxy with the function's retry and timeout
+    /// settings from `config`.
+    pub async fn sdk_config_for(&self, config: &Config) -> SdkConfig {
+        self.account.sdk_config(&self.proxy.endpoint(), config).await
+    }
+
+    /// Environment for a child process acting in this account through the proxy.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        self.account.child_env(&self.proxy.endpoint())
+    }
+
+    /// Starts recording the calls that reach the emulator through this test's proxy.
+    pub fn start_recording(&self) {
+        self.proxy.start_recording();
+    }
+
+    /// Stops recording; the calls since [`Env::start_recording`].
+    pub fn recorded_calls(&self) -> Vec<ApiCall> {
+        self.proxy.recorded_calls()
     }
 
     /// A sample event (`events/<path>`) with its sample ids mapped to the emulator's.
@@ -993,10 +1179,9 @@ impl Env {
         responder: &Responder,
         bytes: &[u8],
     ) -> (compliance_responder::Report, Vec<String>) {
-        self.moto.start_recording();
+        self.start_recording();
         let report = responder.handle_bytes(bytes).await;
         let writes = self
-            .moto
             .recorded_calls()
             .iter()
             .filter(|c| c.is_write())
@@ -1017,17 +1202,4 @@ pub fn record_fix_update(fix: &[&str]) -> Vec<String> {
     want.extend(fix.iter().map(|c| c.to_string()));
     want.push("securityhub:BatchImportFindings".into());
     want
-}
-
-/// SDK configuration as the functions build it (bounded retries and timeouts from `config`),
-/// pointed at `endpoint` (moto, or the fault proxy in front of it).
-pub async fn sdk_config_for(endpoint: &str, config: &Config) -> SdkConfig {
-    compliance_responder::lambda::sdk_loader(config)
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .load()
-        .await
 }

@@ -5,22 +5,23 @@
 
 use compliance_responder::executor::StepResult;
 use compliance_responder::{Config, Mode, ReportStatus, Responder};
-use integration_tests::fault::{Fault, FaultProxy};
-use integration_tests::{sdk_config_for, Env, ALL_SOURCES};
+use integration_tests::proxy::{Fault, Proxy};
+use integration_tests::{Env, ALL_SOURCES};
 use std::time::Duration;
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 const ATTEMPTS: u32 = 4;
 
-async fn through_proxy(env: &Env) -> (FaultProxy, Responder) {
-    let proxy = FaultProxy::start(env.moto.port).await;
+/// The responder with the functions' retry settings, through the test's proxy.
+async fn through_proxy(env: &Env) -> (&Proxy, Responder) {
+    let proxy = &env.proxy;
     let config = Config {
         mode: Mode::Remediate,
         annotate_source_findings: false,
         max_attempts: ATTEMPTS,
         ..Config::default()
     };
-    let sdk = sdk_config_for(&proxy.endpoint(), &config).await;
+    let sdk = env.sdk_config_for(&config).await;
     (proxy, Responder::from_sdk_config(config, ALL_SOURCES, &sdk))
 }
 

@@ -2,27 +2,19 @@
 //! asserts the IAM state, the Security Hub findings and the calls moto received.
 
 use compliance_responder::{Mode, ReportStatus};
-use integration_tests::{repo_root, responder, sample_events, ApiCall, HubFinding, Inspect, Moto, Sandbox, ACCOUNT};
+use integration_tests::{repo_root, responder, sample_events, ApiCall, Env, HubFinding};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
-struct Env {
-    moto: Moto,
-    sdk: aws_config::SdkConfig,
-    inspect: Inspect,
-}
-
+/// A new account of the shared emulator with the sandbox seeded.
 async fn seeded() -> Env {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    Sandbox::load().seed(&sdk).await;
-    let inspect = Inspect::new(&sdk);
-    Env { moto, sdk, inspect }
+    Env::seeded().await
 }
 
-fn event_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(repo_root().join("events/cloudtrail").join(name)).expect("sample event")
+/// A sample under events/cloudtrail/, with the sandbox's ids and account mapped to this test's.
+fn event_bytes(env: &Env, name: &str) -> Vec<u8> {
+    env.event(&format!("cloudtrail/{name}"))
 }
 
 fn writes(calls: &[ApiCall]) -> Vec<String> {
@@ -40,11 +32,11 @@ fn only_finding(findings: &[HubFinding]) -> &HubFinding {
 
 /// Replays one event in remediate mode; returns the report as JSON and the writes moto saw.
 async fn replay(env: &Env, name: &str) -> (compliance_responder::Report, Vec<String>) {
-    env.moto.start_recording();
+    env.start_recording();
     let report = responder(&env.sdk, Mode::Remediate)
-        .handle_bytes(&event_bytes(name))
+        .handle_bytes(&event_bytes(env, name))
         .await;
-    let calls = env.moto.recorded_calls();
+    let calls = env.recorded_calls();
     (report, writes(&calls))
 }
 
@@ -79,6 +71,9 @@ fn field<'a>(f: &'a HubFinding, key: &str) -> &'a str {
 
 async fn assert_detached(name: &str, kind: &str, principal: &str, policy: &str, api: &str, resource_type: &str) {
     let env = seeded().await;
+    // `{account}` in the policy ARN: this test's account.
+    let policy = policy.replace("{account}", env.account_id());
+    let policy = policy.as_str();
     assert!(
         env.inspect
             .attached(kind, principal)
@@ -109,7 +104,10 @@ async fn assert_detached(name: &str, kind: &str, principal: &str, policy: &str, 
     assert_eq!(f.compliance, "PASSED");
     assert_eq!(f.severity, "CRITICAL");
     assert_eq!(f.resource_types, vec![resource_type.to_string(), "AwsIamPolicy".into()]);
-    assert_eq!(f.resource_ids[0], format!("arn:aws:iam::{ACCOUNT}:{kind}/{principal}"));
+    assert_eq!(
+        f.resource_ids[0],
+        format!("arn:aws:iam::{}:{kind}/{principal}", env.account_id())
+    );
     assert_eq!(f.resource_ids[1], policy);
     assert_eq!(field(f, "Outcome"), "applied");
     assert!(field(f, "Action").contains(&format!("detach {policy}")), "{f:#?}");
@@ -160,12 +158,11 @@ async fn admin_attached_to_group_is_detached() {
 
 #[tokio::test]
 async fn customer_managed_admin_policy_is_detached_not_deleted() {
-    let policy = format!("arn:aws:iam::{ACCOUNT}:policy/TeamAdmin");
     assert_detached(
         "attach-customer-admin-policy.json",
         "user",
         "bob",
-        &policy,
+        "arn:aws:iam::{account}:policy/TeamAdmin",
         "DetachUserPolicy",
         "AwsIamUser",
     )
@@ -213,7 +210,7 @@ async fn benign_scoped_policy_changes_nothing() {
     assert!(writes.is_empty(), "benign event made writes: {writes:?}");
     assert_eq!(
         env.inspect.attached("user", "carol").await,
-        [format!("arn:aws:iam::{ACCOUNT}:policy/ReadOnlyS3Reports")]
+        [format!("arn:aws:iam::{}:policy/ReadOnlyS3Reports", env.account_id())]
     );
     assert!(env.inspect.findings().await.is_empty());
 }
@@ -221,11 +218,11 @@ async fn benign_scoped_policy_changes_nothing() {
 #[tokio::test]
 async fn dry_run_leaves_iam_untouched_and_still_reports() {
     let env = seeded().await;
-    env.moto.start_recording();
+    env.start_recording();
     let report = responder(&env.sdk, Mode::DryRun)
-        .handle_bytes(&event_bytes("attach-admin-to-user.json"))
+        .handle_bytes(&event_bytes(&env, "attach-admin-to-user.json"))
         .await;
-    let writes = writes(&env.moto.recorded_calls());
+    let writes = writes(&env.recorded_calls());
     assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
     assert_eq!(
         writes,
@@ -260,15 +257,15 @@ async fn dry_run_leaves_iam_untouched_and_still_reports() {
 #[tokio::test]
 async fn replaying_an_event_three_times_makes_one_change_and_one_finding() {
     let env = seeded().await;
-    env.moto.start_recording();
+    env.start_recording();
     let r = responder(&env.sdk, Mode::Remediate);
-    let bytes = event_bytes("attach-admin-to-user.json");
+    let bytes = event_bytes(&env, "attach-admin-to-user.json");
     let statuses = [
         r.handle_bytes(&bytes).await.status,
         r.handle_bytes(&bytes).await.status,
         r.handle_bytes(&bytes).await.status,
     ];
-    let writes = writes(&env.moto.recorded_calls());
+    let writes = writes(&env.recorded_calls());
     assert_eq!(
         statuses,
         [ReportStatus::Remediated, ReportStatus::NoAction, ReportStatus::NoAction]
@@ -278,10 +275,10 @@ async fn replaying_an_event_three_times_makes_one_change_and_one_finding() {
     assert_eq!(only_finding(&findings).compliance, "PASSED");
 }
 
-/// Every sample event under events/ is replayed by name in some test under tests/tests/.
+/// Every sample event under events/ is replayed by name in some test under tests/tests/emulator/.
 #[test]
 fn every_sample_event_is_covered_by_a_test() {
-    let dir = repo_root().join("tests/tests");
+    let dir = repo_root().join("tests/tests/emulator");
     let tests: String = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -325,7 +322,7 @@ async fn user_with_direct_policy_is_reported_only() {
 #[tokio::test]
 async fn created_policy_with_admin_statement_gets_a_new_default_version() {
     let env = seeded().await;
-    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/LegacyOps");
+    let arn = format!("arn:aws:iam::{}:policy/LegacyOps", env.account_id());
     replay_fixed(&env, "create-policy-with-admin.json", &["iam:CreatePolicyVersion"]).await;
     let (versions, doc) = env.inspect.policy_versions(&arn).await;
     assert_eq!(versions, [("v1".to_string(), false), ("v2".to_string(), true)]);
@@ -348,7 +345,7 @@ async fn created_policy_with_admin_statement_gets_a_new_default_version() {
 #[tokio::test]
 async fn escalation_in_a_fifth_version_makes_room_and_removes_pass_role() {
     let env = seeded().await;
-    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/DeployTools");
+    let arn = format!("arn:aws:iam::{}:policy/DeployTools", env.account_id());
     assert_eq!(
         env.inspect.policy_versions(&arn).await.0.len(),
         5,
@@ -396,7 +393,7 @@ async fn escalation_in_a_fifth_version_makes_room_and_removes_pass_role() {
 #[tokio::test]
 async fn default_version_with_service_wildcard_is_replaced() {
     let env = seeded().await;
-    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/DataAccess");
+    let arn = format!("arn:aws:iam::{}:policy/DataAccess", env.account_id());
     replay_fixed(
         &env,
         "set-default-policy-version-service-wildcard.json",
@@ -468,7 +465,7 @@ async fn not_action_statement_flagged_by_two_rules_is_fixed_in_one_write() {
 
 #[tokio::test]
 async fn exempt_principal_keeps_its_policy_and_the_finding_says_why() {
-    let env = integration_tests::Env::seeded().await;
+    let env = Env::seeded().await;
     let (report, writes) = env
         .replay("cloudtrail/attach-admin-to-exempt-user.json", Mode::Remediate)
         .await;

@@ -1,18 +1,16 @@
 //! Bad input gets a clear, structured error in the report and no write call reaches AWS.
-//! Every case runs against a seeded moto whose request recorder proves zero writes.
+//! Every case runs against a seeded account of moto whose calls, recorded by the test's proxy, prove zero writes.
 
 use compliance_responder::{Mode, ReportStatus};
-use integration_tests::{repo_root, responder, Moto, Sandbox};
+use integration_tests::{repo_root, responder, Env};
 use serde_json::Value;
 
 #[tokio::test]
 async fn bad_input_is_reported_with_a_typed_error_and_no_write_call() {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    Sandbox::load().seed(&sdk).await;
-    let r = responder(&sdk, Mode::Remediate);
+    let env = Env::seeded().await;
+    let r = responder(&env.sdk, Mode::Remediate);
     let dir = repo_root().join("tests/fixtures/bad-input");
-    let file = |name: &str| std::fs::read(dir.join(name)).expect("fixture");
+    let file = |name: &str| env.ids.rewrite(&std::fs::read(dir.join(name)).expect("fixture"));
 
     // (name, payload, expected status, expected error kind / skip kind)
     let cases: Vec<(&str, Vec<u8>, ReportStatus, &str)> = vec![
@@ -73,9 +71,9 @@ async fn bad_input_is_reported_with_a_typed_error_and_no_write_call() {
         ),
     ];
     for (name, payload, want_status, want_kind) in cases {
-        moto.start_recording();
+        env.start_recording();
         let report = r.handle_bytes(&payload).await;
-        let writes: Vec<_> = moto.recorded_calls().into_iter().filter(|c| c.is_write()).collect();
+        let writes: Vec<_> = env.recorded_calls().into_iter().filter(|c| c.is_write()).collect();
         assert!(writes.is_empty(), "{name}: bad input caused writes {writes:?}");
         assert_eq!(report.status, want_status, "{name}: {report:#?}");
         let json = serde_json::to_value(&report).unwrap();
@@ -210,9 +208,9 @@ async fn hostile_variants_of_every_source_are_rejected_without_any_call() {
         *event
             .pointer_mut(pointer)
             .unwrap_or_else(|| panic!("{sample}: no {pointer}")) = value;
-        env.moto.start_recording();
+        env.start_recording();
         let report = r.handle_bytes(&serde_json::to_vec(&event).unwrap()).await;
-        let calls = env.moto.recorded_calls();
+        let calls = env.recorded_calls();
         assert!(calls.is_empty(), "{sample} {pointer}: calls {calls:?}");
         assert_eq!(report.status, ReportStatus::Rejected, "{sample} {pointer}: {report:#?}");
         let json = serde_json::to_value(&report).unwrap();
@@ -376,9 +374,9 @@ async fn malformed_and_hostile_corpus_is_rejected_without_any_call() {
     ];
     assert!(cases.len() >= 25);
     for (name, payload, want) in cases {
-        env.moto.start_recording();
+        env.start_recording();
         let report = r.handle_bytes(&payload).await;
-        let calls = env.moto.recorded_calls();
+        let calls = env.recorded_calls();
         assert!(calls.is_empty(), "{name}: calls {calls:?}");
         assert_eq!(report.status, ReportStatus::Rejected, "{name}: {report:#?}");
         let json = serde_json::to_value(&report).unwrap();

@@ -2,7 +2,7 @@
 //! allow-list. Each case asserts what moto holds afterwards and which calls it received.
 
 use compliance_responder::{ReportStatus, Responder};
-use integration_tests::{record_fix_update, responder_with_env, Env};
+use integration_tests::{record_fix_update, responder_with_env, Account, Env};
 use serde_json::Value;
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -98,7 +98,7 @@ async fn writes_beyond_the_rule_limit_are_deferred_and_recorded() {
     );
     assert!(env
         .inspect
-        .tags("arn:aws:sns:us-east-1:123456789012:ops-alerts")
+        .tags(&format!("arn:aws:sns:us-east-1:{}:ops-alerts", env.account_id()))
         .await
         .is_empty());
     let finding = env
@@ -122,7 +122,7 @@ async fn events_from_accounts_outside_the_allow_list_are_dropped() {
     let env = Env::seeded().await;
     let r = responder_with_env(&env.sdk, &[("MODE", "remediate"), ("ALLOWED_ACCOUNTS", "111111111111")]);
     let (report, _) = replay_bytes(&env, &r, env.event("cloudtrail/attach-admin-to-user.json")).await;
-    let calls = env.moto.recorded_calls();
+    let calls = env.recorded_calls();
     assert_eq!(report.status, ReportStatus::Ignored, "{report:#?}");
     assert!(report.reason.as_deref().unwrap().contains("ALLOWED_ACCOUNTS"));
     assert!(calls.is_empty(), "{calls:?}");
@@ -180,29 +180,11 @@ async fn kill_switch_forces_dry_run_and_fails_closed() {
 #[tokio::test]
 async fn member_account_events_are_fixed_there_through_the_assumed_role() {
     let env = Env::seeded().await;
-    let member = "210987654321";
-    let creds = aws_sdk_sts::Client::new(&env.sdk)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{member}:role/seeder"))
-        .role_session_name("seed")
-        .send()
-        .await
-        .unwrap()
-        .credentials
-        .unwrap();
-    let member_sdk = env
-        .sdk
-        .to_builder()
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-            aws_sdk_sts::config::Credentials::new(
-                creds.access_key_id,
-                creds.secret_access_key,
-                Some(creds.session_token),
-                None,
-                "seed",
-            ),
-        ))
-        .build();
+    let member_account = Account::create(env.moto).await;
+    let member = member_account.id.as_str();
+    let member_sdk = member_account
+        .sdk_config(&env.moto.endpoint(), &compliance_responder::Config::default())
+        .await;
     let member_iam = aws_sdk_iam::Client::new(&member_sdk);
     member_iam.create_user().user_name("alice").send().await.unwrap();
     member_iam
@@ -229,12 +211,12 @@ async fn member_account_events_are_fixed_there_through_the_assumed_role() {
         e["detail"]["userIdentity"]["accountId"] = member.into();
         serde_json::to_vec(&e).unwrap()
     };
-    env.moto.start_recording();
+    env.start_recording();
     let report = r.handle_bytes(&event("member-event-1")).await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     let again = r.handle_bytes(&event("member-event-2")).await;
     assert_eq!(again.status, ReportStatus::NoAction, "{again:#?}");
-    let calls = env.moto.recorded_calls();
+    let calls = env.recorded_calls();
 
     let member_attached = member_iam
         .list_attached_user_policies()

@@ -1,6 +1,14 @@
-//! Local replay exactly as the README describes it: `cargo lambda watch` serves the functions,
-//! `cargo lambda invoke --data-file` sends a sample event to each, and each function (the real
-//! binary, configured only through environment variables) remediates against moto.
+//! Local replay as the README describes it: `cargo lambda watch` serves the Lambda Runtime API,
+//! `cargo lambda invoke --data-file` sends a sample event to each function, and each function (the
+//! real binary, configured only through environment variables) remediates against moto.
+//!
+//! The functions are the workspace's own debug binaries, run by the test against
+//! `cargo lambda watch --only-lambda-apis` (one Runtime API path per function name), rather than
+//! built by `cargo lambda watch` itself: its build of the function packages alone resolves other
+//! dependency features than the test build (dev-dependencies turn on serde, tokio and SDK
+//! features) and so compiled the whole SDK a second time (~5 minutes per run). The binaries are
+//! built by `cargo build --workspace --bins --tests`, which resolves the same features as
+//! `cargo test --workspace` and so reuses everything it compiled.
 
 use integration_tests::{free_port, repo_root, Env};
 use serde_json::Value;
@@ -14,21 +22,55 @@ fn cargo_lambda() -> std::path::PathBuf {
     p
 }
 
-struct Watch(std::process::Child);
+const FUNCTIONS: [&str; 3] = ["cloudtrail-responder", "config-responder", "guardduty-responder"];
+
+/// The running Runtime API and functions, all ended on drop.
+struct Watch {
+    watch: std::process::Child,
+    functions: Vec<std::process::Child>,
+}
 
 impl Drop for Watch {
     fn drop(&mut self) {
+        for f in &mut self.functions {
+            let _ = f.kill();
+            let _ = f.wait();
+        }
         // SIGKILL the watcher's process group. Never SIGTERM: cargo-lambda 1.9's shutdown path can
         // fail to find its function's process group and then signal far more than its own
         // processes (seen here: it took down the calling shell).
-        if let Ok(pgid) = i32::try_from(self.0.id()) {
+        if let Ok(pgid) = i32::try_from(self.watch.id()) {
             if pgid > 1 {
                 // SAFETY: kill(2) with a negative pid signals exactly that process group.
                 unsafe { libc::kill(-pgid, libc::SIGKILL) };
             }
         }
-        let _ = self.0.wait();
+        let _ = self.watch.wait();
     }
+}
+
+/// Builds the three function binaries with the test build's features (a no-op but for the
+/// links when `cargo test --workspace` has just compiled the workspace) and returns their folder.
+fn function_binaries() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "cargo build --workspace --bins --tests failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // target/<profile>/deps/<this test> → target/<profile>/
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    for f in FUNCTIONS {
+        assert!(dir.join(f).exists(), "{} not built", dir.join(f).display());
+    }
+    dir
 }
 
 /// Invokes `function` with a sample event (its ids mapped to moto's) and returns the report.
@@ -58,35 +100,61 @@ async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_mot
     let port = free_port();
     // moto has no BatchUpdateFindings: the GuardDuty note is switched off here (the GuardDuty
     // replay tests cover it with aws-smithy-mocks).
-    let mut env_vars = vec![
-        "MODE=remediate".to_string(),
-        "LOG_LEVEL=info".to_string(),
-        "ANNOTATE_SOURCE_FINDINGS=false".to_string(),
-    ];
-    env_vars.extend(env.moto.child_env().into_iter().map(|(k, v)| format!("{k}={v}")));
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"))).unwrap();
-    let child = Command::new(cargo_lambda())
+    let mut vars: Vec<(String, String)> = [
+        ("MODE", "remediate"),
+        ("LOG_LEVEL", "info"),
+        ("ANNOTATE_SOURCE_FINDINGS", "false"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.extend(env.child_env());
+    let bin = function_binaries();
+    let log = |name: &str| {
+        std::fs::File::create(std::env::temp_dir().join(format!("cargo-lambda-{port}-{name}.log"))).unwrap()
+    };
+    let watch_log = log("watch");
+    let watch = Command::new(cargo_lambda())
         .args([
             "lambda",
             "watch",
-            "--ignore-changes",
+            "--only-lambda-apis",
             "--invoke-port",
             &port.to_string(),
         ])
-        .arg("--env-vars")
-        .arg(env_vars.join(","))
         .current_dir(repo_root())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
+        .stdout(watch_log.try_clone().unwrap())
+        .stderr(watch_log)
         .process_group(0)
         .spawn()
         .expect("start cargo lambda watch");
-    let _watch = Watch(child);
+    let mut watch = Watch {
+        watch,
+        functions: Vec::new(),
+    };
 
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "cargo lambda watch did not listen on {port}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+    // Each function polls its own path of the Runtime API, as cargo lambda watch starts them.
+    for name in FUNCTIONS {
+        let out = log(name);
+        let child = Command::new(bin.join(name))
+            .env_clear()
+            .envs(vars.iter().cloned())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt/{name}"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start function");
+        watch.functions.push(child);
     }
 
     let report = invoke(
@@ -123,7 +191,9 @@ async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_mot
     assert_eq!(report["status"], "remediated", "{report:#}");
     assert_eq!(report["actions"][0]["api_call"], "tag:TagResources");
     assert_eq!(
-        env.inspect.tags("arn:aws:s3:::finance-exports").await["CostCenter"],
+        env.inspect
+            .tags(&format!("arn:aws:s3:::{}", env.ids.real("finance-exports")))
+            .await["CostCenter"],
         "unassigned"
     );
 

@@ -2,13 +2,13 @@
 
 use compliance_responder::policy::{DocumentKind, PolicyDocument};
 use compliance_responder::rules;
-use integration_tests::Moto;
+use integration_tests::Env;
 use std::collections::BTreeSet;
 
 #[tokio::test]
 async fn aws_managed_policies_get_the_expected_verdicts() {
-    let moto = Moto::start();
-    let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
+    let env = Env::empty().await;
+    let iam = aws_sdk_iam::Client::new(&env.direct);
     let registry = rules::registry(&compliance_responder::Config::default());
     let expected: [(&str, &[&str]); 5] = [
         ("AdministratorAccess", &["iam-admin-access"]),

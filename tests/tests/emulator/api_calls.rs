@@ -83,9 +83,9 @@ async fn check_source(source: &str) {
         let name = format!("{source}/{}", path.file_name().unwrap_or_default().to_string_lossy());
         let env = Env::seeded().await;
         let r = responder(&env.sdk, Mode::Remediate);
-        env.moto.start_recording();
+        env.start_recording();
         let outcome = r.handle_bytes(&env.event(&name)).await;
-        let counted = count(&env.moto.recorded_calls());
+        let counted = count(&env.recorded_calls());
         assert!(outcome.errors.is_empty(), "{name}: {:?}", outcome.errors);
         let Some(min) = minimums.get(&name) else {
             failures.push(format!(

@@ -6,7 +6,7 @@
 
 use compliance_responder::sources::cloudtrail::HANDLED_EVENT_NAMES;
 use compliance_responder::sources::created::CREATE_EVENTS;
-use integration_tests::{repo_root, sample_events, Moto, ACCOUNT, REGION};
+use integration_tests::{repo_root, sample_events, Env, REGION};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -82,10 +82,10 @@ fn patterns_name_exactly_the_handled_calls() {
 
 #[tokio::test]
 async fn every_sample_event_reaches_exactly_the_function_that_handles_it() {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let env = Env::empty().await;
+    let sdk = &env.direct;
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
     let functions = functions();
     let mut queues: Vec<(String, String)> = Vec::new();
     for (name, (_, patterns)) in &functions {
@@ -97,7 +97,7 @@ async fn every_sample_event_reaches_exactly_the_function_that_handles_it() {
             .unwrap()
             .queue_url
             .unwrap();
-        let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+        let arn = format!("arn:aws:sqs:{REGION}:{}:{name}", env.account_id());
         for (i, pattern) in patterns.iter().enumerate() {
             let rule = format!("{name}-{i}");
             events

@@ -1,7 +1,7 @@
 //! `responder undo REPORT.json` puts back what a remediation changed, against moto.
 
 use compliance_responder::{Mode, ReportStatus};
-use integration_tests::{repo_root, responder, Inspect, Moto, Sandbox};
+use integration_tests::{responder, Env};
 use std::process::Command;
 
 fn responder_bin() -> std::path::PathBuf {
@@ -18,23 +18,19 @@ fn responder_bin() -> std::path::PathBuf {
 
 #[tokio::test]
 async fn undo_restores_what_the_remediation_changed() {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    Sandbox::load().seed(&sdk).await;
-    let inspect = Inspect::new(&sdk);
+    let env = Env::seeded().await;
+    let inspect = &env.inspect;
     let original = inspect
         .inline_document("role", "data-pipeline", "pipeline-access")
         .await;
-    let r = responder(&sdk, Mode::Remediate);
-    let dir = std::env::temp_dir().join(format!("responder-undo-{}", moto.port));
+    let r = responder(&env.sdk, Mode::Remediate);
+    let dir = std::env::temp_dir().join(format!("responder-undo-{}-{}", std::process::id(), env.account_id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (event, name) in [
         ("attach-admin-to-user.json", "alice"),
         ("put-inline-mixed-admin.json", "pipeline"),
     ] {
-        let report = r
-            .handle_bytes(&std::fs::read(repo_root().join("events/cloudtrail").join(event)).unwrap())
-            .await;
+        let report = r.handle_bytes(&env.event(&format!("cloudtrail/{event}"))).await;
         assert_eq!(report.status, ReportStatus::Remediated);
         std::fs::write(dir.join(format!("{name}.json")), serde_json::to_vec(&report).unwrap()).unwrap();
     }
@@ -44,7 +40,7 @@ async fn undo_restores_what_the_remediation_changed() {
         let out = Command::new(responder_bin())
             .arg("undo")
             .arg(dir.join(format!("{name}.json")))
-            .envs(moto.child_env())
+            .envs(env.child_env())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -67,7 +63,7 @@ async fn undo_restores_what_the_remediation_changed() {
     let out = Command::new(responder_bin())
         .arg("undo")
         .arg(dir.join("empty.json"))
-        .envs(moto.child_env())
+        .envs(env.child_env())
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -79,7 +75,7 @@ async fn undo_restores_what_the_remediation_changed() {
     let out = Command::new(responder_bin())
         .arg("undo")
         .arg(dir.join("broken.json"))
-        .envs(moto.child_env())
+        .envs(env.child_env())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

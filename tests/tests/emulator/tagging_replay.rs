@@ -4,7 +4,7 @@
 
 use compliance_responder::rules::{SkipKind, Status};
 use compliance_responder::{Mode, ReportStatus};
-use integration_tests::{record_fix_update, Env, ACCOUNT, REGION};
+use integration_tests::{record_fix_update, Env, REGION};
 use std::collections::BTreeMap;
 
 fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -17,12 +17,12 @@ async fn every_create_event_gets_the_missing_tags_and_keeps_the_existing_ones() 
     let instance = env.ids.real("i-0a1b2c3d4e5f60001").to_string();
     let volume = env.ids.real("vol-0a1b2c3d4e5f60001").to_string();
     let group = env.ids.real("sg-0a1b2c3d4e5f60001").to_string();
-    let a = ACCOUNT;
+    let a = env.account_id();
     let r = REGION;
     let cases: Vec<(&str, String, BTreeMap<String, String>, &str)> = vec![
         (
             "create-bucket.json",
-            "arn:aws:s3:::team-data-lake-raw".into(),
+            format!("arn:aws:s3:::{}", env.ids.real("team-data-lake-raw")),
             tags(&[("Owner", "jane@example.com"), ("CostCenter", "unassigned")]),
             "tagging:TagResources",
         ),
@@ -110,7 +110,7 @@ async fn every_create_event_gets_the_missing_tags_and_keeps_the_existing_ones() 
 #[tokio::test]
 async fn replaying_a_create_event_three_times_tags_once_and_posts_one_finding() {
     let env = Env::seeded().await;
-    let arn = "arn:aws:s3:::team-data-lake-raw";
+    let arn = &format!("arn:aws:s3:::{}", env.ids.real("team-data-lake-raw"));
     let mut tag_writes = 0;
     for _ in 0..3 {
         let (report, writes) = env.replay("cloudtrail/create-bucket.json", Mode::Remediate).await;
@@ -151,7 +151,7 @@ async fn dry_run_reports_the_tags_it_would_add_and_writes_none() {
     assert!(report.actions[0].description.contains("Owner=carol"), "{report:#?}");
     assert!(env
         .inspect
-        .tags(&format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"))
+        .tags(&format!("arn:aws:dynamodb:{REGION}:{}:table/orders", env.account_id()))
         .await
         .is_empty());
 }
@@ -159,7 +159,7 @@ async fn dry_run_reports_the_tags_it_would_add_and_writes_none() {
 #[tokio::test]
 async fn exempt_resource_is_reported_and_not_tagged() {
     let env = Env::seeded().await;
-    let arn = "arn:aws:s3:::legal-hold-archive";
+    let arn = &format!("arn:aws:s3:::{}", env.ids.real("legal-hold-archive"));
     let before = env.inspect.tags(arn).await;
     let (report, writes) = env
         .replay("cloudtrail/create-bucket-exempt.json", Mode::Remediate)

@@ -181,7 +181,10 @@ async fn root_credential_usage_is_reported_and_nothing_is_touched() {
     let findings = env.inspect.findings().await;
     assert_eq!(findings[0].compliance, "FAILED");
     assert_eq!(findings[0].severity, "CRITICAL");
-    assert_eq!(findings[0].resource_ids, vec!["arn:aws:iam::123456789012:root"]);
+    assert_eq!(
+        findings[0].resource_ids,
+        vec![format!("arn:aws:iam::{}:root", env.account_id())]
+    );
     let notes = notes.lock().unwrap();
     assert_eq!(notes[0].2, "NOTIFIED");
     assert!(notes[0].3.contains("report only"), "{}", notes[0].3);

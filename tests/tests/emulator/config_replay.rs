@@ -4,7 +4,7 @@
 
 use compliance_responder::rules::{SkipKind, Status};
 use compliance_responder::{Mode, ReportStatus};
-use integration_tests::{record_fix_update, Env, ACCOUNT, REGION};
+use integration_tests::{record_fix_update, Env, REGION};
 use serde_json::Value;
 
 fn sids(doc: &Value) -> Vec<&str> {
@@ -19,7 +19,7 @@ fn sids(doc: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn admin_access_rule_result_gets_a_new_default_version_without_the_statement() {
     let env = Env::seeded().await;
-    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/LegacyOps");
+    let arn = format!("arn:aws:iam::{}:policy/LegacyOps", env.account_id());
     let (report, writes) = env
         .replay("config/compliance-admin-access-policy.json", Mode::Remediate)
         .await;
@@ -38,7 +38,7 @@ async fn admin_access_rule_result_gets_a_new_default_version_without_the_stateme
 #[tokio::test]
 async fn full_access_rule_result_removes_the_service_wildcard() {
     let env = Env::seeded().await;
-    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/DataAccess");
+    let arn = format!("arn:aws:iam::{}:policy/DataAccess", env.account_id());
     let (report, writes) = env
         .replay("config/compliance-full-access-policy.json", Mode::Remediate)
         .await;
@@ -64,11 +64,14 @@ async fn user_with_direct_policies_is_reported_only() {
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].generator_id, "iam-user-direct-policy");
     assert_eq!(findings[0].compliance, "FAILED");
-    assert_eq!(findings[0].resource_ids[0], format!("arn:aws:iam::{ACCOUNT}:user/bob"));
+    assert_eq!(
+        findings[0].resource_ids[0],
+        format!("arn:aws:iam::{}:user/bob", env.account_id())
+    );
     // bob keeps his policy: the fix needs a person.
     assert_eq!(
         env.inspect.attached("user", "bob").await,
-        vec![format!("arn:aws:iam::{ACCOUNT}:policy/TeamAdmin")]
+        vec![format!("arn:aws:iam::{}:policy/TeamAdmin", env.account_id())]
     );
 }
 
@@ -80,7 +83,10 @@ async fn required_tags_result_tags_the_bucket_with_the_defaults() {
         .await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     assert_eq!(writes, record_fix_update(&["tagging:TagResources"]));
-    let tags = env.inspect.tags("arn:aws:s3:::finance-exports").await;
+    let tags = env
+        .inspect
+        .tags(&format!("arn:aws:s3:::{}", env.ids.real("finance-exports")))
+        .await;
     assert_eq!(tags.get("CostCenter").map(String::as_str), Some("unassigned"));
     assert_eq!(
         tags.get("Owner").map(String::as_str),
@@ -99,7 +105,7 @@ async fn required_tags_result_for_a_db_instance_resolves_its_resource_id() {
     assert_eq!(writes, record_fix_update(&["tagging:TagResources"]));
     let tags = env
         .inspect
-        .tags(&format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:orders-db"))
+        .tags(&format!("arn:aws:rds:{REGION}:{}:db:orders-db", env.account_id()))
         .await;
     assert_eq!(tags.get("CostCenter").map(String::as_str), Some("unassigned"));
     // A Config event names no creator: Owner is left for a person, and the finding says so.
@@ -148,7 +154,7 @@ async fn role_configuration_item_is_judged_on_its_live_policies() {
 #[tokio::test]
 async fn policy_configuration_item_that_is_all_admin_is_left_for_a_person() {
     let env = Env::seeded().await;
-    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/TeamAdmin");
+    let arn = format!("arn:aws:iam::{}:policy/TeamAdmin", env.account_id());
     let (report, writes) = env.replay("config/item-change-policy.json", Mode::Remediate).await;
     assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
     assert_eq!(report.unplanned.len(), 1, "{report:#?}");

@@ -1,9 +1,18 @@
-//! A small fault-injecting HTTP proxy on 127.0.0.1 in front of moto. Tests point the SDK at it and
-//! add rules: requests whose text (request line, headers, body) contains a needle get a throttling
-//! error, a 5xx, a dropped connection or extra latency, a given number of times or always.
-//! Everything else is forwarded to moto unchanged. Every request is kept, so tests can count the
-//! attempts a call took.
+//! The test's own door to the shared emulator: a small HTTP proxy on 127.0.0.1 in front of moto,
+//! one per test. Every call the responder makes in a test goes through it, so it can
+//!
+//! - **record** the calls of this test only (moto's own recorder is global to the server, which
+//!   every test of a binary shares; the proxy sees only its own test's traffic);
+//! - **inject faults**: requests whose text (request line, headers, body) contains a needle get a
+//!   throttling error, a 5xx, a dropped connection or extra latency, a given number of times or
+//!   always;
+//! - count every request, so tests can count the attempts a call took.
+//!
+//! It runs on a thread of its own (with its own single-threaded runtime), so a test that blocks
+//! its thread (waiting for a child process) never stalls it. Everything not faulted is forwarded
+//! to moto unchanged.
 
+use crate::ApiCall;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,38 +43,65 @@ struct Rule {
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
+    /// Every request's text, faulted or not.
     requests: Vec<String>,
+    recording: bool,
+    recorded: Vec<ApiCall>,
 }
 
 /// The running proxy; stops when dropped.
-pub struct FaultProxy {
+pub struct Proxy {
     pub port: u16,
     state: Arc<Mutex<State>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-impl Drop for FaultProxy {
+impl Drop for Proxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
-impl FaultProxy {
+impl Proxy {
     /// Starts a proxy to the server on `127.0.0.1:upstream`.
-    pub async fn start(upstream: u16) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    pub fn start(upstream: u16) -> Proxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        listener.set_nonblocking(true).expect("non-blocking listener");
         let port = listener.local_addr().expect("proxy address").port();
         let state: Arc<Mutex<State>> = Arc::default();
         let shared = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let _ = serve(client, upstream, state).await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("proxy-{port}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("proxy runtime");
+                rt.block_on(async move {
+                    let listener = TcpListener::from_std(listener).expect("proxy listener");
+                    let accept = async {
+                        while let Ok((client, _)) = listener.accept().await {
+                            let state = shared.clone();
+                            tokio::spawn(async move {
+                                let _ = serve(client, upstream, state).await;
+                            });
+                        }
+                    };
+                    tokio::select! {
+                        _ = accept => {}
+                        _ = stopped => {}
+                    }
                 });
-            }
-        });
-        FaultProxy { port, state, task }
+            })
+            .expect("spawn proxy thread");
+        Proxy {
+            port,
+            state,
+            stop: Some(stop),
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -90,6 +126,21 @@ impl FaultProxy {
             .iter()
             .filter(|r| r.contains(needle))
             .count()
+    }
+
+    /// Starts recording the calls that pass (clears earlier recordings).
+    pub fn start_recording(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.recording = true;
+        s.recorded.clear();
+    }
+
+    /// Stops recording and returns the calls received since [`Proxy::start_recording`] (again
+    /// on a second call, until the next start).
+    pub fn recorded_calls(&self) -> Vec<ApiCall> {
+        let mut s = self.state.lock().unwrap();
+        s.recording = false;
+        s.recorded.clone()
     }
 }
 
@@ -178,12 +229,19 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
             .rules
             .iter_mut()
             .find(|r| text.contains(&r.needle) && r.remaining != Some(0));
-        rule.map(|r| {
+        let fault = rule.map(|r| {
             if let Some(n) = r.remaining.as_mut() {
                 *n -= 1;
             }
             r.fault
-        })
+        });
+        // Recorded as the emulator would have seen it: only what reaches it.
+        if s.recording && matches!(fault, None | Some(Fault::Delay(_))) {
+            if let Some(call) = ApiCall::from_http(&text) {
+                s.recorded.push(call);
+            }
+        }
+        fault
     };
     let json = !text.contains("Action=");
     match fault {

@@ -1,0 +1,16 @@
+//! Every emulator-backed test, in one test binary: one moto server for the whole run
+//! (`Moto::shared`), one AWS account of it per test (`Env`), tests in parallel. One binary also
+//! means one compile and one link of the SDK-heavy harness instead of one per file.
+
+mod api_calls;
+mod aws_managed_policies;
+mod bad_input;
+mod cargo_lambda_replay;
+mod cloudtrail_replay;
+mod config_replay;
+mod fault_replay;
+mod guardduty_replay;
+mod responder_undo;
+mod safety_replay;
+mod tagging_replay;
+mod template;

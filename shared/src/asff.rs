@@ -107,6 +107,17 @@ pub fn truncate(s: &str, max: usize) -> String {
     format!("{}{marker}", &s[..end])
 }
 
+/// Resources per finding (ASFF `Resources`: "an array of up to 32 resource objects").
+pub const MAX_RESOURCES: usize = 32;
+
+/// A time that Security Hub reads as strictly later than `t` (findings carry milliseconds): now,
+/// or `t` plus one millisecond when the clock has not moved past `t`'s millisecond.
+pub fn later_than(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, TimeDelta};
+    let floor = t.trunc_subsecs(3);
+    std::cmp::max(chrono::Utc::now(), floor + TimeDelta::milliseconds(1))
+}
+
 /// Builds the finding for one verdict.
 pub fn build(
     ctx: &Context<'_>,
@@ -160,9 +171,11 @@ pub fn build(
         severity_label: verdict.severity.label().into(),
         title: truncate(meta.title, 256),
         description: truncate(&description, 1024),
+        // ASFF takes at most 32 resources per finding (the first are the principal and policy).
         resources: verdict
             .resources
             .iter()
+            .take(MAX_RESOURCES)
             .map(|r| AsffResource {
                 resource_type: r.resource_type.as_str().into(),
                 id: r.arn.clone(),
@@ -254,6 +267,15 @@ mod tests {
         assert_eq!(a.generator_id, "iam-admin-access");
         assert_eq!(a.product_fields["compliance-responder/SecurityHubControl"], "IAM.1");
         assert_eq!(a.created_at, "2026-11-20T10:00:00.000Z");
+    }
+
+    #[test]
+    fn later_than_is_strictly_later_at_millisecond_precision() {
+        let t: chrono::DateTime<chrono::Utc> = "2999-01-01T00:00:00.123456Z".parse().unwrap();
+        let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        assert_eq!(fmt(later_than(t)), "2999-01-01T00:00:00.124Z");
+        let past: chrono::DateTime<chrono::Utc> = "2020-01-01T00:00:00Z".parse().unwrap();
+        assert!(later_than(past) > past + chrono::TimeDelta::days(365));
     }
 
     #[test]

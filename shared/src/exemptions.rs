@@ -55,11 +55,51 @@ pub fn parse(value: &str, reason_tag: Option<&str>, today: NaiveDate) -> Exempti
     }
 }
 
+/// What the exemption tag of one resource says about fixing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// No exemption (or none that applies): the resource may be changed.
+    Clear,
+    /// It may be changed; its exemption ran out (worth saying in the finding).
+    Expired(String),
+    /// It must not be changed, for this reason (exempt, unreadable exemption, tags unknown).
+    Withheld(String),
+}
+
+/// The standing of the resource `arn` under the exemption tag `tag`, from what was read. Tags
+/// that could not be read withhold (fail closed); a resource that is gone is clear.
+pub fn standing(arn: &str, observed: &Observed, today: NaiveDate, tag: &str) -> Standing {
+    let tags = match observed.tags_of_arn(arn) {
+        Known::Present(tags) => tags,
+        Known::Absent => return Standing::Clear,
+        Known::Unknown => {
+            return Standing::Withheld(format!(
+                "the tags of {arn} could not be read, so its exemption could not be checked"
+            ))
+        }
+    };
+    let Some(value) = tags.get(tag) else {
+        return Standing::Clear;
+    };
+    let reason_tag = format!("{tag}-reason");
+    match parse(value, tags.get(&reason_tag).map(String::as_str), today) {
+        Exemption::Active { until, reason } => {
+            let until = until.map(|d| format!(" until {d}")).unwrap_or_default();
+            let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+            Standing::Withheld(format!("{arn} is exempt{until}{reason}"))
+        }
+        Exemption::Expired { on } => Standing::Expired(format!("the exemption of {arn} expired on {on}")),
+        Exemption::Unreadable { value } => Standing::Withheld(format!(
+            "{arn} has {tag}={value:?}, which is neither `true` nor a YYYY-MM-DD date: \
+             treated as exempt until it is corrected"
+        )),
+    }
+}
+
 /// Turns the fixes of verdicts about exempt resources into "left alone" verdicts. A fix is also
 /// withheld when the tags of one of its resources could not be read (fail closed).
 pub fn apply(verdicts: &mut [Verdict], observed: &Observed, now: DateTime<Utc>, tag: &str) {
     let today = now.date_naive();
-    let reason_tag = format!("{tag}-reason");
     for v in verdicts.iter_mut() {
         if v.status != Status::NonCompliant || !matches!(v.remedy, Remedy::Edit { .. } | Remedy::Apply { .. }) {
             continue;
@@ -67,32 +107,11 @@ pub fn apply(verdicts: &mut [Verdict], observed: &Observed, now: DateTime<Utc>, 
         let mut withheld: Option<String> = None;
         let mut expired: Vec<String> = Vec::new();
         for r in v.resources.iter().filter(|r| r.arn.starts_with("arn:")) {
-            let tags = match observed.tags_of_arn(&r.arn) {
-                Known::Present(tags) => tags,
-                Known::Absent => continue,
-                Known::Unknown => {
-                    withheld = Some(format!(
-                        "the tags of {} could not be read, so its exemption could not be checked",
-                        r.arn
-                    ));
-                    break;
-                }
-            };
-            let Some(value) = tags.get(tag) else { continue };
-            match parse(value, tags.get(&reason_tag).map(String::as_str), today) {
-                Exemption::Active { until, reason } => {
-                    let until = until.map(|d| format!(" until {d}")).unwrap_or_default();
-                    let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-                    withheld = Some(format!("{} is exempt{until}{reason}", r.arn));
-                    break;
-                }
-                Exemption::Expired { on } => expired.push(format!("the exemption of {} expired on {on}", r.arn)),
-                Exemption::Unreadable { value } => {
-                    withheld = Some(format!(
-                        "{} has {tag}={value:?}, which is neither `true` nor a YYYY-MM-DD date: \
-                         treated as exempt until it is corrected",
-                        r.arn
-                    ));
+            match standing(&r.arn, observed, today, tag) {
+                Standing::Clear => {}
+                Standing::Expired(note) => expired.push(note),
+                Standing::Withheld(reason) => {
+                    withheld = Some(reason);
                     break;
                 }
             }

@@ -1,8 +1,13 @@
 //! Safety guards applied to every fix before it is planned. Pure.
 //!
 //! - **Protected principals** are never modified, whatever the mode: service-linked roles,
-//!   `OrganizationAccountAccessRole`, AWS Control Tower and IAM Identity Center roles, the
-//!   responder's own roles, the root user, and the patterns in `PROTECTED_PRINCIPALS`.
+//!   `OrganizationAccountAccessRole`, AWS Control Tower and IAM Identity Center roles, the root
+//!   user, and the patterns in `PROTECTED_PRINCIPALS` (the templates put the responder's own roles
+//!   there by their exact ARNs). Patterns match in any letter case and a pattern without a path
+//!   matches the name at any IAM path: IAM names are unique in an account whatever their case and
+//!   path, so `/x/OrganizationAccountAccessRole` is the one `OrganizationAccountAccessRole`. No
+//!   built-in pattern is a substring a role creator could borrow (`evil-compliance-responder-x`
+//!   is an ordinary role).
 //! - **Allow-listed ARNs** (`EXEMPT_ARNS`, wildcards allowed) are reported, never fixed.
 //! - **Confused deputy:** a fix whose resource ARN names another account than the event's is
 //!   withheld.
@@ -22,7 +27,6 @@ pub const BUILTIN_PROTECTED: &[&str] = &[
     "arn:*:iam::*:role/aws-controltower-*",
     "arn:*:iam::*:role/service-role/AWSControlTower*",
     "arn:*:iam::*:role/aws-reserved/sso.amazonaws.com/*",
-    "arn:*:iam::*:role/*compliance-responder*",
 ];
 
 /// The guard settings.
@@ -39,6 +43,27 @@ fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
+/// An IAM user, role, group or policy ARN without its path (`role/a/b/Name` → `role/Name`), when it
+/// has one.
+fn without_path(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[2] != "iam" {
+        return None;
+    }
+    let (kind, rest) = parts[5].split_once('/')?;
+    let name = rest.rsplit('/').next()?;
+    if !matches!(kind, "user" | "role" | "group" | "policy") || name == rest || name.is_empty() {
+        return None;
+    }
+    Some(format!("{}:{kind}/{name}", parts[..5].join(":")))
+}
+
+/// Whether `pattern` names `arn`: wildcards, any letter case, and for IAM principals and policies
+/// at any path (see the module docs).
+pub fn names(pattern: &str, arn: &str) -> bool {
+    wildcard_match(pattern, arn) || without_path(arn).is_some_and(|bare| wildcard_match(pattern, &bare))
+}
+
 impl Guards {
     /// Why a fix touching `arn` must not be made, if it must not.
     pub fn withhold(&self, arn: &str, account: &str) -> Option<String> {
@@ -46,11 +71,11 @@ impl Guards {
             .iter()
             .copied()
             .chain(self.protected.iter().map(String::as_str))
-            .find(|p| wildcard_match(p, arn))
+            .find(|p| names(p, arn))
         {
             return Some(format!("{arn} is a protected principal ({p})"));
         }
-        if let Some(p) = self.exempt_arns.iter().find(|p| wildcard_match(p, arn)) {
+        if let Some(p) = self.exempt_arns.iter().find(|p| names(p, arn)) {
             return Some(format!("{arn} is exempt by EXEMPT_ARNS ({p})"));
         }
         match account_of(arn) {
@@ -88,13 +113,21 @@ mod tests {
     #[test]
     fn protected_exempt_and_foreign() {
         let g = Guards {
-            protected: vec!["arn:aws:iam::*:role/break-glass-*".into()],
+            protected: vec![
+                "arn:aws:iam::*:role/break-glass-*".into(),
+                // The templates pass the responder's own roles by their exact ARNs.
+                "arn:aws:iam::123456789012:role/compliance-responder-GuardDutyResponderRole-1X2Y".into(),
+            ],
             exempt_arns: vec!["arn:aws:s3:::legacy-*".into()],
         };
         let acct = "123456789012";
         for arn in [
             "arn:aws:iam::123456789012:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
             "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole",
+            // Any path, any letter case: IAM names are unique in an account regardless of both.
+            "arn:aws:iam::123456789012:role/x/OrganizationAccountAccessRole",
+            "arn:aws:iam::123456789012:role/team/ops/organizationaccountaccessrole",
+            "arn:aws:iam::123456789012:role/deep/path/Break-Glass-Admin",
             "arn:aws:iam::123456789012:role/aws-controltower-AdministratorExecutionRole",
             "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b",
             "arn:aws:iam::123456789012:role/compliance-responder-GuardDutyResponderRole-1X2Y",
@@ -116,6 +149,11 @@ mod tests {
             "arn:aws:iam::aws:policy/AdministratorAccess",
             "arn:aws:s3:::team-data",
             "arn:aws:iam::123456789012:role/app-service-role-x",
+            // Names that only contain a protected role's words are ordinary roles.
+            "arn:aws:iam::123456789012:role/evil-compliance-responder-x",
+            "arn:aws:iam::123456789012:role/compliance-responder-GuardDutyResponderRole-1X2Y-copy",
+            "arn:aws:iam::123456789012:role/x/OrganizationAccountAccessRole2",
+            "arn:aws:iam::123456789012:user/OrganizationAccountAccessRole",
         ] {
             assert_eq!(g.withhold(ok, acct), None, "{ok}");
         }

@@ -39,6 +39,7 @@ pub mod policy;
 pub mod report;
 pub mod resource;
 pub mod rules;
+pub mod shared_policies;
 pub mod sources;
 pub mod state;
 

@@ -24,10 +24,15 @@ impl RateLimiter {
     /// Admits one write serving `rules` (recording it for each), or says which rule is over its
     /// limit. Fails closed: a poisoned lock admits nothing.
     pub fn admit(&self, rules: &[&str]) -> Result<(), String> {
-        self.admit_at(rules, Instant::now())
+        self.admit_at(rules, 1, Instant::now())
     }
 
-    fn admit_at(&self, rules: &[&str], now: Instant) -> Result<(), String> {
+    /// Admits `writes` writes serving `rules` all together, or none of them.
+    pub fn admit_all(&self, rules: &[&str], writes: usize) -> Result<(), String> {
+        self.admit_at(rules, writes, Instant::now())
+    }
+
+    fn admit_at(&self, rules: &[&str], writes: usize, now: Instant) -> Result<(), String> {
         let Ok(mut history) = self.history.lock() else {
             return Err("the write limiter is unavailable".into());
         };
@@ -36,7 +41,7 @@ impl RateLimiter {
             while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
                 times.pop_front();
             }
-            if times.len() >= self.max {
+            if times.len() + writes > self.max {
                 return Err(format!(
                     "rule {rule} already made MAX_WRITES_PER_RULE={} writes in the last {} s",
                     self.max,
@@ -45,7 +50,8 @@ impl RateLimiter {
             }
         }
         for rule in rules {
-            history.entry(rule.to_string()).or_default().push_back(now);
+            let times = history.entry(rule.to_string()).or_default();
+            times.extend(std::iter::repeat_n(now, writes));
         }
         Ok(())
     }
@@ -59,13 +65,22 @@ mod tests {
     fn per_rule_sliding_window() {
         let l = RateLimiter::new(2, Duration::from_secs(60));
         let t0 = Instant::now();
-        assert!(l.admit_at(&["a"], t0).is_ok());
-        assert!(l.admit_at(&["a", "b"], t0).is_ok());
-        let err = l.admit_at(&["b", "a"], t0).unwrap_err();
+        assert!(l.admit_at(&["a"], 1, t0).is_ok());
+        assert!(l.admit_at(&["a", "b"], 1, t0).is_ok());
+        let err = l.admit_at(&["b", "a"], 1, t0).unwrap_err();
         assert!(err.contains("rule a"), "{err}");
         // b was not charged for the refused write.
-        assert!(l.admit_at(&["b"], t0).is_ok());
-        assert!(l.admit_at(&["a"], t0 + Duration::from_secs(61)).is_ok());
+        assert!(l.admit_at(&["b"], 1, t0).is_ok());
+        assert!(l.admit_at(&["a"], 1, t0 + Duration::from_secs(61)).is_ok());
         assert!(RateLimiter::new(0, Duration::from_secs(1)).admit(&["a"]).is_err());
+    }
+
+    #[test]
+    fn the_writes_of_one_fix_are_admitted_together_or_not_at_all() {
+        let l = RateLimiter::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(l.admit_at(&["a"], 2, t0).is_ok());
+        assert!(l.admit_at(&["a"], 2, t0).is_err(), "one write left, two needed");
+        assert!(l.admit_at(&["a"], 1, t0).is_ok(), "the refused pair charged nothing");
     }
 }

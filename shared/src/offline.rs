@@ -124,6 +124,16 @@ impl IamPort for Snapshot {
                     observed.managed_policies.insert(arn.clone(), v.clone());
                 }
             }
+            Lookup::PolicyEntities { arn } => {
+                // What the event says: the principals it names with the policy attached.
+                let entities = s
+                    .attached
+                    .iter()
+                    .filter(|(_, list)| list.as_ref().is_some_and(|l| l.contains(arn)))
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                observed.policy_entities.insert(arn.clone(), Some(entities));
+            }
             Lookup::InlinePolicy { principal, name } => {
                 if let Some(v) = s.inline_policies.get(&(principal.clone(), name.clone())) {
                     observed

@@ -126,12 +126,7 @@ impl Responder {
             return Ok(self.ports.clone());
         };
         Ok(members
-            .ports(
-                &finding.account,
-                &finding.partition,
-                &finding.event_id,
-                self.ports.findings.clone(),
-            )
+            .ports(&finding.account, &finding.partition, &finding.event_id)
             .await?
             .unwrap_or_else(|| self.ports.clone()))
     }
@@ -195,7 +190,7 @@ impl Responder {
                 report.reason = Some(reason.clone());
                 return report;
             }
-            let ports = match self.ports_for(&finding).await {
+            let ports = match Box::pin(self.ports_for(&finding)).await {
                 Ok(p) => p,
                 Err(e) => {
                     report.errors.push(e);
@@ -204,13 +199,15 @@ impl Responder {
             };
             // What expanding the subject read is kept: the rules' lookups are not read twice.
             let mut seen = Observed::default();
-            let findings = self.expand(&ports, finding, &mut report, &mut seen).await;
+            let findings = Box::pin(self.expand(&ports, finding, &mut report, &mut seen)).await;
             if findings.is_empty() {
                 return report;
             }
-            self.evaluate_and_fix(&ports, &findings, &mut report, seen).await;
+            // Boxed: the judging, planning and executing state is large (debug builds run tests
+            // on 2 MB thread stacks); one allocation per event keeps it off the stack.
+            Box::pin(self.evaluate_and_fix(&ports, &findings, &mut report, seen)).await;
             if let Subject::CredentialCompromise(cf) = &findings[0].subject {
-                self.annotate_source(&findings[0], cf, &mut report).await;
+                self.annotate_source(&ports, &findings[0], cf, &mut report).await;
             }
             report
         }
@@ -392,14 +389,39 @@ impl Responder {
         // fix (before anything is planned).
         self.config.guards.apply(&mut verdicts, &finding.account);
         crate::exemptions::apply(&mut verdicts, &observed, chrono::Utc::now(), &self.config.exempt_tag);
+        // A new default version of a customer-managed policy changes every principal it is
+        // attached to: read them (only for the policies a fix would rewrite), and withhold the
+        // rewrite when one of them must not be changed.
+        let rewrites = crate::shared_policies::rewrites(&verdicts, &observed);
+        if !rewrites.is_empty() {
+            let entities: BTreeSet<Lookup> = rewrites
+                .iter()
+                .map(|arn| Lookup::PolicyEntities { arn: arn.clone() })
+                .collect();
+            read_missing(ports, &entities, &mut observed, report).await;
+            let principals: BTreeSet<Lookup> = rewrites
+                .iter()
+                .filter_map(|arn| match observed.policy_entities(arn) {
+                    Known::Present(list) => Some(list.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .map(Lookup::Principal)
+                .collect();
+            read_missing(ports, &principals, &mut observed, report).await;
+            crate::shared_policies::apply(
+                &mut verdicts,
+                &observed,
+                &self.config.guards,
+                &finding.account,
+                &self.config.exempt_tag,
+                chrono::Utc::now(),
+            );
+        }
         // A fix that adds a version to a customer-managed policy needs its versions (IAM keeps
         // five): read only now, for the policies a fix will change.
-        let versions: BTreeSet<Lookup> = verdicts
-            .iter()
-            .filter_map(|v| match &v.remedy {
-                Remedy::Edit { target, edits } => target.new_version_of(edits, &observed),
-                _ => None,
-            })
+        let versions: BTreeSet<Lookup> = crate::shared_policies::rewrites(&verdicts, &observed)
+            .into_iter()
             .map(|arn| Lookup::PolicyVersions { arn })
             .collect();
         read_missing(ports, &versions, &mut observed, report).await;
@@ -417,7 +439,7 @@ impl Responder {
         let gates = self.gates(&plan, &verdicts, forced.is_some());
         let now = chrono::Utc::now();
         let mode = self.config.mode.to_string();
-        let ctx = asff::Context {
+        let mut ctx = asff::Context {
             account: &finding.account,
             region: &finding.region,
             partition: &finding.partition,
@@ -450,7 +472,7 @@ impl Responder {
             .enumerate()
             .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, &gates, i))
             .collect();
-        let recorded = self.post(&first, report).await;
+        let recorded = post(ports, &first, report).await;
 
         report.actions = if recorded {
             executor::execute(&plan, &gates, ports).await
@@ -459,6 +481,9 @@ impl Responder {
         };
         report.unplanned = plan.unplanned.clone();
 
+        // Security Hub ignores an update whose UpdatedAt is not later than the stored finding's:
+        // the second batch updates the findings of the first, so it must carry a later time.
+        ctx.now = asff::later_than(ctx.now);
         let mut second: Vec<AsffFinding> = Vec::new();
         if !applies_nothing && recorded {
             second.extend(
@@ -480,36 +505,53 @@ impl Responder {
             );
             verdicts.extend(extra);
         }
-        self.post(&second, report).await;
+        post(ports, &second, report).await;
         report.verdicts.extend(verdicts);
     }
 
     /// Whether each step of the plan may be applied now: every rule it serves must be in remediate
-    /// mode (kill switch and `RULE_MODES` included), and the write limits must allow it.
+    /// mode (kill switch and `RULE_MODES` included), and the write limits must allow it. The steps
+    /// that change one document ([`crate::plan::Action::changes`]: the version deleted to make
+    /// room and the one created) get one gate together, so a limit never splits a fix.
     fn gates(&self, plan: &Plan, verdicts: &[Verdict], forced_dry_run: bool) -> Vec<Gate> {
         let mut writes = 0usize;
-        plan.steps
-            .iter()
-            .map(|step| {
-                let rules: Vec<&'static str> = step.verdicts.iter().map(|&i| verdicts[i].rule_id).collect();
-                if forced_dry_run || rules.iter().any(|r| self.mode_of(r) != Some(Mode::Remediate)) {
-                    return Gate::DryRun;
+        let mut gates: Vec<Option<Gate>> = vec![None; plan.steps.len()];
+        for i in 0..plan.steps.len() {
+            if gates[i].is_some() {
+                continue;
+            }
+            let key = plan.steps[i].action.changes();
+            let group: Vec<usize> = (i..plan.steps.len())
+                .filter(|&j| plan.steps[j].action.changes() == key)
+                .collect();
+            let mut rules: Vec<&'static str> = group
+                .iter()
+                .flat_map(|&j| plan.steps[j].verdicts.iter().map(|&v| verdicts[v].rule_id))
+                .collect();
+            rules.sort_unstable();
+            rules.dedup();
+            let gate = if forced_dry_run || rules.iter().any(|r| self.mode_of(r) != Some(Mode::Remediate)) {
+                Gate::DryRun
+            } else if writes + group.len() > self.config.max_writes_per_event {
+                Gate::Deferred {
+                    reason: format!(
+                        "this fix needs {} writes and the event may make {} more (MAX_WRITES_PER_EVENT={})",
+                        group.len(),
+                        self.config.max_writes_per_event - writes,
+                        self.config.max_writes_per_event
+                    ),
                 }
-                if writes >= self.config.max_writes_per_event {
-                    return Gate::Deferred {
-                        reason: format!(
-                            "this event already made MAX_WRITES_PER_EVENT={} writes",
-                            self.config.max_writes_per_event
-                        ),
-                    };
-                }
-                if let Err(reason) = self.limiter.admit(&rules) {
-                    return Gate::Deferred { reason };
-                }
-                writes += 1;
+            } else if let Err(reason) = self.limiter.admit_all(&rules, group.len()) {
+                Gate::Deferred { reason }
+            } else {
+                writes += group.len();
                 Gate::Apply
-            })
-            .collect()
+            };
+            for j in group {
+                gates[j] = Some(gate.clone());
+            }
+        }
+        gates.into_iter().map(|g| g.unwrap_or(Gate::DryRun)).collect()
     }
 
     /// The mode a rule runs in now (`None`: off).
@@ -538,7 +580,7 @@ impl Responder {
     }
 
     /// Notes on GuardDuty's own finding in Security Hub what the responder did about it.
-    async fn annotate_source(&self, finding: &Finding, cf: &CredentialFinding, report: &mut Report) {
+    async fn annotate_source(&self, ports: &Ports, finding: &Finding, cf: &CredentialFinding, report: &mut Report) {
         if !self.config.annotate_source_findings {
             return;
         }
@@ -584,7 +626,7 @@ impl Responder {
                 .collect(),
             updated_by: "compliance-responder".into(),
         };
-        let result = match self.ports.findings.annotate(&note).await {
+        let result = match ports.findings.annotate(&note).await {
             Ok(()) => AnnotationResult::Updated,
             Err(e) => {
                 tracing::error!(error = %e, "could not update the GuardDuty finding in Security Hub");
@@ -650,29 +692,31 @@ impl Responder {
         };
         Some(asff::build(ctx, self.meta(v), v, status, &handling))
     }
+}
 
-    /// Posts findings; returns false (and records the error) when Security Hub refused them.
-    async fn post(&self, findings: &[AsffFinding], report: &mut Report) -> bool {
-        if findings.is_empty() {
-            return true;
+/// Imports findings through the event's ports: in the account the findings are about (Security
+/// Hub takes a default-product finding only from that account). False when they could not be
+/// recorded.
+async fn post(ports: &Ports, findings: &[AsffFinding], report: &mut Report) -> bool {
+    if findings.is_empty() {
+        return true;
+    }
+    match ports.findings.import(findings).await {
+        Ok(()) => {
+            for f in findings {
+                tracing::info!(finding_id = %f.id, rule = %f.generator_id, compliance = f.compliance_status.as_str(), "finding posted");
+                report.findings.push(PostedFinding {
+                    id: f.id.clone(),
+                    rule_id: f.generator_id.clone(),
+                    compliance: f.compliance_status,
+                });
+            }
+            true
         }
-        match self.ports.findings.import(findings).await {
-            Ok(()) => {
-                for f in findings {
-                    tracing::info!(finding_id = %f.id, rule = %f.generator_id, compliance = f.compliance_status.as_str(), "finding posted");
-                    report.findings.push(PostedFinding {
-                        id: f.id.clone(),
-                        rule_id: f.generator_id.clone(),
-                        compliance: f.compliance_status,
-                    });
-                }
-                true
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not post findings to Security Hub");
-                report.errors.push(e);
-                false
-            }
+        Err(e) => {
+            tracing::error!(error = %e, "could not post findings to Security Hub");
+            report.errors.push(e);
+            false
         }
     }
 }

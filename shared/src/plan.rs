@@ -5,7 +5,7 @@
 
 use crate::edit::{apply_edits, StatementEdit};
 use crate::finding::{PrincipalKind, PrincipalRef};
-use crate::policy::PolicyDocument;
+use crate::policy::{DocumentKind, PolicyDocument};
 use crate::resource::{AwsResource, ResourceKind, Tags};
 use crate::state::{Known, Observed, MAX_POLICY_VERSIONS};
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,31 @@ fn kind_word(kind: PrincipalKind) -> &'static str {
 }
 
 impl Action {
+    /// What this action changes, as one key: steps with the same key change one document (the
+    /// version deleted to make room and the version created in its place) and are applied, held
+    /// back or deferred together, never one without the other.
+    pub fn changes(&self) -> String {
+        match self {
+            Action::DetachPolicy { principal, policy_arn } | Action::AttachPolicy { principal, policy_arn } => {
+                format!("attachment {principal} {policy_arn}")
+            }
+            Action::PutInlinePolicy {
+                principal, policy_name, ..
+            }
+            | Action::DeleteInlinePolicy { principal, policy_name } => format!("inline {principal} {policy_name}"),
+            Action::CreatePolicyVersion { policy_arn, .. }
+            | Action::SetDefaultPolicyVersion { policy_arn, .. }
+            | Action::DeletePolicyVersion { policy_arn, .. } => format!("policy {policy_arn}"),
+            Action::UpdateAssumeRolePolicy { role_name, .. } => format!("trust {role_name}"),
+            Action::SetAccessKeyStatus {
+                user_name,
+                access_key_id,
+                ..
+            } => format!("key {user_name} {access_key_id}"),
+            Action::TagResource { resource, .. } | Action::UntagResource { resource, .. } => format!("tags {resource}"),
+        }
+    }
+
     /// A one-line description for logs, reports and Security Hub.
     pub fn describe(&self) -> String {
         match self {
@@ -278,6 +303,17 @@ impl Plan {
     }
 }
 
+/// A rewritten document IAM would refuse for its size is never written: the fix is left for a
+/// person before any of its steps (a version deleted to make room included) is planned. The
+/// quota counts no whitespace, as IAM's does.
+fn within_quota(document: String, kind: DocumentKind) -> Result<String, String> {
+    crate::policy::check_size(&document, kind)
+        .map(|()| document)
+        .map_err(|e| {
+            format!("the rewritten document would exceed IAM's quota ({e}): left for a person, nothing written")
+        })
+}
+
 fn parse(raw: &str, what: &str) -> Result<PolicyDocument, String> {
     PolicyDocument::parse(raw).map_err(|e| format!("{what} could not be parsed: {e}"))
 }
@@ -294,11 +330,16 @@ fn plan_target(target: &Target, edits: &[StatementEdit], observed: &Observed) ->
                 policy_name: policy_name.clone(),
                 document: doc.to_json(),
             };
+            let kind = match principal.kind {
+                PrincipalKind::User => DocumentKind::InlineUser,
+                PrincipalKind::Role => DocumentKind::InlineRole,
+                PrincipalKind::Group => DocumentKind::InlineGroup,
+            };
             let action = match apply_edits(&doc, edits) {
                 Some(document) => Action::PutInlinePolicy {
                     principal: principal.clone(),
                     policy_name: policy_name.clone(),
-                    document,
+                    document: within_quota(document, kind)?,
                 },
                 None => Action::DeleteInlinePolicy {
                     principal: principal.clone(),
@@ -333,6 +374,7 @@ fn plan_target(target: &Target, edits: &[StatementEdit], observed: &Observed) ->
                     "every statement of this managed policy is offending and a policy cannot be empty: detach it from its principals or delete it by hand".into(),
                 ),
                 (false, Some(document), _) => {
+                    let document = within_quota(document, DocumentKind::Managed)?;
                     if !policy.versions_read {
                         return Err(format!("the versions of {policy_arn} were not read: no room can be made for a new one"));
                     }
@@ -370,7 +412,10 @@ fn plan_target(target: &Target, edits: &[StatementEdit], observed: &Observed) ->
                 return Err(format!("the trust policy of role {role_name} was not read"));
             };
             let doc = parse(raw, "the trust policy")?;
-            let document = apply_edits(&doc, edits).unwrap_or_else(|| DENY_ALL_TRUST.to_string());
+            let document = match apply_edits(&doc, edits) {
+                Some(document) => within_quota(document, DocumentKind::Trust)?,
+                None => DENY_ALL_TRUST.to_string(),
+            };
             Ok(vec![(
                 Action::UpdateAssumeRolePolicy {
                     role_name: role_name.clone(),
@@ -467,6 +512,39 @@ mod tests {
             }
         ));
         assert_eq!(plan.steps[0].action.api_call(), "iam:DeletePolicyVersion");
+    }
+
+    /// A rewrite that would exceed IAM's quota (adding to a NotAction list can grow a document)
+    /// plans nothing at all: not the new version, and not the deletion that would make room.
+    #[test]
+    fn a_rewrite_over_the_quota_plans_nothing() {
+        let filler: Vec<String> = (0..390).map(|i| format!("\"s3:Get{i:05}\"")).collect();
+        let big = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","NotAction":["iam:PassRole"],"Resource":"*"}},{{"Effect":"Allow","Action":[{}],"Resource":"*"}}]}}"#,
+            filler.join(",")
+        );
+        assert!(
+            crate::policy::check_size(&big, DocumentKind::Managed).is_ok(),
+            "{}",
+            big.len()
+        );
+        let mut o = managed(5);
+        if let Some(Some(p)) = o.managed_policies.get_mut(ARN) {
+            p.document = big;
+        }
+        let r = Remedy::Edit {
+            target: Target::Managed {
+                policy_arn: ARN.into(),
+                principal: Some(user()),
+            },
+            edits: vec![StatementEdit::AddNotActions {
+                statement: 0,
+                actions: (0..40).map(|i| format!("iam:SomeLongActionName{i:04}")).collect(),
+            }],
+        };
+        let plan = Plan::build(&[&r], &o);
+        assert!(plan.steps.is_empty(), "{plan:#?}");
+        assert!(plan.unplanned[0].reason.contains("quota"), "{plan:#?}");
     }
 
     #[test]

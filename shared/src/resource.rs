@@ -104,8 +104,15 @@ impl ResourceKind {
             ResourceKind::RdsDbInstance => {
                 charset("-", 63) && name.starts_with(|c: char| c.is_ascii_alphabetic()) && !name.ends_with('-')
             }
-            ResourceKind::SqsQueue => charset("-_", 80),
-            ResourceKind::SnsTopic => charset("-_", 256),
+            // FIFO queues and topics end in `.fifo`, which counts toward the length (SQS and SNS
+            // API references: CreateQueue QueueName, CreateTopic Name).
+            ResourceKind::SqsQueue | ResourceKind::SnsTopic => {
+                let max = if self == ResourceKind::SqsQueue { 80 } else { 256 };
+                let base = name.strip_suffix(".fifo").unwrap_or(name);
+                name.len() <= max
+                    && !base.is_empty()
+                    && base.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            }
         }
     }
 }
@@ -192,6 +199,23 @@ mod tests {
             ResourceKind::from_config_type("AWS::RDS::DBInstance"),
             Some(ResourceKind::RdsDbInstance)
         );
+    }
+
+    #[test]
+    fn fifo_queues_and_topics_are_valid_names() {
+        for kind in [ResourceKind::SqsQueue, ResourceKind::SnsTopic] {
+            assert!(AwsResource::new(kind, "orders.fifo", "aws", "us-east-1", "123456789012").is_some());
+            for bad in [".fifo", "orders.fifo.fifo", "orders.txt", "a b.fifo", ""] {
+                assert!(
+                    AwsResource::new(kind, bad, "aws", "us-east-1", "123456789012").is_none(),
+                    "{bad}"
+                );
+            }
+        }
+        let long = format!("{}.fifo", "q".repeat(75));
+        assert!(AwsResource::new(ResourceKind::SqsQueue, &long, "aws", "us-east-1", "123456789012").is_some());
+        let longer = format!("{}.fifo", "q".repeat(76));
+        assert!(AwsResource::new(ResourceKind::SqsQueue, &longer, "aws", "us-east-1", "123456789012").is_none());
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub enum Lookup {
     /// A customer-managed policy's versions (and, at IAM's limit of 5, the oldest non-default
     /// one's document): read only when a fix is about to add a version, after the verdicts.
     PolicyVersions { arn: String },
+    /// Every user, role and group a managed policy is attached to (`ListEntitiesForPolicy`): read
+    /// only when a fix would give the policy a new default version, which changes them all.
+    PolicyEntities { arn: String },
     /// An inline policy's current document.
     InlinePolicy { principal: PrincipalRef, name: String },
     /// The access keys of an IAM user and whether each is active.
@@ -93,6 +96,8 @@ pub struct Observed {
     pub inline_names: BTreeMap<PrincipalRef, Option<Vec<String>>>,
     pub managed_policies: BTreeMap<String, Option<ManagedPolicy>>,
     pub inline_policies: BTreeMap<(PrincipalRef, String), Option<String>>,
+    /// Managed policy ARN → the principals it is attached to.
+    pub policy_entities: BTreeMap<String, Option<Vec<PrincipalRef>>>,
     /// User name → access keys.
     pub access_keys: BTreeMap<String, Option<Vec<AccessKey>>>,
     /// Resource ARN → tags.
@@ -131,6 +136,7 @@ impl Observed {
             Lookup::PolicyVersions { arn } => {
                 matches!(self.managed_policies.get(arn), Some(Some(p)) if p.versions_read)
             }
+            Lookup::PolicyEntities { arn } => self.policy_entities.contains_key(arn),
             Lookup::InlinePolicy { principal, name } => {
                 self.inline_policies.contains_key(&(principal.clone(), name.clone()))
             }
@@ -150,6 +156,9 @@ impl Observed {
     }
     pub fn managed_policy(&self, arn: &str) -> Known<'_, ManagedPolicy> {
         known(&self.managed_policies, &arn.to_string())
+    }
+    pub fn policy_entities(&self, arn: &str) -> Known<'_, Vec<PrincipalRef>> {
+        known(&self.policy_entities, &arn.to_string())
     }
     pub fn inline_policy(&self, p: &PrincipalRef, name: &str) -> Known<'_, String> {
         known(&self.inline_policies, &(p.clone(), name.to_string()))

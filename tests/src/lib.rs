@@ -7,6 +7,7 @@
 //! Tests of one binary run in parallel on the one emulator and never see each other's state: no
 //! reset, no shared account, no shared recorder.
 
+pub mod contract;
 pub mod proxy;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -579,17 +580,29 @@ impl Sandbox {
                 ))
                 .build()
         };
-        let image = ec2
-            .describe_images()
-            .owners("amazon")
-            .send()
-            .await
-            .expect("describe images")
-            .images
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|i| i.image_id)
-            .expect("moto ships AMIs");
+        // moto's AMIs are the same in every account and the list is large: read it once per
+        // server.
+        static IMAGES: std::sync::Mutex<BTreeMap<String, String>> = std::sync::Mutex::new(BTreeMap::new());
+        let endpoint = sdk.endpoint_url().unwrap_or_default().to_string();
+        let cached = IMAGES.lock().unwrap().get(&endpoint).cloned();
+        let image = match cached {
+            Some(id) => id,
+            None => {
+                let id = ec2
+                    .describe_images()
+                    .owners("amazon")
+                    .send()
+                    .await
+                    .expect("describe images")
+                    .images
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|i| i.image_id)
+                    .expect("moto ships AMIs");
+                IMAGES.lock().unwrap().insert(endpoint, id.clone());
+                id
+            }
+        };
         for i in &r.instances {
             let mut run = ec2
                 .run_instances()
@@ -1050,6 +1063,18 @@ impl Account {
         }
     }
 
+    /// SDK configuration for this account at `endpoint`: the SDK's defaults (standard retries,
+    /// no timeouts: a loaded emulator is slow, never wrong, and a timed-out write that is retried
+    /// would be sent twice).
+    pub async fn plain_sdk_config(&self, endpoint: &str) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(endpoint)
+            .credentials_provider(self.credentials.clone())
+            .load()
+            .await
+    }
+
     /// SDK configuration for this account at `endpoint`, with the function's retry and timeout
     /// settings from `config`.
     pub async fn sdk_config(&self, endpoint: &str, config: &Config) -> SdkConfig {
@@ -1106,9 +1131,9 @@ impl Env {
         let moto = Moto::shared();
         let account = Account::create(moto).await;
         let proxy = proxy::Proxy::start(moto.port);
-        let config = Config::default();
-        let sdk = account.sdk_config(&proxy.endpoint(), &config).await;
-        let direct = account.sdk_config(&moto.endpoint(), &config).await;
+        proxy.register(account.credentials.access_key_id(), &account.id);
+        let sdk = account.plain_sdk_config(&proxy.endpoint()).await;
+        let direct = account.plain_sdk_config(&moto.endpoint()).await;
         aws_sdk_securityhub::Client::new(&direct)
             .enable_security_hub()
             .send()

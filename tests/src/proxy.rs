@@ -6,12 +6,16 @@
 //! - **inject faults**: requests whose text (request line, headers, body) contains a needle get a
 //!   throttling error, a 5xx, a dropped connection or extra latency, a given number of times or
 //!   always;
-//! - count every request, so tests can count the attempts a call took.
+//! - count every request, so tests can count the attempts a call took;
+//! - **enforce AWS's documented rules that moto lacks** ([`crate::contract`]): Security Hub imports
+//!   only for the caller's own account and region, at most 100 findings per request and 240 KB
+//!   per finding, stale `UpdatedAt` ignored. Every emulator test goes through it.
 //!
 //! It runs on a thread of its own (with its own single-threaded runtime), so a test that blocks
 //! its thread (waiting for a child process) never stalls it. Everything not faulted is forwarded
 //! to moto unchanged.
 
+use crate::contract::{self, Contract, Decision};
 use crate::ApiCall;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,6 +51,7 @@ struct State {
     requests: Vec<String>,
     recording: bool,
     recorded: Vec<ApiCall>,
+    contract: Contract,
 }
 
 /// The running proxy; stops when dropped.
@@ -126,6 +131,16 @@ impl Proxy {
             .iter()
             .filter(|r| r.contains(needle))
             .count()
+    }
+
+    /// Credentials with access key `key` act in `account` (what moto does with them too).
+    pub fn register(&self, key: &str, account: &str) {
+        self.state.lock().unwrap().contract.register(key, account);
+    }
+
+    /// What the AWS contract refused or ignored so far (see [`crate::contract`]).
+    pub fn violations(&self) -> Vec<String> {
+        self.state.lock().unwrap().contract.violations.clone()
     }
 
     /// Starts recording the calls that pass (clears earlier recordings).
@@ -253,10 +268,112 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         None => {}
     }
+    // AWS's rules that moto does not enforce.
+    let scope = credential_scope(&text);
+    let mut request = request;
+    let mut failed = Vec::new();
+    if let Some((key, region, service)) = &scope {
+        if service == "securityhub" && text.starts_with("POST /findings/import ") {
+            let (head, body) = split_message(&request);
+            let decision = {
+                let mut s = state.lock().unwrap();
+                let caller = s.contract.account_of(key).to_string();
+                s.contract.batch_import_findings(body, &caller, region)
+            };
+            match decision {
+                Decision::Forward => {}
+                Decision::Rewrite { body, failed: refused } => {
+                    request = with_body(head, &body);
+                    failed = refused;
+                }
+                Decision::Answer { status, body } => {
+                    client.write_all(&json_response(status, &body)).await?;
+                    return client.shutdown().await;
+                }
+            }
+        }
+    }
     let mut server = TcpStream::connect(("127.0.0.1", upstream)).await?;
     server.write_all(&close_connection(&request)).await?;
     let mut response = Vec::new();
     server.read_to_end(&mut response).await?;
+    if !failed.is_empty() {
+        let (head, body) = split_message(&response);
+        response = with_body(head, &contract::merge_failed(body, &failed));
+    }
+    if matches!(&scope, Some((_, _, service)) if service == "sts") && text.contains("Action=AssumeRole&") {
+        let (_, body) = split_message(&request);
+        let (_, answer) = split_message(&response);
+        state
+            .lock()
+            .unwrap()
+            .contract
+            .learn_assumed_role(&String::from_utf8_lossy(body), &String::from_utf8_lossy(answer));
+    }
     client.write_all(&close_connection(&response)).await?;
     client.shutdown().await
+}
+
+/// (access key, region, service) from a SigV4 `Authorization` header.
+fn credential_scope(request: &str) -> Option<(String, String, String)> {
+    let head = request.split("\r\n\r\n").next()?;
+    let auth = head.split("\r\n").find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case("authorization").then_some(v)
+    })?;
+    let scope = auth.split("Credential=").nth(1)?.split(',').next()?;
+    let mut parts = scope.split('/');
+    let key = parts.next()?.to_string();
+    let _date = parts.next()?;
+    let region = parts.next()?.to_string();
+    let service = parts.next()?.to_string();
+    Some((key, region, service))
+}
+
+/// An HTTP message's head (with its blank line) and body.
+fn split_message(message: &[u8]) -> (&[u8], &[u8]) {
+    match message.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => message.split_at(i + 4),
+        None => (message, &[]),
+    }
+}
+
+/// `head` (ending in its blank line) with `body` and a matching `Content-Length`.
+fn with_body(head: &[u8], body: &[u8]) -> Vec<u8> {
+    let head = String::from_utf8_lossy(head);
+    let mut lines: Vec<String> = head
+        .trim_end_matches("\r\n")
+        .split("\r\n")
+        .filter(|l| {
+            !l.to_ascii_lowercase().starts_with("content-length:")
+                && !l.to_ascii_lowercase().starts_with("transfer-encoding:")
+        })
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("Content-Length: {}", body.len()));
+    let mut out = lines.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+fn json_response(status: u16, body: &serde_json::Value) -> Vec<u8> {
+    let text = body.to_string();
+    let code = body["__type"].as_str().unwrap_or_default();
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        413 => "Payload Too Large",
+        _ => "Error",
+    };
+    let error_header = if code.is_empty() {
+        String::new()
+    } else {
+        format!("x-amzn-ErrorType: {code}\r\n")
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{error_header}x-amzn-RequestId: contract-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    )
+    .into_bytes()
 }

@@ -3,11 +3,14 @@
 //! tagging clients of each account are built once and kept for the life of the execution
 //! environment; their credentials refresh themselves. The session name carries the id of the
 //! event that opened it (`cr-<event id>`), so CloudTrail in the member account links the writes to
-//! the event. Findings are always posted from the central account.
+//! the event. Findings about a member account are imported in that account through the same role
+//! (Security Hub takes a default-product finding only from its own account); the central view
+//! comes from Security Hub's delegated administrator.
 
 use super::iam::AwsIam;
+use super::securityhub::AwsSecurityHub;
 use super::tags::AwsTags;
-use super::{FindingsPort, Ports};
+use super::Ports;
 use crate::error::AwsError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,14 +61,11 @@ impl MemberAccounts {
         Ok(account)
     }
 
-    /// The ports for `account`: `None` for the home account (use the function's own).
-    pub async fn ports(
-        &self,
-        account: &str,
-        partition: &str,
-        event_id: &str,
-        findings: Arc<dyn FindingsPort>,
-    ) -> Result<Option<Ports>, AwsError> {
+    /// The ports for `account`: `None` for the home account (use the function's own). Findings
+    /// about a member account are imported *in* that account, through the assumed role: with the
+    /// default product ARN, Security Hub accepts a finding only from the account it is about
+    /// (`BatchImportFindings`: the caller must be the finding's `AwsAccountId`).
+    pub async fn ports(&self, account: &str, partition: &str, event_id: &str) -> Result<Option<Ports>, AwsError> {
         if self.home_account().await? == account {
             return Ok(None);
         }
@@ -88,7 +88,7 @@ impl MemberAccounts {
         let ports = Ports {
             iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk))),
             tags: Arc::new(AwsTags::from_sdk_config(&sdk)),
-            findings,
+            findings: Arc::new(AwsSecurityHub::new(aws_sdk_securityhub::Client::new(&sdk))),
         };
         tracing::info!(%account, %role_arn, "member account clients built");
         if let Ok(mut c) = self.cache.lock() {

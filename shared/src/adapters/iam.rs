@@ -318,6 +318,48 @@ impl AwsIam {
         .map(|v| v.document.unwrap_or_default()))
     }
 
+    /// Every user, role and group the policy is attached to, all pages; `None` when the policy is
+    /// gone.
+    async fn policy_entities(&self, arn: &str) -> Result<Option<Vec<PrincipalRef>>, AwsError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let Some(page) = absent_if_not_found(
+                self.client
+                    .list_entities_for_policy()
+                    .policy_arn(arn)
+                    .set_marker(marker.take())
+                    .send()
+                    .await,
+                "ListEntitiesForPolicy",
+                arn,
+            )?
+            else {
+                return Ok(None);
+            };
+            let named = |kind: PrincipalKind, name: Option<String>| name.map(|name| PrincipalRef { kind, name });
+            out.extend(
+                page.policy_users()
+                    .iter()
+                    .filter_map(|u| named(PrincipalKind::User, u.user_name.clone())),
+            );
+            out.extend(
+                page.policy_roles()
+                    .iter()
+                    .filter_map(|r| named(PrincipalKind::Role, r.role_name.clone())),
+            );
+            out.extend(
+                page.policy_groups()
+                    .iter()
+                    .filter_map(|g| named(PrincipalKind::Group, g.group_name.clone())),
+            );
+            match (page.is_truncated, page.marker) {
+                (true, Some(next)) => marker = Some(next),
+                _ => return Ok(Some(out)),
+            }
+        }
+    }
+
     async fn inline(&self, p: &PrincipalRef, policy: &str) -> Result<Option<String>, AwsError> {
         let name = p.name.as_str();
         let resource = format!("{p} policy {policy}");
@@ -393,6 +435,10 @@ impl IamPort for AwsIam {
                     // Versions without the policy itself: nothing to plan against.
                     (Some(_), None) => {}
                 }
+            }
+            Lookup::PolicyEntities { arn } => {
+                let v = self.policy_entities(arn).await?;
+                observed.policy_entities.insert(arn.clone(), v);
             }
             Lookup::InlinePolicy { principal, name } => {
                 let v = self.inline(principal, name).await?;

@@ -9,6 +9,11 @@ use aws_sdk_securityhub::types::{
 };
 use aws_sdk_securityhub::Client;
 
+/// `BatchImportFindings` takes at most 100 findings per request (Security Hub API Reference).
+pub const MAX_FINDINGS_PER_IMPORT: usize = 100;
+/// Sends of one finding that Security Hub refused (`FailedFindings`), the first included.
+pub const IMPORT_ATTEMPTS: usize = 3;
+
 /// Security Hub through the AWS SDK. Cheap to clone; build once per process.
 #[derive(Clone, Debug)]
 pub struct AwsSecurityHub {
@@ -72,44 +77,59 @@ fn to_sdk(f: &AsffFinding) -> AwsSecurityFinding {
 
 #[async_trait]
 impl FindingsPort for AwsSecurityHub {
+    /// Imports `findings` in requests of at most [`MAX_FINDINGS_PER_IMPORT`]. Findings Security Hub
+    /// refuses (`FailedFindings`) are sent again, alone, up to [`IMPORT_ATTEMPTS`] times in all;
+    /// those accepted are never sent twice. Any still refused make the import fail, naming each.
     async fn import(&self, findings: &[AsffFinding]) -> Result<(), AwsError> {
-        if findings.is_empty() {
+        let mut refused = Vec::new();
+        for chunk in findings.chunks(MAX_FINDINGS_PER_IMPORT) {
+            let mut pending: Vec<&AsffFinding> = chunk.iter().collect();
+            for attempt in 1..=IMPORT_ATTEMPTS {
+                let ids = pending.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(",");
+                let out = self
+                    .client
+                    .batch_import_findings()
+                    .set_findings(Some(pending.iter().map(|f| to_sdk(f)).collect()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("securityhub", "BatchImportFindings", &ids, &e))?;
+                let failed = out.failed_findings.unwrap_or_default();
+                if failed.is_empty() {
+                    pending.clear();
+                    break;
+                }
+                let failed_ids: std::collections::HashSet<&str> =
+                    failed.iter().filter_map(|f| f.id.as_deref()).collect();
+                pending.retain(|f| failed_ids.contains(f.id.as_str()));
+                tracing::warn!(
+                    attempt,
+                    failed = failed.len(),
+                    "Security Hub refused findings; retrying only those"
+                );
+                if attempt == IMPORT_ATTEMPTS || pending.is_empty() {
+                    refused.extend(failed.into_iter().map(|f| {
+                        format!(
+                            "{}: {} {}",
+                            f.id.unwrap_or_default(),
+                            f.error_code.unwrap_or_default(),
+                            f.error_message.unwrap_or_default()
+                        )
+                    }));
+                    break;
+                }
+            }
+        }
+        if refused.is_empty() {
             return Ok(());
         }
-        let ids = findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(",");
-        let sdk = findings.iter().map(to_sdk).collect::<Vec<_>>();
-        let out = self
-            .client
-            .batch_import_findings()
-            .set_findings(Some(sdk))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("securityhub", "BatchImportFindings", &ids, &e))?;
-        if out.failed_count.unwrap_or(0) > 0 {
-            let detail = out
-                .failed_findings
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| {
-                    format!(
-                        "{}: {} {}",
-                        f.id.unwrap_or_default(),
-                        f.error_code.unwrap_or_default(),
-                        f.error_message.unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(AwsError {
-                service: "securityhub",
-                operation: "BatchImportFindings",
-                resource: ids,
-                code: "FailedFindings".into(),
-                message: detail,
-                retryable: false,
-            });
-        }
-        Ok(())
+        Err(AwsError {
+            service: "securityhub",
+            operation: "BatchImportFindings",
+            resource: findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(","),
+            code: "FailedFindings".into(),
+            message: refused.join("; "),
+            retryable: false,
+        })
     }
 
     async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError> {

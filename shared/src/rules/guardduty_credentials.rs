@@ -76,6 +76,12 @@ fn credential_finding(finding: &Finding) -> Option<&CredentialFinding> {
     }
 }
 
+/// Temporary credentials (STS: `ASIA…`), as opposed to an IAM user's long-term access keys
+/// (`AKIA…`).
+fn is_temporary(access_key_id: &str) -> bool {
+    access_key_id.starts_with("ASIA")
+}
+
 fn severity_of(score: f64) -> Severity {
     match score {
         s if s >= 9.0 => Severity::Critical,
@@ -93,7 +99,18 @@ pub fn revoke_document(at: DateTime<Utc>) -> String {
     )
 }
 
-/// The cut-off time of an existing revocation policy, if it has the expected shape.
+/// Whether a policy element (`Action`, `Resource`) is exactly "everything": `"*"` or `["*"]`.
+fn everything(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s == "*",
+        serde_json::Value::Array(list) => list.iter().any(|x| x == "*"),
+        _ => false,
+    }
+}
+
+/// The cut-off time of an existing revocation policy: the latest `aws:TokenIssueTime` of a
+/// statement that denies every action on every resource for tokens issued before it, with no
+/// other condition. Anything narrower revokes nothing this rule can count on.
 fn revoked_before(document: &str) -> Option<DateTime<Utc>> {
     let decoded = crate::policy::decode(document).ok()?;
     let doc: serde_json::Value = serde_json::from_str(&decoded).ok()?;
@@ -103,7 +120,20 @@ fn revoked_before(document: &str) -> Option<DateTime<Utc>> {
     };
     statements
         .iter()
-        .filter(|s| s["Effect"] == "Deny")
+        .filter(|s| s["Effect"] == "Deny" && everything(&s["Action"]) && everything(&s["Resource"]))
+        .filter(|s| s.get("NotAction").is_none() && s.get("NotResource").is_none())
+        .filter(|s| {
+            let only_issue_time = |c: &serde_json::Value| {
+                c.as_object().is_some_and(|ops| {
+                    ops.len() == 1
+                        && ops
+                            .get("DateLessThan")
+                            .and_then(|keys| keys.as_object())
+                            .is_some_and(|keys| keys.len() == 1)
+                })
+            };
+            only_issue_time(&s["Condition"])
+        })
         .filter_map(|s| s.pointer("/Condition/DateLessThan/aws:TokenIssueTime")?.as_str())
         .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc))
@@ -123,6 +153,24 @@ impl Rule for GuardDutyCredentials {
             return vec![];
         }
         let mut out = match &f.owner {
+            // A user's temporary credentials (GetSessionToken, console sessions) are not access
+            // keys of the user: they are revoked like a role's sessions.
+            CredentialOwner::IamUser {
+                user_name,
+                access_key_id,
+            } if is_temporary(access_key_id) => {
+                let user = PrincipalRef {
+                    kind: PrincipalKind::User,
+                    name: user_name.clone(),
+                };
+                vec![
+                    Lookup::Principal(user.clone()),
+                    Lookup::InlinePolicy {
+                        principal: user,
+                        name: REVOKE_POLICY_NAME.into(),
+                    },
+                ]
+            }
             CredentialOwner::IamUser { user_name, .. } => vec![
                 Lookup::Principal(PrincipalRef {
                     kind: PrincipalKind::User,
@@ -246,7 +294,7 @@ impl Rule for GuardDutyCredentials {
         let mut steps: Vec<Step> = Vec::new();
         let mut done: Vec<String> = Vec::new();
         match principal.kind {
-            PrincipalKind::User => match observed.access_keys(&principal.name) {
+            PrincipalKind::User if !is_temporary(&key_id) => match observed.access_keys(&principal.name) {
                 Known::Present(keys) => match keys.iter().find(|k| k.id == key_id) {
                     Some(k) if k.active => steps.push(Step {
                         action: Action::SetAccessKeyStatus {
@@ -261,7 +309,20 @@ impl Rule for GuardDutyCredentials {
                         },
                     }),
                     Some(_) => done.push(format!("access key {key_id} is already inactive")),
-                    None => done.push(format!("access key {key_id} no longer exists")),
+                    // Not one of the named user's keys: whoever owns it (or whether it was
+                    // deleted) is not something to assume. Containment is not verified.
+                    None => {
+                        v.summary = format!(
+                            "{}: access key {key_id} is not an access key of {principal}; containment cannot be verified",
+                            f.finding_type
+                        );
+                        v.remedy = Remedy::Manual {
+                            reason: format!(
+                                "access key {key_id} is not among the access keys of {principal}: find its owner (it may belong to another user, or have been deleted) and contain it by hand"
+                            ),
+                        };
+                        return vec![v];
+                    }
                 },
                 _ => {
                     v.status = Status::NotEvaluated {
@@ -286,10 +347,12 @@ impl Rule for GuardDutyCredentials {
                             policy_name: REVOKE_POLICY_NAME.into(),
                             document: revoke_document(at),
                         },
+                        // IAM hands documents back URL-encoded; the inverse puts back the
+                        // document itself.
                         inverse: Action::PutInlinePolicy {
                             principal: principal.clone(),
                             policy_name: REVOKE_POLICY_NAME.into(),
-                            document: old.clone(),
+                            document: crate::policy::decode(old).unwrap_or_else(|_| old.clone()),
                         },
                     }),
                     Known::Absent => steps.push(Step {
@@ -381,6 +444,22 @@ mod tests {
             revoked_before(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
             None
         );
+    }
+
+    /// An existing `AWSRevokeOlderSessions` counts only when it denies everything to older tokens.
+    #[test]
+    fn a_narrower_revocation_policy_counts_for_nothing() {
+        let cond = r#""Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-20T10:00:00Z"}}"#;
+        for narrow in [
+            format!(r#"{{"Statement":{{"Effect":"Deny","Action":"s3:*","Resource":"*",{cond}}}}}"#),
+            format!(r#"{{"Statement":{{"Effect":"Deny","Action":"*","Resource":"arn:aws:s3:::x",{cond}}}}}"#),
+            format!(r#"{{"Statement":{{"Effect":"Deny","NotAction":"iam:*","Action":"*","Resource":"*",{cond}}}}}"#),
+            r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-20T10:00:00Z"},"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#.to_string(),
+        ] {
+            assert_eq!(revoked_before(&narrow), None, "{narrow}");
+        }
+        let full = format!(r#"{{"Statement":[{{"Effect":"Deny","Action":["*"],"Resource":"*",{cond}}}]}}"#);
+        assert!(revoked_before(&full).is_some());
     }
 
     #[test]

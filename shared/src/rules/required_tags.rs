@@ -70,6 +70,15 @@ fn verdict(resource: &AwsResource, status: Status, severity: Severity, summary: 
     }
 }
 
+/// Whether AWS accepts `value` as a tag value: at most 256 characters of letters, digits,
+/// whitespace and `_ . : / = + - @`.
+fn valid_tag_value(value: &str) -> bool {
+    value.chars().count() <= crate::resource::MAX_TAG_VALUE
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+}
+
 /// Fills `${creator}`, `${account}`, `${region}`; `None` when the creator is needed but unknown.
 fn resolve(template: &str, resource: &AwsResource, creator: Option<&str>) -> Option<String> {
     if template.contains("${creator}") && creator.is_none_or(|c| c.trim().is_empty()) {
@@ -107,6 +116,19 @@ impl RequiredTags {
                 }
                 Some(_) => {}
                 None => match req.default.as_deref().and_then(|d| resolve(d, resource, creator)) {
+                    // A default that resolves (from the creator) to a value the key may not
+                    // have is not written: it would be a wrong tag, not a missing one.
+                    Some(value) if !req.allowed.is_empty() && !req.allowed.contains(&value) => manual.push(format!(
+                        "{} is missing and its default {value:?} is not one of {}: not written",
+                        req.key,
+                        req.allowed.join("|")
+                    )),
+                    // Tag values allow letters, digits, spaces and `_ . : / = + - @` (Tagging
+                    // API reference): anything else (a session name with a comma) is refused.
+                    Some(value) if !valid_tag_value(&value) => manual.push(format!(
+                        "{} is missing and its default {value:?} is not a valid tag value: not written",
+                        req.key
+                    )),
                     Some(value) => {
                         add.insert(req.key.clone(), value);
                     }
@@ -264,6 +286,27 @@ mod tests {
         );
         let v = r.judge(&bucket(), Some("   "), &tags(&[("Env", " ")]), None);
         assert!(matches!(&v.remedy, Remedy::Manual { .. }), "{v:?}");
+    }
+
+    /// A creator outside the allowed values of its key, or one with characters tags refuse, is
+    /// never written; the finding says why.
+    #[test]
+    fn creator_values_that_are_not_allowed_are_not_written() {
+        let bucket = AwsResource::new(ResourceKind::S3Bucket, "b-1", "aws", "us-east-1", "123456789012").unwrap();
+        let r = rule("Owner=${creator}", "Owner=platform|data");
+        let v = r.judge(&bucket, Some("mallory"), &Tags::new(), None);
+        assert!(
+            matches!(&v.remedy, Remedy::Manual { reason } if reason.contains("\"mallory\" is not one of platform|data")),
+            "{v:#?}"
+        );
+        let r = rule("Owner=${creator}", "");
+        let v = r.judge(&bucket, Some("ci,session"), &Tags::new(), None);
+        assert!(
+            matches!(&v.remedy, Remedy::Manual { reason } if reason.contains("not a valid tag value")),
+            "{v:#?}"
+        );
+        let v = r.judge(&bucket, Some("jane@example.com"), &Tags::new(), None);
+        assert!(matches!(&v.remedy, Remedy::Apply { .. }), "{v:#?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::envelope::Envelope;
 use crate::error::InputError;
 use crate::finding::{Actor, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject};
 use crate::policy::{DocumentKind, PolicyDocument};
-use aws_lambda_events::event::cloudwatch_events::cloudtrail::AWSAPICall;
+use serde::Deserialize;
 use serde_json::Value;
 
 pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
@@ -32,14 +32,38 @@ pub fn recognizes(envelope: &Envelope) -> bool {
     envelope.detail_type == DETAIL_TYPE && envelope.source.starts_with("aws.")
 }
 
-/// Turns a CloudTrail IAM event into a finding. Input is validated strictly: names and ARNs must
-/// have IAM's shape, and an ARN may only name the envelope's own account (or AWS-managed policies).
+/// The parts of a CloudTrail record the responder needs: the call (`eventSource`, `eventName`) and
+/// its parameters. Everything else is optional. `userIdentity` is read leniently by [`actor_of`]:
+/// CloudTrail documents many identity shapes (`IAMUser`, `Root`, `AssumedRole`, `Role`,
+/// `FederatedUser`, `AWSService`, `AWSAccount`, `IdentityCenterUser`, `WebIdentityUser`,
+/// `SAMLUser`, `Unknown`), each with optional parts that may be missing, empty (`"sessionIssuer":
+/// {}` for a console IAM user) or null. Who made a call only names the creator tag and the report's
+/// actor; a shape that names nobody leaves those to a person and never rejects the event.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiCall {
+    event_source: String,
+    event_name: String,
+    #[serde(default)]
+    request_parameters: Value,
+    #[serde(default)]
+    user_identity: Value,
+}
+
+/// Turns a CloudTrail IAM event into a finding. Input is validated strictly where the responder
+/// acts on it: names and ARNs must have IAM's shape, and an ARN may only name the envelope's own
+/// account (or AWS-managed policies). Who made the call is read leniently (see [`ApiCall`]).
 pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
-    let call: AWSAPICall<Value, Value> =
-        serde_json::from_value(envelope.detail.clone()).map_err(|e| InputError::InvalidDetail {
+    let call: ApiCall = serde_json::from_value(envelope.detail.clone()).map_err(|e| InputError::InvalidDetail {
+        detail_type: DETAIL_TYPE.into(),
+        message: e.to_string(),
+    })?;
+    if !matches!(call.user_identity, Value::Object(_) | Value::Null) {
+        return Err(InputError::InvalidDetail {
             detail_type: DETAIL_TYPE.into(),
-            message: e.to_string(),
-        })?;
+            message: "userIdentity must be an object".into(),
+        });
+    }
     if let Some(recipient) = envelope.detail.get("recipientAccountId").and_then(Value::as_str) {
         if recipient != envelope.account {
             return Err(InputError::InvalidDetail {
@@ -51,7 +75,7 @@ pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
             });
         }
     }
-    let actor = actor_of(&call);
+    let actor = actor_of(&call.user_identity);
     let subject = subject_of(envelope, &call)?;
     Ok(Finding {
         event_id: envelope.id.clone(),
@@ -69,23 +93,45 @@ pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
     })
 }
 
-fn actor_of(call: &AWSAPICall<Value, Value>) -> Actor {
-    let id = &call.user_identity;
-    let session_name = id
-        .arn
-        .as_deref()
-        .filter(|_| id.r#type == "AssumedRole")
-        .and_then(|arn| arn.rsplit('/').next())
-        .map(str::to_string);
+/// Who made the call, from any documented `userIdentity` shape. Every part is optional: a part
+/// that is missing, null, empty or of another type counts as absent. No type → `Unknown`.
+pub fn actor_of(identity: &Value) -> Actor {
+    let text = |pointer: &str| {
+        identity
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let identity_type = text("/type").unwrap_or_else(|| "Unknown".into());
+    let arn = text("/arn");
+    // A session's name is the ARN's last segment (assumed-role/<role>/<session>,
+    // federated-user/<name>); IAM Identity Center names the person in onBehalfOf.
+    let session_name = || {
+        arn.as_deref()
+            .filter(|_| {
+                matches!(
+                    identity_type.as_str(),
+                    "AssumedRole" | "FederatedUser" | "WebIdentityUser" | "SAMLUser"
+                )
+            })
+            .and_then(|a| a.rsplit('/').next())
+            .filter(|s| !s.is_empty() && !s.starts_with("arn:"))
+            .map(str::to_string)
+    };
+    let name = text("/userName")
+        .or_else(&session_name)
+        .or_else(|| text("/onBehalfOf/userId").filter(|_| identity_type == "IdentityCenterUser"));
     Actor {
-        identity_type: id.r#type.clone(),
-        arn: id.arn.clone(),
-        name: id.user_name.clone().or(session_name),
-        account_id: id.account_id.clone(),
+        arn,
+        name,
+        account_id: text("/accountId"),
+        identity_type,
     }
 }
 
-fn subject_of(envelope: &Envelope, call: &AWSAPICall<Value, Value>) -> Result<Subject, InputError> {
+fn subject_of(envelope: &Envelope, call: &ApiCall) -> Result<Subject, InputError> {
     // EventBridge names the service in `source` (aws.s3 for s3.amazonaws.com); they must agree.
     let service = call.event_source.strip_suffix(".amazonaws.com").unwrap_or_default();
     if service.is_empty() || envelope.source != format!("aws.{service}") {
@@ -382,7 +428,110 @@ mod tests {
         e.detail["recipientAccountId"] = json!("210987654321");
         assert!(matches!(normalize(&e), Err(InputError::InvalidDetail { .. })));
         let mut e = event("CreateUser", json!({}));
-        e.detail.as_object_mut().unwrap().remove("userIdentity");
+        e.detail["userIdentity"] = json!("root");
         assert!(matches!(normalize(&e), Err(InputError::InvalidDetail { .. })));
+        let mut e = event("CreateUser", json!({}));
+        e.detail.as_object_mut().unwrap().remove("eventName");
+        assert!(matches!(normalize(&e), Err(InputError::InvalidDetail { .. })));
+    }
+
+    /// Every `userIdentity.type` of AWS's CloudTrail userIdentity reference, with its optional
+    /// parts as documented, missing, empty or null: the event is accepted and the actor read.
+    #[test]
+    fn every_documented_identity_shape_is_accepted() {
+        let acct = "123456789012";
+        let cases: Vec<(Value, &str, Option<&str>)> = vec![
+            // A console IAM user: sessionContext with an empty sessionIssuer.
+            (
+                json!({"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::123456789012:user/alice","accountId":acct,
+                       "accessKeyId":"ASIAEXAMPLE","userName":"alice",
+                       "sessionContext":{"sessionIssuer":{},"webIdFederationData":{},"attributes":{"creationDate":"2026-11-20T09:00:00Z","mfaAuthenticated":"true"}}}),
+                "IAMUser",
+                Some("alice"),
+            ),
+            // The root user in the console: no userName.
+            (
+                json!({"type":"Root","principalId":acct,"arn":"arn:aws:iam::123456789012:root","accountId":acct,"accessKeyId":"ASIAEXAMPLE",
+                       "sessionContext":{"sessionIssuer":{},"webIdFederationData":{},"attributes":{"creationDate":"2026-11-20T09:00:00Z","mfaAuthenticated":"true"}}}),
+                "Root",
+                None,
+            ),
+            (
+                json!({"type":"AssumedRole","principalId":"AROAEXAMPLE:jane","arn":"arn:aws:sts::123456789012:assumed-role/Admin/jane","accountId":acct,
+                       "sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::123456789012:role/Admin","accountId":acct,"userName":"Admin"},
+                                         "attributes":{"creationDate":"2026-11-20T09:00:00Z","mfaAuthenticated":"false"}}}),
+                "AssumedRole",
+                Some("jane"),
+            ),
+            (
+                json!({"type":"AssumedRole","principalId":"AROAEXAMPLE:x","accountId":acct,"sessionContext":null}),
+                "AssumedRole",
+                None,
+            ),
+            (
+                json!({"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::123456789012:role/r"}),
+                "Role",
+                None,
+            ),
+            (
+                json!({"type":"FederatedUser","principalId":"123456789012:bob","arn":"arn:aws:sts::123456789012:federated-user/bob","accountId":acct,
+                       "sessionContext":{"sessionIssuer":{"type":"IAMUser","userName":"broker","arn":"arn:aws:iam::123456789012:user/broker"}}}),
+                "FederatedUser",
+                Some("bob"),
+            ),
+            (
+                json!({"type":"AWSService","invokedBy":"cloudformation.amazonaws.com"}),
+                "AWSService",
+                None,
+            ),
+            (
+                json!({"type":"AWSAccount","principalId":"AIDAEXAMPLE","accountId":"111122223333"}),
+                "AWSAccount",
+                None,
+            ),
+            (
+                json!({"type":"IdentityCenterUser","accountId":acct,"onBehalfOf":{"userId":"544894e8-80c1-707f-60e3-3ba6510dfac1","identityStoreArn":"arn:aws:identitystore::123456789012:identitystore/d-1"},
+                       "credentialId":"EXAMPLE"}),
+                "IdentityCenterUser",
+                Some("544894e8-80c1-707f-60e3-3ba6510dfac1"),
+            ),
+            (
+                json!({"type":"WebIdentityUser","principalId":"accounts.google.com:app:user","userName":"user","identityProvider":"accounts.google.com"}),
+                "WebIdentityUser",
+                Some("user"),
+            ),
+            (
+                json!({"type":"SAMLUser","principalId":"SampleUkh1i4+ExamplexL/jEvs=:SamlExample","userName":"SamlExample","identityProvider":"bdGOnTesti4+ExamplexL/jEvs="}),
+                "SAMLUser",
+                Some("SamlExample"),
+            ),
+            (
+                json!({"type":"Unknown","principalId":"","userName":"","accountId":null}),
+                "Unknown",
+                None,
+            ),
+            (json!({}), "Unknown", None),
+            (
+                json!({"type":null,"arn":null,"userName":null,"sessionContext":{"sessionIssuer":null}}),
+                "Unknown",
+                None,
+            ),
+            (Value::Null, "Unknown", None),
+        ];
+        for (identity, want_type, want_name) in cases {
+            let mut e = event(
+                "AttachUserPolicy",
+                json!({"userName":"alice","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}),
+            );
+            e.detail["userIdentity"] = identity.clone();
+            let f = normalize(&e).unwrap_or_else(|err| panic!("{identity}: {err}"));
+            assert_eq!(f.actor.identity_type, want_type, "{identity}");
+            assert_eq!(f.actor.name.as_deref(), want_name, "{identity}");
+            assert!(matches!(f.subject, Subject::PolicyAttached { .. }), "{identity}");
+        }
+        // No identity at all: still handled.
+        let mut e = event("CreateUser", json!({}));
+        e.detail.as_object_mut().unwrap().remove("userIdentity");
+        assert_eq!(normalize(&e).unwrap().actor.identity_type, "Unknown");
     }
 }

@@ -30,7 +30,7 @@ async fn bad_input_is_reported_with_a_typed_error_and_no_write_call() {
             "missing-request-parameters",
             file("missing-request-parameters.json"),
             ReportStatus::Rejected,
-            "invalid-detail",
+            "missing-field",
         ),
         (
             "policy-document-not-json",
@@ -381,5 +381,67 @@ async fn malformed_and_hostile_corpus_is_rejected_without_any_call() {
         assert_eq!(report.status, ReportStatus::Rejected, "{name}: {report:#?}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["input_error"]["kind"], want, "{name}: {json:#}");
+    }
+}
+
+/// Unusual but valid: every `userIdentity` shape AWS's CloudTrail reference documents, with its
+/// optional parts missing, empty or null, is handled like any other event (it used to be rejected
+/// as `invalid-detail` for an empty `sessionIssuer`, so nothing made in the console was checked).
+#[tokio::test]
+async fn documented_identity_shapes_are_valid_input() {
+    let env = integration_tests::Env::seeded().await;
+    let r = responder(&env.sdk, Mode::DryRun);
+    let acct = env.account_id().to_string();
+    let shapes: Vec<(&str, Value)> = vec![
+        (
+            "console IAM user, empty sessionIssuer",
+            serde_json::json!({"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":format!("arn:aws:iam::{acct}:user/mallory"),
+                "accountId":acct,"userName":"mallory","sessionContext":{"sessionIssuer":{},"webIdFederationData":{},"attributes":{"mfaAuthenticated":"false"}}}),
+        ),
+        (
+            "root in the console",
+            serde_json::json!({"type":"Root","principalId":acct,"arn":format!("arn:aws:iam::{acct}:root"),"accountId":acct,
+                "sessionContext":{"sessionIssuer":{},"attributes":{"mfaAuthenticated":"true"}}}),
+        ),
+        (
+            "assumed role without an ARN",
+            serde_json::json!({"type":"AssumedRole","principalId":"AROAEXAMPLE:s","accountId":acct,"sessionContext":null}),
+        ),
+        (
+            "AWS service",
+            serde_json::json!({"type":"AWSService","invokedBy":"cloudformation.amazonaws.com"}),
+        ),
+        (
+            "another account",
+            serde_json::json!({"type":"AWSAccount","principalId":"AIDAEXAMPLE","accountId":"111122223333"}),
+        ),
+        (
+            "Identity Center user",
+            serde_json::json!({"type":"IdentityCenterUser","accountId":acct,"onBehalfOf":{"userId":"544894e8-80c1-707f-60e3-3ba6510dfac1"}}),
+        ),
+        (
+            "web identity user",
+            serde_json::json!({"type":"WebIdentityUser","principalId":"accounts.google.com:app:u","userName":"u"}),
+        ),
+        (
+            "SAML user",
+            serde_json::json!({"type":"SAMLUser","principalId":"x:SamlExample","userName":"SamlExample"}),
+        ),
+        (
+            "Unknown with nulls",
+            serde_json::json!({"type":"Unknown","principalId":null,"arn":null,"userName":""}),
+        ),
+        ("no type", serde_json::json!({"principalId":"AIDAEXAMPLE"})),
+        ("null identity", Value::Null),
+    ];
+    for (name, identity) in shapes {
+        let mut event: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();
+        event["detail"]["userIdentity"] = identity;
+        let report = r.handle_bytes(&serde_json::to_vec(&event).unwrap()).await;
+        assert_eq!(report.status, ReportStatus::DryRun, "{name}: {report:#?}");
+        assert!(
+            report.verdicts.iter().any(|v| v.rule_id == "iam-admin-access"),
+            "{name}: {report:#?}"
+        );
     }
 }

@@ -69,7 +69,14 @@ fn field<'a>(f: &'a HubFinding, key: &str) -> &'a str {
         .unwrap_or("")
 }
 
-async fn assert_detached(name: &str, kind: &str, principal: &str, policy: &str, api: &str, resource_type: &str) {
+async fn assert_detached(
+    name: &str,
+    kind: &str,
+    principal: &str,
+    policy: &str,
+    api: &str,
+    resource_type: &str,
+) -> compliance_responder::Report {
     let env = seeded().await;
     // `{account}` in the policy ARN: this test's account.
     let policy = policy.replace("{account}", env.account_id());
@@ -115,6 +122,7 @@ async fn assert_detached(name: &str, kind: &str, principal: &str, policy: &str, 
     assert_eq!(inverse[0]["action"], "attach-policy");
     assert_eq!(inverse[0]["policy_arn"], policy);
     assert_eq!(report.findings.len(), 2, "FAILED before the fix, PASSED after");
+    report
 }
 
 #[tokio::test]
@@ -141,6 +149,39 @@ async fn admin_attached_to_role_is_detached() {
         "AwsIamRole",
     )
     .await;
+}
+
+/// A change made in the console by an IAM user carries `sessionContext.sessionIssuer = {}`; it
+/// is handled like any other (it was once rejected as invalid, so nothing made in the console
+/// was checked).
+#[tokio::test]
+async fn admin_attached_by_a_console_iam_user_is_detached() {
+    assert_detached(
+        "attach-admin-to-user-console.json",
+        "user",
+        "alice",
+        ADMIN,
+        "DetachUserPolicy",
+        "AwsIamUser",
+    )
+    .await;
+}
+
+/// The root user in the console: no user name, an empty session issuer.
+#[tokio::test]
+async fn admin_attached_by_root_in_the_console_is_detached() {
+    let report = assert_detached(
+        "attach-admin-to-role-root-console.json",
+        "role",
+        "ci-deployer",
+        ADMIN,
+        "DetachRolePolicy",
+        "AwsIamRole",
+    )
+    .await;
+    let actor = report.actor.expect("actor");
+    assert_eq!(actor.identity_type, "Root");
+    assert!(actor.arn.unwrap().ends_with(":root"));
 }
 
 #[tokio::test]

@@ -249,3 +249,83 @@ async fn the_same_finding_delivered_three_times_makes_one_change_and_one_finding
     assert_eq!(iam_writes, 1);
     assert_eq!(env.inspect.findings().await.len(), 1);
 }
+
+/// The GuardDuty sample about erin with its access key id replaced.
+fn erin_with_key(env: &Env, key: &str) -> Vec<u8> {
+    let mut event: Value = serde_json::from_slice(&env.event("guardduty/iam-user-credential-access.json")).unwrap();
+    event["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = key.into();
+    serde_json::to_vec(&event).unwrap()
+}
+
+/// GuardDuty names a user and a key: a key that is not one of that user's keys (another user's,
+/// or gone) is never taken as contained. The finding stays FAILED and GuardDuty's is not resolved.
+#[tokio::test]
+async fn a_key_that_is_not_the_named_users_is_not_resolved() {
+    let env = Env::seeded().await;
+    let franks = env.ids.real("AKIAEXAMPLEFRANK0001").to_string();
+    for key in [franks.as_str(), "AKIAEXAMPLENOSUCHKEY"] {
+        let (r, notes) = responder(&env, Mode::Remediate, false);
+        let (report, writes) = env.replay_bytes(&r, &erin_with_key(&env, key)).await;
+        assert_eq!(writes, vec!["securityhub:BatchImportFindings"], "{key}: no IAM write");
+        assert_ne!(report.status, ReportStatus::Remediated, "{report:#?}");
+        assert!(
+            report.verdicts[0].summary.contains("containment cannot be verified"),
+            "{report:#?}"
+        );
+        let notes = notes.lock().unwrap();
+        assert_eq!(notes[0].2, "NOTIFIED", "{key}: GuardDuty's finding is not resolved");
+    }
+    let findings = env.inspect.findings().await;
+    assert!(findings.iter().all(|f| f.compliance == "FAILED"), "{findings:#?}");
+    assert_eq!(env.inspect.access_keys("frank").await[&franks], "Active");
+}
+
+/// Temporary credentials of an IAM user (GetSessionToken, a console session: `ASIA…`) are not
+/// among its access keys: the user's sessions issued before now are revoked, as for a role.
+#[tokio::test]
+async fn a_users_temporary_credentials_are_revoked_like_a_roles_sessions() {
+    let env = Env::seeded().await;
+    let erins = env.ids.real("AKIAEXAMPLEERIN00001").to_string();
+    let (r, notes) = responder(&env, Mode::Remediate, false);
+    let (report, writes) = env.replay_bytes(&r, &erin_with_key(&env, "ASIAEXAMPLEERINSESS1")).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:PutUserPolicy"]));
+    let doc = env
+        .inspect
+        .inline_document("user", "erin", "AWSRevokeOlderSessions")
+        .await;
+    assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+    assert!(doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].is_string());
+    assert_eq!(
+        env.inspect.access_keys("erin").await[&erins],
+        "Active",
+        "the long-term key is another credential"
+    );
+    assert_eq!(notes.lock().unwrap()[0].2, "RESOLVED");
+}
+
+/// An existing `AWSRevokeOlderSessions` that denies less than everything (here only S3, with a
+/// later cut-off) does not count: it is replaced, and the old one is the recorded inverse.
+#[tokio::test]
+async fn a_narrow_existing_revocation_policy_is_replaced() {
+    let env = Env::seeded().await;
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2099-01-01T00:00:00Z"}}}]}"#;
+    aws_sdk_iam::Client::new(&env.direct)
+        .put_role_policy()
+        .role_name("web-server")
+        .policy_name("AWSRevokeOlderSessions")
+        .policy_document(narrow)
+        .send()
+        .await
+        .unwrap();
+    let (report, writes, _) = replay(&env, "instance-credentials-outside-aws.json", Mode::Remediate, false).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:PutRolePolicy"]));
+    let doc = env
+        .inspect
+        .inline_document("role", "web-server", "AWSRevokeOlderSessions")
+        .await;
+    assert_eq!(doc["Statement"][0]["Action"][0], "*");
+    let inverse = serde_json::to_string(&report.actions[0].inverse).unwrap();
+    assert!(inverse.contains("s3:*"), "the narrow policy is the inverse: {inverse}");
+}

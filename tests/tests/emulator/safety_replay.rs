@@ -177,14 +177,36 @@ async fn kill_switch_forces_dry_run_and_fails_closed() {
 /// Events from a member account are fixed in that account, through the role assumed there, and
 /// the role's credentials are reused for later events (moto keeps one IAM per account: the
 /// assumed role's credentials reach the member account's).
-#[tokio::test]
-async fn member_account_events_are_fixed_there_through_the_assumed_role() {
+///
+/// Run on an 8 MB stack (the Lambda runtime's main thread has as much): in a debug build the
+/// member path's nested credential providers (STS inside the IAM and Security Hub clients' calls)
+/// go deeper than a test thread's 2 MB.
+#[test]
+fn member_account_events_are_fixed_there_through_the_assumed_role() {
+    std::thread::Builder::new()
+        .stack_size(8 * 1024 * 1024)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(member_account_events_are_fixed_there())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+async fn member_account_events_are_fixed_there() {
     let env = Env::seeded().await;
     let member_account = Account::create(env.moto).await;
     let member = member_account.id.as_str();
-    let member_sdk = member_account
-        .sdk_config(&env.moto.endpoint(), &compliance_responder::Config::default())
-        .await;
+    let member_sdk = member_account.plain_sdk_config(&env.moto.endpoint()).await;
+    aws_sdk_securityhub::Client::new(&member_sdk)
+        .enable_security_hub()
+        .send()
+        .await
+        .unwrap();
     let member_iam = aws_sdk_iam::Client::new(&member_sdk);
     member_iam.create_user().user_name("alice").send().await.unwrap();
     member_iam
@@ -237,4 +259,111 @@ async fn member_account_events_are_fixed_there_through_the_assumed_role() {
         .filter(|c| c.service == "sts" && c.operation == "AssumeRole")
         .count();
     assert_eq!(assumed, 1, "credentials are cached per account: {calls:?}");
+    // Security Hub takes a default-product finding only from the account it is about: the
+    // finding is imported in the member account (through the member role), never centrally.
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+    assert!(env.inspect.findings().await.is_empty(), "nothing imported centrally");
+    let member_findings = integration_tests::Inspect::new(&member_sdk).findings().await;
+    assert_eq!(member_findings.len(), 1, "{member_findings:#?}");
+    assert_eq!(member_findings[0].compliance, "PASSED");
+}
+
+/// Creates role `name` at `path` trusting EC2, with AdministratorAccess attached, and replays the
+/// attach event for it in remediate mode.
+async fn admin_on_role(env: &Env, name: &str, path: &str) -> (compliance_responder::Report, Vec<String>) {
+    let iam = aws_sdk_iam::Client::new(&env.direct);
+    iam.create_role()
+        .role_name(name)
+        .path(path)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(name)
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let mut event: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-role.json")).unwrap();
+    event["detail"]["requestParameters"]["roleName"] = name.into();
+    let r = responder_with_env(&env.sdk, &[("MODE", "remediate")]);
+    replay_bytes(env, &r, serde_json::to_vec(&event).unwrap()).await
+}
+
+/// A protected name is protected at any IAM path and in any letter case (IAM names are unique in
+/// an account regardless of both): reported FAILED with the reason, nothing written.
+#[tokio::test]
+async fn a_protected_role_name_is_protected_at_any_path() {
+    let env = Env::seeded().await;
+    let (report, writes) = admin_on_role(&env, "OrganizationAccountAccessRole", "/x/").await;
+    assert_eq!(report.status, ReportStatus::NoAction, "{report:#?}");
+    assert_eq!(
+        writes,
+        vec!["securityhub:BatchImportFindings"],
+        "the finding, no IAM write"
+    );
+    assert!(
+        report.verdicts[0].summary.contains("protected principal"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        env.inspect.attached("role", "OrganizationAccountAccessRole").await,
+        vec![ADMIN.to_string()]
+    );
+    let findings = env.inspect.findings().await;
+    let f = findings
+        .iter()
+        .find(|f| f.generator_id == "iam-admin-access")
+        .expect("finding");
+    assert_eq!(f.compliance, "FAILED");
+    assert!(
+        f.product_fields["compliance-responder/Outcome"].contains("protected principal"),
+        "{f:#?}"
+    );
+}
+
+/// The responder's own roles are protected by exact ARN (from the template), never by a name
+/// pattern: a role anyone could create with the product's name in it is an ordinary role.
+#[tokio::test]
+async fn a_role_borrowing_the_responders_name_is_an_ordinary_role() {
+    let env = Env::seeded().await;
+    let (report, writes) = admin_on_role(&env, "evil-compliance-responder-x", "/").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:DetachRolePolicy"]));
+    assert!(env
+        .inspect
+        .attached("role", "evil-compliance-responder-x")
+        .await
+        .is_empty());
+}
+
+/// A fix that needs two writes on one document (at IAM's 5 versions: delete the oldest, create the
+/// fixed default) is applied whole or not at all: a write limit with room for one write defers
+/// both, so the oldest version is never deleted while the escalation stays the default.
+#[tokio::test]
+async fn a_write_limit_never_splits_the_steps_of_one_fix() {
+    let env = Env::seeded().await;
+    let arn = format!("arn:aws:iam::{}:policy/DeployTools", env.account_id());
+    let before = env.inspect.policy_versions(&arn).await;
+    assert_eq!(before.0.len(), 5, "seeded at IAM's limit");
+    let r = responder_with_env(&env.sdk, &[("MODE", "remediate"), ("MAX_WRITES_PER_EVENT", "1")]);
+    let (report, writes) = replay_bytes(&env, &r, env.event("cloudtrail/create-policy-version-escalation.json")).await;
+    assert_eq!(
+        writes,
+        vec!["securityhub:BatchImportFindings"],
+        "neither the delete nor the create"
+    );
+    assert_ne!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(report.actions.len(), 2, "{report:#?}");
+    assert!(
+        report.actions.iter().all(|a| a.result.label() == "deferred"),
+        "{report:#?}"
+    );
+    assert_eq!(env.inspect.policy_versions(&arn).await, before, "nothing changed");
+    let findings = env.inspect.findings().await;
+    assert!(findings.iter().all(|f| f.compliance == "FAILED"), "{findings:#?}");
+    assert!(!report.should_retry(), "a deferred fix is not a failure");
 }

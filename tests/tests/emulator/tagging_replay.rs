@@ -174,3 +174,51 @@ async fn exempt_resource_is_reported_and_not_tagged() {
         "{report:#?}"
     );
 }
+
+/// FIFO queues and topics are named `<name>.fifo`: valid names, tagged like any other.
+#[tokio::test]
+async fn fifo_queues_and_topics_are_tagged() {
+    let env = Env::seeded().await;
+    aws_sdk_sqs::Client::new(&env.direct)
+        .create_queue()
+        .queue_name("jobs.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_sns::Client::new(&env.direct)
+        .create_topic()
+        .name("alerts.fifo")
+        .attributes("FifoTopic", "true")
+        .send()
+        .await
+        .unwrap();
+    let retarget = |sample: &str, field: &str, name: &str, response: (&str, String)| {
+        let mut e: serde_json::Value = serde_json::from_slice(&env.event(sample)).unwrap();
+        e["detail"]["requestParameters"][field] = name.into();
+        e["detail"]["responseElements"][response.0] = response.1.into();
+        serde_json::to_vec(&e).unwrap()
+    };
+    let a = env.account_id();
+    let queue = retarget(
+        "cloudtrail/create-queue.json",
+        "queueName",
+        "jobs.fifo",
+        ("queueUrl", format!("https://sqs.{REGION}.amazonaws.com/{a}/jobs.fifo")),
+    );
+    let topic = retarget(
+        "cloudtrail/create-topic.json",
+        "name",
+        "alerts.fifo",
+        ("topicArn", format!("arn:aws:sns:{REGION}:{a}:alerts.fifo")),
+    );
+    let r = integration_tests::responder(&env.sdk, Mode::Remediate);
+    for (payload, arn) in [
+        (queue, format!("arn:aws:sqs:{REGION}:{a}:jobs.fifo")),
+        (topic, format!("arn:aws:sns:{REGION}:{a}:alerts.fifo")),
+    ] {
+        let (report, _) = env.replay_bytes(&r, &payload).await;
+        assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+        assert_eq!(env.inspect.tags(&arn).await["CostCenter"], "unassigned", "{arn}");
+    }
+}

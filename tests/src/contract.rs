@@ -1,0 +1,258 @@
+//! AWS rules that moto does not enforce, enforced by the test proxy ([`crate::proxy`]) so a test
+//! fails where AWS would. Each rule names the document that states it.
+//!
+//! Security Hub `BatchImportFindings` (Security Hub API Reference, BatchImportFindings):
+//! - **caller owns the findings**: with the default product ARN (`product/<account>/default`) the
+//!   calling account must be the finding's `AwsAccountId` and the product's account, and the
+//!   product ARN's region the region called; a finding that breaks this is refused (`FailedFindings`);
+//! - **at most 100 findings per request** (`Findings`: "Array Members: Minimum 1, Maximum 100"),
+//!   and 6 MB per request (Security Hub quotas): the whole request is refused;
+//! - **240 KB per finding**: "An error is returned for any finding larger than 240 Kb";
+//! - **`UpdatedAt` must move forward**: an update whose `UpdatedAt` is not later than the stored
+//!   finding's is ignored (Security Hub user guide, "Using BatchImportFindings to create and update
+//!   findings"): accepted, but the stored finding does not change.
+//!
+//! The proxy learns which account each access key belongs to from the credentials the harness
+//! hands out ([`Contract::register`]) and from the `AssumeRole` answers that pass through it; an
+//! unknown key is moto's default account, as in moto.
+
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// moto's account for credentials it does not know.
+pub const DEFAULT_ACCOUNT: &str = "123456789012";
+pub const MAX_FINDINGS_PER_REQUEST: usize = 100;
+pub const MAX_FINDING_BYTES: usize = 240 * 1024;
+pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+
+/// What the proxy does with a request.
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    /// Forward it unchanged.
+    Forward,
+    /// Forward this body instead; then add `failed` to the answer's `FailedFindings`.
+    Rewrite { body: Vec<u8>, failed: Vec<Value> },
+    /// Answer without forwarding: everything in the request was refused or ignored.
+    Answer { status: u16, body: Value },
+}
+
+/// The contract's memory for one proxy (one test).
+#[derive(Debug, Default)]
+pub struct Contract {
+    accounts: HashMap<String, String>,
+    /// (product ARN, finding id) → the `UpdatedAt` stored.
+    updated_at: HashMap<(String, String), chrono::DateTime<chrono::FixedOffset>>,
+    /// Refusals and ignored updates, for tests to read.
+    pub violations: Vec<String>,
+}
+
+fn failed(id: &str, code: &str, message: String) -> Value {
+    json!({"Id": id, "ErrorCode": code, "ErrorMessage": message})
+}
+
+impl Contract {
+    /// Credentials with access key `key` act in `account`.
+    pub fn register(&mut self, key: &str, account: &str) {
+        self.accounts.insert(key.to_string(), account.to_string());
+    }
+
+    /// The account an access key acts in.
+    pub fn account_of(&self, key: &str) -> &str {
+        self.accounts.get(key).map(String::as_str).unwrap_or(DEFAULT_ACCOUNT)
+    }
+
+    /// Learns the account of the credentials an STS `AssumeRole` answer hands out.
+    pub fn learn_assumed_role(&mut self, request_body: &str, response: &str) {
+        let Some(role_arn) = request_body
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("RoleArn="))
+            .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+        else {
+            return;
+        };
+        let Some(account) = role_arn.split(':').nth(4) else {
+            return;
+        };
+        let key = response
+            .split("<AccessKeyId>")
+            .nth(1)
+            .and_then(|rest| rest.split("</AccessKeyId>").next());
+        if let Some(key) = key {
+            self.register(key, account);
+        }
+    }
+
+    /// Judges a `BatchImportFindings` request body sent by `caller` to `region`.
+    pub fn batch_import_findings(&mut self, body: &[u8], caller: &str, region: &str) -> Decision {
+        if body.len() > MAX_REQUEST_BYTES {
+            self.violations.push(format!("request of {} bytes", body.len()));
+            return Decision::Answer {
+                status: 413,
+                body: json!({"__type": "InvalidInputException", "Message": "request larger than 6 MB"}),
+            };
+        }
+        let Ok(mut request) = serde_json::from_slice::<Value>(body) else {
+            return Decision::Forward;
+        };
+        let findings = request["Findings"].as_array().cloned().unwrap_or_default();
+        if findings.len() > MAX_FINDINGS_PER_REQUEST {
+            self.violations
+                .push(format!("{} findings in one request", findings.len()));
+            return Decision::Answer {
+                status: 400,
+                body: json!({"__type": "InvalidInputException",
+                             "Message": format!("Findings: {} members, at most {MAX_FINDINGS_PER_REQUEST}", findings.len())}),
+            };
+        }
+        let mut kept = Vec::new();
+        let mut refused = Vec::new();
+        let mut ignored = 0usize;
+        for f in findings {
+            let id = f["Id"].as_str().unwrap_or_default().to_string();
+            let product = f["ProductArn"].as_str().unwrap_or_default().to_string();
+            let size = serde_json::to_vec(&f).map(|b| b.len()).unwrap_or(0);
+            let parts: Vec<&str> = product.splitn(6, ':').collect();
+            let default_product = parts.len() == 6 && parts[5].ends_with("/default");
+            let owner = f["AwsAccountId"].as_str().unwrap_or_default();
+            if size > MAX_FINDING_BYTES {
+                self.violations.push(format!("{id}: {size} bytes"));
+                refused.push(failed(
+                    &id,
+                    "InvalidInput",
+                    format!("finding of {size} bytes, at most 240 KB"),
+                ));
+                continue;
+            }
+            if default_product && (owner != caller || parts[4] != caller || parts[3] != region) {
+                self.violations.push(format!(
+                    "{id}: account {owner} / product {product} imported by {caller} in {region}"
+                ));
+                refused.push(failed(
+                    &id,
+                    "AccessDeniedException",
+                    format!("account {caller} in {region} cannot import findings of {owner} for {product}"),
+                ));
+                continue;
+            }
+            let updated = f["UpdatedAt"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            let key = (product.clone(), id.clone());
+            match (updated, self.updated_at.get(&key)) {
+                (Some(new), Some(old)) if new <= *old => {
+                    self.violations.push(format!(
+                        "{id}: UpdatedAt {new} is not later than the stored {old}: ignored"
+                    ));
+                    ignored += 1;
+                    continue;
+                }
+                (Some(new), _) => {
+                    self.updated_at.insert(key, new);
+                }
+                (None, _) => {}
+            }
+            kept.push(f);
+        }
+        if refused.is_empty() && ignored == 0 {
+            return Decision::Forward;
+        }
+        if kept.is_empty() {
+            return Decision::Answer {
+                status: 200,
+                body: json!({"FailedCount": refused.len(), "SuccessCount": ignored, "FailedFindings": refused}),
+            };
+        }
+        request["Findings"] = Value::Array(kept);
+        Decision::Rewrite {
+            body: serde_json::to_vec(&request).unwrap_or_default(),
+            failed: refused,
+        }
+    }
+}
+
+/// The answer moto gave to a rewritten request, with the findings the contract refused added.
+pub fn merge_failed(answer: &[u8], failed: &[Value]) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(answer).unwrap_or_else(|_| json!({}));
+    let count = v["FailedCount"].as_u64().unwrap_or(0) + failed.len() as u64;
+    let mut list = v["FailedFindings"].as_array().cloned().unwrap_or_default();
+    list.extend(failed.iter().cloned());
+    v["FailedCount"] = count.into();
+    v["FailedFindings"] = Value::Array(list);
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(id: &str, account: &str, updated: &str) -> Value {
+        json!({"Id": id, "AwsAccountId": account, "UpdatedAt": updated,
+               "ProductArn": format!("arn:aws:securityhub:us-east-1:{account}:product/{account}/default")})
+    }
+
+    fn body(findings: Vec<Value>) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "Findings": findings })).unwrap()
+    }
+
+    #[test]
+    fn stale_updates_are_ignored_and_later_ones_pass() {
+        let mut c = Contract::default();
+        let a = "111111111111";
+        let first = body(vec![finding("f", a, "2026-12-01T10:00:00.000Z")]);
+        assert_eq!(c.batch_import_findings(&first, a, "us-east-1"), Decision::Forward);
+        let same = c.batch_import_findings(&first, a, "us-east-1");
+        assert!(matches!(same, Decision::Answer { status: 200, .. }), "{same:?}");
+        let later = body(vec![finding("f", a, "2026-12-01T10:00:00.001Z")]);
+        assert_eq!(c.batch_import_findings(&later, a, "us-east-1"), Decision::Forward);
+    }
+
+    #[test]
+    fn other_accounts_regions_and_sizes_are_refused() {
+        let mut c = Contract::default();
+        let mine = "111111111111";
+        let d = c.batch_import_findings(
+            &body(vec![finding("x", "222222222222", "2026-12-01T10:00:00Z")]),
+            mine,
+            "us-east-1",
+        );
+        assert!(
+            matches!(d, Decision::Answer { ref body, .. } if body["FailedCount"] == 1),
+            "{d:?}"
+        );
+        let d = c.batch_import_findings(
+            &body(vec![finding("y", mine, "2026-12-01T10:00:00Z")]),
+            mine,
+            "eu-west-1",
+        );
+        assert!(
+            matches!(d, Decision::Answer { ref body, .. } if body["FailedCount"] == 1),
+            "{d:?}"
+        );
+        let mut big = finding("z", mine, "2026-12-01T10:00:00Z");
+        big["Description"] = "x".repeat(MAX_FINDING_BYTES).into();
+        let ok = finding("w", mine, "2026-12-01T10:00:00Z");
+        let d = c.batch_import_findings(&body(vec![big, ok]), mine, "us-east-1");
+        assert!(
+            matches!(d, Decision::Rewrite { ref failed, .. } if failed.len() == 1),
+            "{d:?}"
+        );
+        let many: Vec<Value> = (0..101)
+            .map(|i| finding(&i.to_string(), mine, "2026-12-01T10:00:00Z"))
+            .collect();
+        assert!(matches!(
+            c.batch_import_findings(&body(many), mine, "us-east-1"),
+            Decision::Answer { status: 400, .. }
+        ));
+    }
+
+    #[test]
+    fn assumed_role_keys_are_learned() {
+        let mut c = Contract::default();
+        c.learn_assumed_role(
+            "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A210987654321%3Arole%2Fr&RoleSessionName=s",
+            "<AssumeRoleResponse><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId></Credentials></AssumeRoleResponse>",
+        );
+        assert_eq!(c.account_of("ASIAEXAMPLE"), "210987654321");
+        assert_eq!(c.account_of("testing"), DEFAULT_ACCOUNT);
+    }
+}

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOOLS := .tools/venv/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: help tools demo test lint build build-ci bench bench-startup bench-calls bench-entropy fuzz clean
+.PHONY: help tools demo test lint build build-ci fuzz-check bench bench-startup bench-calls bench-entropy fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,14 +21,16 @@ lint: tools ## rustfmt, clippy and cfn-lint; warnings are errors
 	cfn-lint template.yaml member-template.yaml
 
 test: tools lint ## Everything a change must pass: lint, unit/property/table tests, emulator and cargo-lambda replay tests
-	cp Cargo.lock fuzz/Cargo.lock  # same dependency versions as the workspace: the check reuses its build
-	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir "$${CARGO_TARGET_DIR:-$(CURDIR)/target}"
 	cargo test --workspace
+
+fuzz-check: ## Type-check the cargo-fuzz targets (a separate workspace: it re-checks the SDK with its own features, ~4 min cold)
+	cp Cargo.lock fuzz/Cargo.lock  # same dependency versions as the workspace
+	cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir "$${CARGO_TARGET_DIR:-$(CURDIR)/target}"
 
 bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-managed policies
 	cargo bench -p compliance-responder --bench policy_eval
 
-fuzz: ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; see fuzz/README.md)
+fuzz: fuzz-check ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; see fuzz/README.md)
 	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
 
 build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/, with the shipped (size-optimised, fat LTO) profile

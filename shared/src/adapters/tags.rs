@@ -197,7 +197,16 @@ impl TagPort for AwsTags {
     async fn read_tags(&self, r: &AwsResource) -> Result<Option<Tags>, AwsError> {
         use ResourceKind::*;
         Ok(match r.kind {
-            S3Bucket => match self.s3().get_bucket_tagging().bucket(&r.name).send().await {
+            // Bucket ARNs name no account: S3 itself checks the bucket belongs to the event's
+            // account (403 otherwise, so its tags stay unknown and nothing is tagged).
+            S3Bucket => match self
+                .s3()
+                .get_bucket_tagging()
+                .bucket(&r.name)
+                .expected_bucket_owner(&r.account)
+                .send()
+                .await
+            {
                 Ok(out) => Some(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
                 Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchTagSet") => Some(Tags::new()),
                 Err(e) => absent::<(), _, _>(Err(e), "s3", "GetBucketTagging", r)?.map(|_| Tags::new()),

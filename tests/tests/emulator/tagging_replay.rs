@@ -222,3 +222,19 @@ async fn fifo_queues_and_topics_are_tagged() {
         assert_eq!(env.inspect.tags(&arn).await["CostCenter"], "unassigned", "{arn}");
     }
 }
+
+/// A bucket ARN names no account: the tag read asks S3 to check that the bucket belongs to the
+/// event's account (`x-amz-expected-bucket-owner`; S3 answers 403 otherwise, and an unknown tag
+/// state is never acted on). moto ignores the header, so the test checks it is sent.
+#[tokio::test]
+async fn bucket_reads_ask_s3_to_check_the_owner() {
+    let env = Env::seeded().await;
+    let (report, _) = env.replay("cloudtrail/create-bucket.json", Mode::Remediate).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        env.proxy
+            .count(&format!("x-amz-expected-bucket-owner: {}", env.account_id())),
+        1,
+        "GetBucketTagging names the expected owner"
+    );
+}

@@ -21,13 +21,8 @@ impl RateLimiter {
         }
     }
 
-    /// Admits one write serving `rules` (recording it for each), or says which rule is over its
-    /// limit. Fails closed: a poisoned lock admits nothing.
-    pub fn admit(&self, rules: &[&str]) -> Result<(), String> {
-        self.admit_at(rules, 1, Instant::now())
-    }
-
-    /// Admits `writes` writes serving `rules` all together, or none of them.
+    /// Admits `writes` writes serving `rules` (recording them for each) all together, or none of
+    /// them, or says which rule is over its limit. Fails closed: a poisoned lock admits nothing.
     pub fn admit_all(&self, rules: &[&str], writes: usize) -> Result<(), String> {
         self.admit_at(rules, writes, Instant::now())
     }
@@ -72,7 +67,9 @@ mod tests {
         // b was not charged for the refused write.
         assert!(l.admit_at(&["b"], 1, t0).is_ok());
         assert!(l.admit_at(&["a"], 1, t0 + Duration::from_secs(61)).is_ok());
-        assert!(RateLimiter::new(0, Duration::from_secs(1)).admit(&["a"]).is_err());
+        assert!(RateLimiter::new(0, Duration::from_secs(1))
+            .admit_all(&["a"], 1)
+            .is_err());
     }
 
     #[test]

@@ -95,7 +95,6 @@ impl FindingsPort for AwsSecurityHub {
                     .map_err(|e| AwsError::from_sdk("securityhub", "BatchImportFindings", &ids, &e))?;
                 let failed = out.failed_findings.unwrap_or_default();
                 if failed.is_empty() {
-                    pending.clear();
                     break;
                 }
                 let failed_ids: std::collections::HashSet<&str> =

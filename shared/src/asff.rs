@@ -19,6 +19,8 @@ pub const FIELD_PREFIX: &str = "compliance-responder/";
 pub enum ComplianceStatus {
     Passed,
     Failed,
+    /// A risk that was accepted on purpose (an exemption on record).
+    Warning,
 }
 
 impl ComplianceStatus {
@@ -26,6 +28,7 @@ impl ComplianceStatus {
         match self {
             ComplianceStatus::Passed => "PASSED",
             ComplianceStatus::Failed => "FAILED",
+            ComplianceStatus::Warning => "WARNING",
         }
     }
 }

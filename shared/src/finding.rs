@@ -103,8 +103,20 @@ pub enum Subject {
     ConfigResource { resource_type: String, resource_id: String },
     /// GuardDuty reports credentials in use by someone else.
     CredentialCompromise(CredentialFinding),
+    /// Tags were set on (or removed from) an IAM principal or policy: `keys` are the tag keys
+    /// the call named. The exemption record judges the live tags when the exemption key is one
+    /// of them.
+    TagsChanged { target: TagTarget, keys: Vec<String> },
     /// A well-formed event that no rule acts on; the reason goes in the report.
     Unhandled { reason: String },
+}
+
+/// What an IAM tagging call tagged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TagTarget {
+    Principal(PrincipalRef),
+    Policy { arn: String },
 }
 
 /// Whose credentials a GuardDuty finding is about.
@@ -152,6 +164,10 @@ pub struct Finding {
     /// When set (Config compliance changes), only these rules judge the finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub only_rules: Option<Vec<String>>,
+    /// Further subjects the same event names, judged beside `subject` (a role created with tags:
+    /// its trust policy and its tags; a user added to a group: the user and the group).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Subject>,
     #[serde(skip)]
     pub raw_detail: Value,
 }

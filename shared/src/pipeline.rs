@@ -177,7 +177,7 @@ impl Responder {
                 ));
                 return report;
             }
-            let finding = match sources::normalize(&env, &self.sources, &self.config.config_rule_map) {
+            let mut finding = match sources::normalize(&env, &self.sources, &self.config.config_rule_map) {
                 Ok(f) => f,
                 Err(e) => {
                     report.input_error = Some(e);
@@ -199,7 +199,15 @@ impl Responder {
             };
             // What expanding the subject read is kept: the rules' lookups are not read twice.
             let mut seen = Observed::default();
-            let findings = Box::pin(self.expand(&ports, finding, &mut report, &mut seen)).await;
+            let also = std::mem::take(&mut finding.also);
+            let mut findings = Box::pin(self.expand(&ports, finding.clone(), &mut report, &mut seen)).await;
+            for subject in also {
+                let more = Finding {
+                    subject,
+                    ..finding.clone()
+                };
+                findings.extend(Box::pin(self.expand(&ports, more, &mut report, &mut seen)).await);
+            }
             if findings.is_empty() {
                 return report;
             }
@@ -682,6 +690,8 @@ impl Responder {
         };
         let status = if v.status == Status::Resolved {
             ComplianceStatus::Passed
+        } else if self.meta(v).accepted_risk {
+            ComplianceStatus::Warning
         } else {
             ComplianceStatus::Failed
         };

@@ -784,6 +784,7 @@ pub struct HubFinding {
     pub resource_ids: Vec<String>,
     pub product_fields: BTreeMap<String, String>,
     pub title: String,
+    pub description: String,
 }
 
 impl Inspect {
@@ -1020,6 +1021,7 @@ impl Inspect {
                 resource_ids: f.resources.iter().flatten().filter_map(|r| r.id.clone()).collect(),
                 product_fields: f.product_fields.clone().unwrap_or_default().into_iter().collect(),
                 title: f.title.clone().unwrap_or_default(),
+                description: f.description.clone().unwrap_or_default(),
             })
             .collect()
     }

@@ -33,6 +33,7 @@ static META: RuleMeta = RuleMeta {
     security_hub_control: None,
     finding_types: &["TTPs/Credential Access", "Unusual Behaviors/User"],
     report_only: false,
+    accepted_risk: false,
 };
 
 /// The rule, with its GuardDuty settings.

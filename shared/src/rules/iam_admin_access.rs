@@ -22,6 +22,7 @@ static META: RuleMeta = RuleMeta {
     security_hub_control: Some("IAM.1"),
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices", "Effects/Data Exposure"],
     report_only: false,
+    accepted_risk: false,
 };
 
 /// The rule.

@@ -39,6 +39,7 @@ static META: RuleMeta = RuleMeta {
     security_hub_control: None,
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices", "Effects/Data Exposure"],
     report_only: false,
+    accepted_risk: false,
 };
 
 /// The rule.

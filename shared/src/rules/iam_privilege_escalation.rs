@@ -61,6 +61,7 @@ static META: RuleMeta = RuleMeta {
     security_hub_control: None,
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices", "TTPs/Privilege Escalation"],
     report_only: false,
+    accepted_risk: false,
 };
 
 /// The rule.

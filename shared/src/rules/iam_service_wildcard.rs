@@ -20,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     security_hub_control: Some("IAM.21"),
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices"],
     report_only: false,
+    accepted_risk: false,
 };
 
 /// The rule.

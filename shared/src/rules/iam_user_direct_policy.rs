@@ -21,6 +21,7 @@ static META: RuleMeta = RuleMeta {
     security_hub_control: Some("IAM.2"),
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices"],
     report_only: true,
+    accepted_risk: false,
 };
 
 /// The rule.

@@ -2,6 +2,7 @@
 //! control it matches), which live state it needs, and how it judges a finding. Adding a rule is
 //! one file in this folder and one line in [`registry`].
 
+pub mod exemption_tag;
 pub mod guardduty_credentials;
 pub mod iam_admin_access;
 pub mod iam_open_trust;
@@ -71,6 +72,9 @@ pub struct RuleMeta {
     /// Report-only rules never ask for a fix; they are judged on the state after the other rules'
     /// fixes (so a finding never describes what the responder just removed).
     pub report_only: bool,
+    /// Its findings record a risk accepted on purpose (Security Hub `Compliance.Status` WARNING
+    /// instead of FAILED); such a rule never fixes anything.
+    pub accepted_risk: bool,
 }
 
 /// ASFF resource types this project reports on.
@@ -236,6 +240,7 @@ pub fn registry(config: &Config) -> Vec<Box<dyn Rule>> {
             config.guardduty.clone(),
         )),
         Box::new(required_tags::RequiredTags::new(config.tags.clone())),
+        Box::new(exemption_tag::ExemptionTag::new(config.exempt_tag.clone())),
     ]
 }
 
@@ -248,6 +253,7 @@ pub const RULE_IDS: &[&str] = &[
     iam_user_direct_policy::ID,
     guardduty_credentials::ID,
     required_tags::ID,
+    exemption_tag::ID,
 ];
 
 /// Looks a rule's metadata up by id.

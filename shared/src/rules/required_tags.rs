@@ -22,6 +22,7 @@ static META: RuleMeta = RuleMeta {
     security_hub_control: None,
     finding_types: &["Software and Configuration Checks/Industry and Regulatory Standards"],
     report_only: false,
+    accepted_risk: false,
 };
 
 /// The rule, with the organization's tag policy.

@@ -116,6 +116,7 @@ pub fn normalize(envelope: &Envelope, rule_map: &[(String, String)]) -> Result<F
         },
         subject,
         only_rules,
+        also: Vec::new(),
         raw_detail: envelope.detail.clone(),
     })
 }

@@ -3,7 +3,7 @@
 
 use crate::envelope::Envelope;
 use crate::error::InputError;
-use crate::finding::{Actor, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject};
+use crate::finding::{Actor, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject, TagTarget};
 use crate::policy::{DocumentKind, PolicyDocument};
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,6 +26,22 @@ pub const HANDLED_EVENT_NAMES: &[&str] = &[
     "PutUserPolicy",
     "PutRolePolicy",
     "PutGroupPolicy",
+    // Grants that do not touch a policy: the principal is reviewed as a whole.
+    "UpdateUser",
+    "UpdateGroup",
+    "AddUserToGroup",
+    "PutUserPermissionsBoundary",
+    "PutRolePermissionsBoundary",
+    "DeleteUserPermissionsBoundary",
+    "DeleteRolePermissionsBoundary",
+    // Tags, for the exemption record.
+    "CreateUser",
+    "TagUser",
+    "TagRole",
+    "TagPolicy",
+    "UntagUser",
+    "UntagRole",
+    "UntagPolicy",
 ];
 
 pub fn recognizes(envelope: &Envelope) -> bool {
@@ -76,7 +92,7 @@ pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
         }
     }
     let actor = actor_of(&call.user_identity);
-    let subject = subject_of(envelope, &call)?;
+    let (subject, also) = subject_of(envelope, &call)?;
     Ok(Finding {
         event_id: envelope.id.clone(),
         source: SourceKind::CloudTrail,
@@ -89,6 +105,7 @@ pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
         actor,
         subject,
         only_rules: None,
+        also,
         raw_detail: envelope.detail.clone(),
     })
 }
@@ -131,7 +148,70 @@ pub fn actor_of(identity: &Value) -> Actor {
     }
 }
 
-fn subject_of(envelope: &Envelope, call: &ApiCall) -> Result<Subject, InputError> {
+/// The subject of a call, and the further subjects the same call names (see [`Finding::also`]).
+fn subject_of(envelope: &Envelope, call: &ApiCall) -> Result<(Subject, Vec<Subject>), InputError> {
+    let subject = main_subject(envelope, call)?;
+    let params = &call.request_parameters;
+    let mut also = Vec::new();
+    match (&subject, call.event_name.as_str()) {
+        (Subject::TrustPolicyChanged { role, .. }, "CreateRole") => {
+            let keys = tag_keys(params)?;
+            if !keys.is_empty() {
+                also.push(Subject::TagsChanged {
+                    target: TagTarget::Principal(role.clone()),
+                    keys,
+                });
+            }
+        }
+        (Subject::PrincipalReview { .. }, "AddUserToGroup") => also.push(Subject::PrincipalReview {
+            principal: PrincipalRef {
+                kind: PrincipalKind::Group,
+                name: iam_name(params, "groupName", 128)?,
+            },
+        }),
+        _ => {}
+    }
+    Ok((subject, also))
+}
+
+/// The tag keys a call sets (`tags: [{key, value}]`) or removes (`tagKeys: [key]`).
+fn tag_keys(params: &Value) -> Result<Vec<String>, InputError> {
+    let bad = |field: &str| InputError::MissingField {
+        field: format!("detail.requestParameters.{field}"),
+        message: "must be a list of tags ({key, value}) or of tag keys".into(),
+    };
+    let mut keys = Vec::new();
+    match params.get("tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(tags)) => {
+            for t in tags {
+                let key = t
+                    .get("key")
+                    .or_else(|| t.get("Key"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad("tags"))?;
+                keys.push(key.to_string());
+            }
+        }
+        Some(_) => return Err(bad("tags")),
+    }
+    match params.get("tagKeys") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for k in list {
+                keys.push(k.as_str().ok_or_else(|| bad("tagKeys"))?.to_string());
+            }
+        }
+        Some(_) => return Err(bad("tagKeys")),
+    }
+    // IAM tag keys are at most 128 characters.
+    if keys.iter().any(|k| k.is_empty() || k.chars().count() > 128) {
+        return Err(bad("tags"));
+    }
+    Ok(keys)
+}
+
+fn main_subject(envelope: &Envelope, call: &ApiCall) -> Result<Subject, InputError> {
     // EventBridge names the service in `source` (aws.s3 for s3.amazonaws.com); they must agree.
     let service = call.event_source.strip_suffix(".amazonaws.com").unwrap_or_default();
     if service.is_empty() || envelope.source != format!("aws.{service}") {
@@ -169,7 +249,67 @@ fn subject_of(envelope: &Envelope, call: &ApiCall) -> Result<Subject, InputError
             message: format!("{name} events carry their parameters here"),
         });
     }
+    let user = |field: &str| -> Result<PrincipalRef, InputError> {
+        Ok(PrincipalRef {
+            kind: PrincipalKind::User,
+            name: iam_name(params, field, 64)?,
+        })
+    };
+    let role = || -> Result<PrincipalRef, InputError> {
+        Ok(PrincipalRef {
+            kind: PrincipalKind::Role,
+            name: iam_name(params, "roleName", 64)?,
+        })
+    };
     match name {
+        // A rename moves every grant to the new name: review the principal under it. UpdateUser
+        // and UpdateGroup may also only change the path (no new name).
+        "UpdateUser" | "UpdateGroup" => {
+            let (kind, field, new_field, max) = if name == "UpdateUser" {
+                (PrincipalKind::User, "userName", "newUserName", 64)
+            } else {
+                (PrincipalKind::Group, "groupName", "newGroupName", 128)
+            };
+            let field = match params.get(new_field) {
+                None | Some(Value::Null) => field,
+                Some(_) => new_field,
+            };
+            Ok(Subject::PrincipalReview {
+                principal: PrincipalRef {
+                    kind,
+                    name: iam_name(params, field, max)?,
+                },
+            })
+        }
+        // The user gets what the group grants: the user is reviewed here, the group beside it.
+        "AddUserToGroup" => Ok(Subject::PrincipalReview {
+            principal: user("userName")?,
+        }),
+        // A boundary removed or replaced can widen what the principal's policies let it do.
+        "PutUserPermissionsBoundary" | "DeleteUserPermissionsBoundary" => Ok(Subject::PrincipalReview {
+            principal: user("userName")?,
+        }),
+        "PutRolePermissionsBoundary" | "DeleteRolePermissionsBoundary" => {
+            Ok(Subject::PrincipalReview { principal: role()? })
+        }
+        "CreateUser" | "TagUser" | "UntagUser" | "TagRole" | "UntagRole" | "TagPolicy" | "UntagPolicy" => {
+            let target = if name.ends_with("Policy") {
+                let arn = string_param(params, "policyArn")?;
+                validate_policy_arn(&arn, envelope)?;
+                TagTarget::Policy { arn }
+            } else if name.ends_with("User") {
+                TagTarget::Principal(user("userName")?)
+            } else {
+                TagTarget::Principal(role()?)
+            };
+            let keys = tag_keys(params)?;
+            if keys.is_empty() {
+                return Ok(Subject::Unhandled {
+                    reason: format!("the {name} call set no tags; nothing to review"),
+                });
+            }
+            Ok(Subject::TagsChanged { target, keys })
+        }
         "CreatePolicy" => {
             let policy_name = iam_name(params, "policyName", 128)?;
             let document = document_param(params, "policyDocument", DocumentKind::Managed)?;
@@ -530,8 +670,93 @@ mod tests {
             assert!(matches!(f.subject, Subject::PolicyAttached { .. }), "{identity}");
         }
         // No identity at all: still handled.
-        let mut e = event("CreateUser", json!({}));
+        let mut e = event("ListUsers", json!({}));
         e.detail.as_object_mut().unwrap().remove("userIdentity");
         assert_eq!(normalize(&e).unwrap().actor.identity_type, "Unknown");
+    }
+
+    fn review_of(f: &Finding) -> (PrincipalKind, &str) {
+        match &f.subject {
+            Subject::PrincipalReview { principal } => (principal.kind, principal.name.as_str()),
+            other => panic!("expected a review, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn grants_without_a_policy_review_the_principal_they_reach() {
+        let f = normalize(&event("UpdateUser", json!({"userName":"old","newUserName":"new"}))).unwrap();
+        assert_eq!(review_of(&f), (PrincipalKind::User, "new"));
+        // A path-only update keeps the name.
+        let f = normalize(&event("UpdateUser", json!({"userName":"same","newPath":"/ops/"}))).unwrap();
+        assert_eq!(review_of(&f), (PrincipalKind::User, "same"));
+        let f = normalize(&event("UpdateGroup", json!({"groupName":"a","newGroupName":"b"}))).unwrap();
+        assert_eq!(review_of(&f), (PrincipalKind::Group, "b"));
+        let f = normalize(&event(
+            "AddUserToGroup",
+            json!({"userName":"erin","groupName":"admins"}),
+        ))
+        .unwrap();
+        assert_eq!(review_of(&f), (PrincipalKind::User, "erin"));
+        assert!(matches!(&f.also[..], [Subject::PrincipalReview { principal }]
+            if principal.kind == PrincipalKind::Group && principal.name == "admins"));
+        for (name, kind) in [
+            ("DeleteUserPermissionsBoundary", PrincipalKind::User),
+            ("PutUserPermissionsBoundary", PrincipalKind::User),
+        ] {
+            let f = normalize(&event(
+                name,
+                json!({"userName":"u1","permissionsBoundary":"arn:aws:iam::aws:policy/X"}),
+            ))
+            .unwrap();
+            assert_eq!(review_of(&f), (kind, "u1"));
+        }
+        for name in ["DeleteRolePermissionsBoundary", "PutRolePermissionsBoundary"] {
+            let f = normalize(&event(name, json!({"roleName":"r1"}))).unwrap();
+            assert_eq!(review_of(&f), (PrincipalKind::Role, "r1"));
+        }
+        // Bad names are rejected, as for every IAM call.
+        assert!(normalize(&event("UpdateUser", json!({"userName":"old","newUserName":"no/slash"}))).is_err());
+        assert!(normalize(&event("AddUserToGroup", json!({"userName":"erin"}))).is_err());
+    }
+
+    #[test]
+    fn tagging_calls_name_their_target_and_keys() {
+        let f = normalize(&event(
+            "TagUser",
+            json!({"userName":"bob","tags":[{"key":"compliance-responder:exempt","value":"true"}]}),
+        ))
+        .unwrap();
+        assert!(
+            matches!(&f.subject, Subject::TagsChanged { target: TagTarget::Principal(p), keys }
+            if p.name == "bob" && keys == &["compliance-responder:exempt"])
+        );
+        let f = normalize(&event("UntagRole", json!({"roleName":"r","tagKeys":["a","b"]}))).unwrap();
+        assert!(matches!(&f.subject, Subject::TagsChanged { keys, .. } if keys.len() == 2));
+        let arn = "arn:aws:iam::123456789012:policy/p";
+        let f = normalize(&event(
+            "TagPolicy",
+            json!({"policyArn":arn,"tags":[{"key":"k","value":""}]}),
+        ))
+        .unwrap();
+        assert!(matches!(&f.subject, Subject::TagsChanged { target: TagTarget::Policy { arn: a }, .. } if a == arn));
+        // Another account's policy, malformed tags: rejected. A user created without tags: nothing to do.
+        assert!(normalize(&event(
+            "TagPolicy",
+            json!({"policyArn":"arn:aws:iam::999999999999:policy/p","tags":[]})
+        ))
+        .is_err());
+        assert!(normalize(&event("TagUser", json!({"userName":"bob","tags":"x"}))).is_err());
+        assert!(normalize(&event("TagUser", json!({"userName":"bob","tags":[{"value":"v"}]}))).is_err());
+        let f = normalize(&event("CreateUser", json!({"userName":"new"}))).unwrap();
+        assert!(matches!(f.subject, Subject::Unhandled { .. }));
+        // A role created with tags: its trust policy and its tags are both judged.
+        let f = normalize(&event(
+            "CreateRole",
+            json!({"roleName":"r","assumeRolePolicyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[]}",
+                   "tags":[{"key":"compliance-responder:exempt","value":"true"}]}),
+        ))
+        .unwrap();
+        assert!(matches!(f.subject, Subject::TrustPolicyChanged { .. }));
+        assert!(matches!(&f.also[..], [Subject::TagsChanged { .. }]));
     }
 }

@@ -150,6 +150,7 @@ pub fn normalize(envelope: &Envelope) -> Result<Finding, InputError> {
         actor,
         subject,
         only_rules: None,
+        also: Vec::new(),
         raw_detail: envelope.detail.clone(),
     })
 }

@@ -11,6 +11,7 @@ mod config_replay;
 mod contract;
 mod fault_replay;
 mod guardduty_replay;
+mod indirect_grants;
 mod responder_undo;
 mod safety_replay;
 mod shared_policies;

@@ -80,6 +80,15 @@ pub enum Subject {
         #[serde(skip)]
         document: Option<String>,
     },
+    /// A customer-managed policy got a new version that is *not* its default: a dormant grant, in
+    /// force with one `SetDefaultPolicyVersion`. `version_id` is the one the call created (from
+    /// the response), `None` when the event does not say (the newest non-default is read).
+    DormantPolicyVersion {
+        policy_arn: String,
+        version_id: Option<String>,
+        #[serde(skip)]
+        document: Option<String>,
+    },
     /// A role was created or its trust policy replaced.
     TrustPolicyChanged {
         role: PrincipalRef,

@@ -14,7 +14,7 @@ use crate::plan::Action;
 use crate::report::Report;
 use crate::resource::{AwsResource, Tags};
 use crate::rules::fallback_principal_arn;
-use crate::state::{Lookup, ManagedPolicy, Observed, PrincipalInfo};
+use crate::state::{Lookup, ManagedPolicy, Observed, PrincipalInfo, VersionDocument};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -55,6 +55,34 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
                     tags: Default::default(),
                     // The event shows no versions: planned as if there were room for one.
                     versions_read: true,
+                }),
+            );
+        }
+        Subject::DormantPolicyVersion {
+            policy_arn,
+            version_id,
+            document: Some(doc),
+        } => {
+            // The event carries the new version only; the default one is not judged here.
+            o.managed_policies.insert(
+                policy_arn.clone(),
+                Some(ManagedPolicy {
+                    arn: policy_arn.clone(),
+                    name: policy_arn.rsplit('/').next().unwrap_or_default().to_string(),
+                    default_version_id: "(not in the event)".into(),
+                    document: String::new(),
+                    versions: vec![],
+                    oldest_non_default: None,
+                    tags: Default::default(),
+                    versions_read: true,
+                }),
+            );
+            o.policy_versions.insert(
+                (policy_arn.clone(), version_id.clone()),
+                Some(VersionDocument {
+                    id: version_id.clone().unwrap_or_else(|| "(event)".into()),
+                    is_default: false,
+                    document: doc.clone(),
                 }),
             );
         }
@@ -122,6 +150,12 @@ impl IamPort for Snapshot {
             Lookup::ManagedPolicy { arn } | Lookup::PolicyVersions { arn } => {
                 if let Some(v) = s.managed_policies.get(arn) {
                     observed.managed_policies.insert(arn.clone(), v.clone());
+                }
+            }
+            Lookup::PolicyVersion { arn, version_id } => {
+                let key = (arn.clone(), version_id.clone());
+                if let Some(v) = s.policy_versions.get(&key) {
+                    observed.policy_versions.insert(key, v.clone());
                 }
             }
             Lookup::PolicyEntities { arn } => {

@@ -25,6 +25,9 @@ pub enum Lookup {
     /// Every user, role and group a managed policy is attached to (`ListEntitiesForPolicy`): read
     /// only when a fix would give the policy a new default version, which changes them all.
     PolicyEntities { arn: String },
+    /// One version of a managed policy and its document; `version_id: None` asks for the newest
+    /// non-default version (an event that did not say which one it created).
+    PolicyVersion { arn: String, version_id: Option<String> },
     /// An inline policy's current document.
     InlinePolicy { principal: PrincipalRef, name: String },
     /// The access keys of an IAM user and whether each is active.
@@ -77,6 +80,14 @@ pub struct ManagedPolicy {
     pub versions_read: bool,
 }
 
+/// One version of a managed policy, with its document (possibly URL-encoded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionDocument {
+    pub id: String,
+    pub is_default: bool,
+    pub document: String,
+}
+
 /// IAM keeps at most this many versions of a managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
 
@@ -96,6 +107,8 @@ pub struct Observed {
     pub inline_names: BTreeMap<PrincipalRef, Option<Vec<String>>>,
     pub managed_policies: BTreeMap<String, Option<ManagedPolicy>>,
     pub inline_policies: BTreeMap<(PrincipalRef, String), Option<String>>,
+    /// (policy ARN, version id asked for) → that version.
+    pub policy_versions: BTreeMap<(String, Option<String>), Option<VersionDocument>>,
     /// Managed policy ARN → the principals it is attached to.
     pub policy_entities: BTreeMap<String, Option<Vec<PrincipalRef>>>,
     /// User name → access keys.
@@ -137,6 +150,9 @@ impl Observed {
                 matches!(self.managed_policies.get(arn), Some(Some(p)) if p.versions_read)
             }
             Lookup::PolicyEntities { arn } => self.policy_entities.contains_key(arn),
+            Lookup::PolicyVersion { arn, version_id } => {
+                self.policy_versions.contains_key(&(arn.clone(), version_id.clone()))
+            }
             Lookup::InlinePolicy { principal, name } => {
                 self.inline_policies.contains_key(&(principal.clone(), name.clone()))
             }
@@ -159,6 +175,12 @@ impl Observed {
     }
     pub fn policy_entities(&self, arn: &str) -> Known<'_, Vec<PrincipalRef>> {
         known(&self.policy_entities, &arn.to_string())
+    }
+    pub fn policy_version(&self, arn: &str, version_id: Option<&str>) -> Known<'_, VersionDocument> {
+        known(
+            &self.policy_versions,
+            &(arn.to_string(), version_id.map(str::to_string)),
+        )
     }
     pub fn inline_policy(&self, p: &PrincipalRef, name: &str) -> Known<'_, String> {
         known(&self.inline_policies, &(p.clone(), name.to_string()))

@@ -367,6 +367,9 @@ pub struct SeedPolicy {
     pub versions: Vec<Value>,
     /// The current default version.
     pub document: Value,
+    /// Versions created after the default without `setAsDefault` (dormant grants).
+    #[serde(default)]
+    pub dormant: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -433,6 +436,15 @@ impl Sandbox {
                     .send()
                     .await
                     .expect("create policy version");
+            }
+            for doc in &p.dormant {
+                iam.create_policy_version()
+                    .policy_arn(&arn)
+                    .policy_document(doc.to_string())
+                    .set_as_default(false)
+                    .send()
+                    .await
+                    .expect("create a non-default policy version");
             }
         }
         for u in &self.users {

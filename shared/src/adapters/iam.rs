@@ -4,7 +4,9 @@ use super::{Applied, IamPort};
 use crate::error::AwsError;
 use crate::finding::{PrincipalKind, PrincipalRef};
 use crate::plan::Action;
-use crate::state::{AccessKey, Lookup, ManagedPolicy, Observed, PolicyVersion, PrincipalInfo, MAX_POLICY_VERSIONS};
+use crate::state::{
+    AccessKey, Lookup, ManagedPolicy, Observed, PolicyVersion, PrincipalInfo, VersionDocument, MAX_POLICY_VERSIONS,
+};
 use async_trait::async_trait;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::Client;
@@ -303,6 +305,40 @@ impl AwsIam {
         Ok(Some((versions, oldest_non_default)))
     }
 
+    /// One version and its document (`GetPolicyVersion`); without an id, the newest non-default
+    /// version (`ListPolicyVersions` first). `None` when the policy or the version is gone, or
+    /// (without an id) when every version but the default is.
+    async fn policy_version(&self, arn: &str, version_id: Option<&str>) -> Result<Option<VersionDocument>, AwsError> {
+        let id = match version_id {
+            Some(id) => id.to_string(),
+            None => {
+                let Some((versions, _)) = self.policy_versions(arn).await? else {
+                    return Ok(None);
+                };
+                match versions.iter().rev().find(|v| !v.is_default) {
+                    Some(v) => v.id.clone(),
+                    None => return Ok(None),
+                }
+            }
+        };
+        Ok(absent_if_not_found(
+            self.client
+                .get_policy_version()
+                .policy_arn(arn)
+                .version_id(&id)
+                .send()
+                .await,
+            "GetPolicyVersion",
+            arn,
+        )?
+        .and_then(|o| o.policy_version)
+        .map(|v| VersionDocument {
+            id: v.version_id.unwrap_or(id),
+            is_default: v.is_default_version,
+            document: v.document.unwrap_or_default(),
+        }))
+    }
+
     async fn version_document(&self, arn: &str, version_id: &str) -> Result<Option<String>, AwsError> {
         Ok(absent_if_not_found(
             self.client
@@ -435,6 +471,10 @@ impl IamPort for AwsIam {
                     // Versions without the policy itself: nothing to plan against.
                     (Some(_), None) => {}
                 }
+            }
+            Lookup::PolicyVersion { arn, version_id } => {
+                let v = self.policy_version(arn, version_id.as_deref()).await?;
+                observed.policy_versions.insert((arn.clone(), version_id.clone()), v);
             }
             Lookup::PolicyEntities { arn } => {
                 let v = self.policy_entities(arn).await?;

@@ -3,14 +3,16 @@
 
 use super::{fallback_principal_arn, ResourceRef, ResourceType, RuleMeta, SkipKind, Status, Verdict, Violation};
 use crate::finding::{Finding, PrincipalKind, PrincipalRef, Subject};
-use crate::plan::{Remedy, Target};
+use crate::plan::{Action, Remedy, Step, Target};
 use crate::policy::{DocumentKind, PolicyDocument};
 use crate::state::{Known, Lookup, ManagedPolicy, Observed};
 
 /// The document kind an event concerns.
 pub fn kind_of(subject: &Subject) -> Option<DocumentKind> {
     match subject {
-        Subject::PolicyAttached { .. } | Subject::ManagedPolicyChanged { .. } => Some(DocumentKind::Managed),
+        Subject::PolicyAttached { .. }
+        | Subject::ManagedPolicyChanged { .. }
+        | Subject::DormantPolicyVersion { .. } => Some(DocumentKind::Managed),
         Subject::InlinePolicyPut { principal, .. } => Some(match principal.kind {
             PrincipalKind::User => DocumentKind::InlineUser,
             PrincipalKind::Role => DocumentKind::InlineRole,
@@ -45,6 +47,17 @@ pub fn lookups(kinds: &[DocumentKind], finding: &Finding) -> Vec<Lookup> {
         Subject::ManagedPolicyChanged { policy_arn, .. } => vec![Lookup::ManagedPolicy {
             arn: policy_arn.clone(),
         }],
+        Subject::DormantPolicyVersion {
+            policy_arn, version_id, ..
+        } => vec![
+            Lookup::ManagedPolicy {
+                arn: policy_arn.clone(),
+            },
+            Lookup::PolicyVersion {
+                arn: policy_arn.clone(),
+                version_id: version_id.clone(),
+            },
+        ],
         Subject::TrustPolicyChanged { role, .. } => vec![Lookup::Principal(role.clone())],
         _ => vec![],
     }
@@ -335,6 +348,95 @@ pub fn evaluate(
                     principal: None,
                 },
             )
+        }
+        Subject::DormantPolicyVersion {
+            policy_arn,
+            version_id,
+            document,
+        } => {
+            let resources = vec![ResourceRef {
+                resource_type: ResourceType::AwsIamPolicy,
+                arn: policy_arn.clone(),
+            }];
+            let asked = version_id.as_deref().unwrap_or("newest non-default");
+            let mut frame = Frame::new(meta, check, format!("{policy_arn}|{asked}"), resources);
+            let policy = match managed_policy(&frame, observed, policy_arn) {
+                Ok(m) => m,
+                Err(v) => return Some(*v),
+            };
+            let version = match observed.policy_version(policy_arn, version_id.as_deref()) {
+                Known::Present(v) => v,
+                Known::Absent => {
+                    return Some(frame.clean(
+                        document.as_deref(),
+                        &format!("version {asked} of {policy_arn} (deleted)"),
+                    ))
+                }
+                Known::Unknown => {
+                    return Some(frame.skipped(
+                        SkipKind::StateUnknown,
+                        format!("could not read version {asked} of {policy_arn}"),
+                    ))
+                }
+            };
+            if version.is_default || version.id == policy.default_version_id {
+                // Made the default since: judged (and fixed) as the policy in force.
+                frame.key = policy_arn.clone();
+                let what = format!("default version {} of {policy_arn}", policy.default_version_id);
+                return Some(frame.judge(
+                    &policy.document,
+                    &what,
+                    document.as_deref(),
+                    Target::Managed {
+                        policy_arn: policy_arn.clone(),
+                        principal: None,
+                    },
+                ));
+            }
+            frame.key = format!("{policy_arn}|{}", version.id);
+            let what = format!(
+                "non-default version {} of {policy_arn} (dormant: in force with one SetDefaultPolicyVersion)",
+                version.id
+            );
+            let doc = match parse_live(&frame, &version.document, &what) {
+                Ok(d) => d,
+                Err(v) => return Some(*v),
+            };
+            let violations = check(&doc);
+            if violations.is_empty() {
+                return Some(frame.clean(document.as_deref(), &what));
+            }
+            let mut v = frame.judged(
+                violations,
+                &what,
+                Target::Managed {
+                    policy_arn: policy_arn.clone(),
+                    principal: None,
+                },
+            );
+            if let Remedy::Edit { .. } = v.remedy {
+                // The version grants nothing today: deleting it changes no one's permissions, and
+                // removes the risk whole (its other statements are not in force either). Undone by
+                // creating it again, as a non-default version.
+                let Ok(original) = crate::policy::decode(&version.document) else {
+                    return Some(frame.skipped(SkipKind::PolicyUnreadable, format!("{what} could not be decoded")));
+                };
+                v.remedy = Remedy::Apply {
+                    steps: vec![Step {
+                        action: Action::DeletePolicyVersion {
+                            policy_arn: policy_arn.clone(),
+                            version_id: version.id.clone(),
+                        },
+                        inverse: Action::CreatePolicyVersion {
+                            policy_arn: policy_arn.clone(),
+                            document: original,
+                            set_as_default: false,
+                        },
+                    }],
+                };
+                v.needs_review = None;
+            }
+            v
         }
         Subject::TrustPolicyChanged { role, document } => {
             let (arn, exists) = principal_arn(finding, observed, role);

@@ -332,12 +332,49 @@ fn main_subject(envelope: &Envelope, call: &ApiCall) -> Result<Subject, InputErr
         "CreatePolicyVersion" | "SetDefaultPolicyVersion" => {
             let policy_arn = string_param(params, "policyArn")?;
             validate_policy_arn(&policy_arn, envelope)?;
-            let document = if name == "CreatePolicyVersion" {
-                document_param(params, "policyDocument", DocumentKind::Managed)?
-            } else {
-                None
+            if name == "SetDefaultPolicyVersion" {
+                return Ok(Subject::ManagedPolicyChanged {
+                    policy_arn,
+                    document: None,
+                });
+            }
+            let document = document_param(params, "policyDocument", DocumentKind::Managed)?;
+            // `setAsDefault` is a boolean; absent means false (IAM's default).
+            let set_as_default = match params.get("setAsDefault") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                    s.eq_ignore_ascii_case("true")
+                }
+                Some(_) => {
+                    return Err(InputError::MissingField {
+                        field: "detail.requestParameters.setAsDefault".into(),
+                        message: "must be a boolean".into(),
+                    })
+                }
             };
-            Ok(Subject::ManagedPolicyChanged { policy_arn, document })
+            if set_as_default {
+                return Ok(Subject::ManagedPolicyChanged { policy_arn, document });
+            }
+            let version_id = match envelope
+                .detail
+                .pointer("/responseElements/policyVersion/versionId")
+                .and_then(Value::as_str)
+            {
+                None => None,
+                Some(id) if is_version_id(id) => Some(id.to_string()),
+                Some(id) => {
+                    return Err(InputError::MissingField {
+                        field: "detail.responseElements.policyVersion.versionId".into(),
+                        message: format!("{id:?} is not a policy version id (v1, v2, ...)"),
+                    })
+                }
+            };
+            Ok(Subject::DormantPolicyVersion {
+                policy_arn,
+                version_id,
+                document,
+            })
         }
         "CreateRole" | "UpdateAssumeRolePolicy" => {
             let role = PrincipalRef {
@@ -376,6 +413,11 @@ fn main_subject(envelope: &Envelope, call: &ApiCall) -> Result<Subject, InputErr
             })
         }
     }
+}
+
+/// IAM policy version ids: `v` and a number.
+fn is_version_id(id: &str) -> bool {
+    id.len() > 1 && id.len() <= 10 && id.starts_with('v') && id[1..].chars().all(|c| c.is_ascii_digit())
 }
 
 /// An optional policy document parameter: validated (decoding, IAM size limit, shape) if present.
@@ -717,6 +759,45 @@ mod tests {
         // Bad names are rejected, as for every IAM call.
         assert!(normalize(&event("UpdateUser", json!({"userName":"old","newUserName":"no/slash"}))).is_err());
         assert!(normalize(&event("AddUserToGroup", json!({"userName":"erin"}))).is_err());
+    }
+
+    #[test]
+    fn a_version_created_without_set_as_default_is_dormant() {
+        let arn = "arn:aws:iam::123456789012:policy/p";
+        let doc = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
+        let with = |params: Value, response: Value| {
+            let mut e = event("CreatePolicyVersion", params);
+            e.detail["responseElements"] = response;
+            normalize(&e)
+        };
+        let f = with(
+            json!({"policyArn":arn,"policyDocument":doc,"setAsDefault":false}),
+            json!({"policyVersion":{"versionId":"v3","isDefaultVersion":false}}),
+        )
+        .unwrap();
+        assert!(matches!(&f.subject, Subject::DormantPolicyVersion { version_id: Some(v), .. } if v == "v3"));
+        // setAsDefault absent means false; no response: the newest non-default version is read.
+        let f = with(json!({"policyArn":arn,"policyDocument":doc}), Value::Null).unwrap();
+        assert!(matches!(
+            &f.subject,
+            Subject::DormantPolicyVersion { version_id: None, .. }
+        ));
+        let f = with(
+            json!({"policyArn":arn,"policyDocument":doc,"setAsDefault":true}),
+            Value::Null,
+        )
+        .unwrap();
+        assert!(matches!(&f.subject, Subject::ManagedPolicyChanged { .. }));
+        assert!(with(
+            json!({"policyArn":arn,"policyDocument":doc}),
+            json!({"policyVersion":{"versionId":"../v1"}})
+        )
+        .is_err());
+        assert!(with(
+            json!({"policyArn":arn,"policyDocument":doc,"setAsDefault":7}),
+            Value::Null
+        )
+        .is_err());
     }
 
     #[test]

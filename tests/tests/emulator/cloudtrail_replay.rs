@@ -531,3 +531,85 @@ async fn exempt_principal_keeps_its_policy_and_the_finding_says_why() {
         "{f:#?}"
     );
 }
+
+/// Issue 13, item 10: a non-default version that grants admin is a dormant risk (one
+/// `SetDefaultPolicyVersion` puts it in force), not "compliant". Remediate deletes that version,
+/// which changes no one's permissions today; the inverse creates it again as non-default.
+#[tokio::test]
+async fn a_dormant_admin_version_is_reported_and_deleted() {
+    let env = seeded().await;
+    let arn = format!("arn:aws:iam::{}:policy/BuildTools", env.account_id());
+    assert_eq!(
+        env.inspect.policy_versions(&arn).await.0,
+        [("v1".to_string(), true), ("v2".to_string(), false)],
+        "seeded with a dormant v2"
+    );
+    replay_fixed(
+        &env,
+        "create-policy-version-dormant-admin.json",
+        &["iam:DeletePolicyVersion"],
+    )
+    .await;
+    let (versions, doc) = env.inspect.policy_versions(&arn).await;
+    assert_eq!(versions, [("v1".to_string(), true)], "the dormant version is gone");
+    assert_eq!(sids(&doc), ["Builds"], "the default version is untouched");
+    let findings = env.inspect.findings().await;
+    let admin: Vec<&HubFinding> = findings
+        .iter()
+        .filter(|f| f.generator_id == "iam-admin-access")
+        .collect();
+    assert_eq!(admin.len(), 1, "{findings:#?}");
+    assert_eq!(admin[0].compliance, "PASSED");
+    assert!(findings.iter().all(|f| f.compliance == "PASSED"), "{findings:#?}");
+    let inverse: Value = serde_json::from_str(field(admin[0], "Inverse")).unwrap();
+    assert_eq!(inverse[0]["action"], "create-policy-version");
+    assert_eq!(inverse[0]["set_as_default"], false);
+    assert!(inverse[0]["document"].as_str().unwrap().contains("Everything"));
+}
+
+#[tokio::test]
+async fn a_dormant_admin_version_is_failed_in_dry_run_and_kept() {
+    let env = seeded().await;
+    let arn = format!("arn:aws:iam::{}:policy/BuildTools", env.account_id());
+    let (report, writes) = env
+        .replay("cloudtrail/create-policy-version-dormant-admin.json", Mode::DryRun)
+        .await;
+    assert_eq!(writes, ["securityhub:BatchImportFindings"]);
+    assert_eq!(env.inspect.policy_versions(&arn).await.0.len(), 2);
+    let v = report
+        .verdicts
+        .iter()
+        .find(|v| v.rule_id == "iam-admin-access")
+        .expect("admin verdict");
+    assert!(
+        v.summary.contains("dormant") && v.summary.contains("v2"),
+        "{}",
+        v.summary
+    );
+    let findings = env.inspect.findings().await;
+    assert!(findings
+        .iter()
+        .any(|f| f.generator_id == "iam-admin-access" && f.compliance == "FAILED"));
+}
+
+#[tokio::test]
+async fn a_dormant_version_made_default_since_is_fixed_as_the_policy_in_force() {
+    let env = seeded().await;
+    let arn = format!("arn:aws:iam::{}:policy/BuildTools", env.account_id());
+    aws_sdk_iam::Client::new(&env.direct)
+        .set_default_policy_version()
+        .policy_arn(&arn)
+        .version_id("v2")
+        .send()
+        .await
+        .unwrap();
+    replay_fixed(
+        &env,
+        "create-policy-version-dormant-admin.json",
+        &["iam:CreatePolicyVersion"],
+    )
+    .await;
+    let (versions, doc) = env.inspect.policy_versions(&arn).await;
+    assert_eq!(versions.last().unwrap(), &("v3".to_string(), true));
+    assert_eq!(sids(&doc), ["Builds"]);
+}

@@ -180,6 +180,11 @@ impl IamPort for Snapshot {
                     observed.access_keys.insert(user_name.clone(), v.clone());
                 }
             }
+            Lookup::AccessKeyOwner { access_key_id } => {
+                if let Some(v) = s.key_owners.get(access_key_id) {
+                    observed.key_owners.insert(access_key_id.clone(), v.clone());
+                }
+            }
             Lookup::ResourceTags(r) => {
                 if let Some(v) = s.tags.get(&r.arn) {
                     observed.tags.insert(r.arn.clone(), v.clone());

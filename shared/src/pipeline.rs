@@ -390,6 +390,16 @@ impl Responder {
             ..seen
         };
         read_missing(ports, &lookups, &mut observed, report).await;
+        let followups: BTreeSet<Lookup> = findings
+            .iter()
+            .flat_map(|f| {
+                self.rules
+                    .iter()
+                    .filter(move |r| self.applies(r.as_ref(), f))
+                    .flat_map(|r| r.followup_lookups(f, &observed))
+            })
+            .collect();
+        read_missing(ports, &followups, &mut observed, report).await;
 
         // Rules that fix, then the plan that merges their edits per document.
         let mut verdicts = self.judge(findings, &observed, false);

@@ -32,6 +32,8 @@ pub enum Lookup {
     InlinePolicy { principal: PrincipalRef, name: String },
     /// The access keys of an IAM user and whether each is active.
     AccessKeys { user_name: String },
+    /// The IAM user of this account that owns an access key (`GetAccessKeyLastUsed`).
+    AccessKeyOwner { access_key_id: String },
     /// Does the resource exist, and what tags does it have now?
     ResourceTags(AwsResource),
 }
@@ -113,6 +115,8 @@ pub struct Observed {
     pub policy_entities: BTreeMap<String, Option<Vec<PrincipalRef>>>,
     /// User name → access keys.
     pub access_keys: BTreeMap<String, Option<Vec<AccessKey>>>,
+    /// Access key id → the user that owns it (`None`: no user of this account does).
+    pub key_owners: BTreeMap<String, Option<String>>,
     /// Resource ARN → tags.
     pub tags: BTreeMap<String, Option<Tags>>,
     /// When the state was read (the pipeline sets it; rules that write a time use it).
@@ -157,6 +161,7 @@ impl Observed {
                 self.inline_policies.contains_key(&(principal.clone(), name.clone()))
             }
             Lookup::AccessKeys { user_name } => self.access_keys.contains_key(user_name),
+            Lookup::AccessKeyOwner { access_key_id } => self.key_owners.contains_key(access_key_id),
             Lookup::ResourceTags(resource) => self.tags.contains_key(&resource.arn),
         }
     }
@@ -187,6 +192,9 @@ impl Observed {
     }
     pub fn access_keys(&self, user_name: &str) -> Known<'_, Vec<AccessKey>> {
         known(&self.access_keys, &user_name.to_string())
+    }
+    pub fn key_owner(&self, access_key_id: &str) -> Known<'_, String> {
+        known(&self.key_owners, &access_key_id.to_string())
     }
     pub fn tags(&self, resource: &AwsResource) -> Known<'_, Tags> {
         known(&self.tags, &resource.arn)

@@ -488,6 +488,24 @@ impl IamPort for AwsIam {
                 let v = self.access_keys(user_name).await?;
                 observed.access_keys.insert(user_name.clone(), v);
             }
+            Lookup::AccessKeyOwner { access_key_id } => {
+                let answer = self
+                    .client
+                    .get_access_key_last_used()
+                    .access_key_id(access_key_id)
+                    .send()
+                    .await;
+                // IAM answers NoSuchEntity for a key no user of the account owns (moto: NotFound).
+                let owner = super::absent_when(
+                    answer,
+                    |code| matches!(code, "NoSuchEntity" | "NotFound" | "NotFoundException"),
+                    "iam",
+                    "GetAccessKeyLastUsed",
+                    access_key_id,
+                )?
+                .and_then(|o| o.user_name);
+                observed.key_owners.insert(access_key_id.clone(), owner);
+            }
             Lookup::ResourceTags(r) => {
                 return Err(AwsError {
                     service: "iam",

@@ -204,6 +204,28 @@ impl Rule for GuardDutyCredentials {
         out
     }
 
+    /// A long-term key that is not among the named user's keys: ask IAM who owns it, so the
+    /// finding can say (never assumed from the user's list alone).
+    fn followup_lookups(&self, finding: &Finding, observed: &Observed) -> Vec<Lookup> {
+        let Some(f) = credential_finding(finding) else {
+            return vec![];
+        };
+        match &f.owner {
+            CredentialOwner::IamUser {
+                user_name,
+                access_key_id,
+            } if !is_temporary(access_key_id) && self.excluded(f).is_none() => match observed.access_keys(user_name) {
+                Known::Present(keys) if !keys.iter().any(|k| &k.id == access_key_id) => {
+                    vec![Lookup::AccessKeyOwner {
+                        access_key_id: access_key_id.clone(),
+                    }]
+                }
+                _ => vec![],
+            },
+            _ => vec![],
+        }
+    }
+
     fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
         let Some(f) = credential_finding(finding) else {
             return vec![];
@@ -313,14 +335,43 @@ impl Rule for GuardDutyCredentials {
                     // Not one of the named user's keys: whoever owns it (or whether it was
                     // deleted) is not something to assume. Containment is not verified.
                     None => {
+                        let (whose, todo) = match observed.key_owner(&key_id) {
+                            Known::Present(owner) if owner != &principal.name => {
+                                let owner_ref = PrincipalRef {
+                                    kind: PrincipalKind::User,
+                                    name: owner.clone(),
+                                };
+                                v.resources.push(ResourceRef {
+                                    resource_type: ResourceType::AwsIamUser,
+                                    arn: super::fallback_principal_arn(&finding.partition, &finding.account, &owner_ref),
+                                });
+                                (
+                                    format!("it belongs to user {owner}, not {principal} as the finding says"),
+                                    format!("check the finding, then deactivate access key {key_id} of user {owner} by hand"),
+                                )
+                            }
+                            Known::Present(_) => (
+                                format!("IAM names {principal} as its owner, but it is not in the user's key list"),
+                                "check the key by hand".to_string(),
+                            ),
+                            Known::Absent => (
+                                format!(
+                                    "no user of account {} owns it (deleted since, or another account's key)",
+                                    finding.account
+                                ),
+                                "find where the key comes from; if it was deleted, confirm nothing else uses the leaked credentials".to_string(),
+                            ),
+                            Known::Unknown => (
+                                "its owner could not be looked up".to_string(),
+                                "find the key's owner and contain it by hand".to_string(),
+                            ),
+                        };
                         v.summary = format!(
-                            "{}: access key {key_id} is not an access key of {principal}; containment cannot be verified",
+                            "{}: access key {key_id} is not an access key of {principal}: {whose}; containment is not verified",
                             f.finding_type
                         );
                         v.remedy = Remedy::Manual {
-                            reason: format!(
-                                "access key {key_id} is not among the access keys of {principal}: find its owner (it may belong to another user, or have been deleted) and contain it by hand"
-                            ),
+                            reason: format!("access key {key_id} is not among the access keys of {principal} ({whose}): {todo}"),
                         };
                         return vec![v];
                     }

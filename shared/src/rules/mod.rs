@@ -214,6 +214,12 @@ pub trait Rule: Send + Sync {
         documents::lookups(self.document_kinds(), finding)
     }
 
+    /// Reads that depend on what [`Rule::lookups`] found (read before any rule judges). Most
+    /// rules need none.
+    fn followup_lookups(&self, _finding: &Finding, _observed: &Observed) -> Vec<Lookup> {
+        Vec::new()
+    }
+
     /// Judges `finding` against the live state. Pure.
     fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
         documents::evaluate(

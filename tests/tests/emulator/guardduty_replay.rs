@@ -263,15 +263,23 @@ fn erin_with_key(env: &Env, key: &str) -> Vec<u8> {
 async fn a_key_that_is_not_the_named_users_is_not_resolved() {
     let env = Env::seeded().await;
     let franks = env.ids.real("AKIAEXAMPLEFRANK0001").to_string();
-    for key in [franks.as_str(), "AKIAEXAMPLENOSUCHKEY"] {
+    // The key's owner is asked of IAM (GetAccessKeyLastUsed), never inferred from the named
+    // user's list: frank's key is said to be frank's; an unknown key is owned by no user here.
+    for (key, whose) in [
+        (franks.as_str(), "it belongs to user frank, not user erin"),
+        ("AKIAEXAMPLENOSUCHKEY", "no user of account"),
+    ] {
         let (r, notes) = responder(&env, Mode::Remediate, false);
+        env.start_recording();
         let (report, writes) = env.replay_bytes(&r, &erin_with_key(&env, key)).await;
         assert_eq!(writes, vec!["securityhub:BatchImportFindings"], "{key}: no IAM write");
-        assert_ne!(report.status, ReportStatus::Remediated, "{report:#?}");
         assert!(
-            report.verdicts[0].summary.contains("containment cannot be verified"),
-            "{report:#?}"
+            env.recorded_calls().iter().any(|c| c.operation == "GetAccessKeyLastUsed"),
+            "{key}: owner looked up"
         );
+        assert_ne!(report.status, ReportStatus::Remediated, "{report:#?}");
+        let summary = &report.verdicts[0].summary;
+        assert!(summary.contains("containment is not verified") && summary.contains(whose), "{summary}");
         let notes = notes.lock().unwrap();
         assert_eq!(notes[0].2, "NOTIFIED", "{key}: GuardDuty's finding is not resolved");
     }

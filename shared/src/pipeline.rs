@@ -490,10 +490,42 @@ impl Responder {
             .enumerate()
             .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, &gates, i))
             .collect();
-        let recorded = post(ports, &first, report).await;
+        let errors_before = report.errors.len();
+        let mut recorded = post(ports, &first, report).await;
 
+        // Containment of an active credential compromise does not wait for Security Hub: when
+        // every step serves a rule that contains first, it is applied, then the record retried.
+        let contain_first = !plan.steps.is_empty()
+            && plan
+                .steps
+                .iter()
+                .all(|s| s.verdicts.iter().all(|&v| !self.meta(&verdicts[v]).record_first));
         report.actions = if recorded {
             executor::execute(&plan, &gates, ports).await
+        } else if contain_first {
+            report.sequence.push(format!(
+                "1. recording the finding in Security Hub failed ({}); containment does not wait for it",
+                report.errors.last().map(|e| e.to_string()).unwrap_or_default()
+            ));
+            let actions = executor::execute(&plan, &gates, ports).await;
+            let applied = actions.iter().filter(|a| a.result.succeeded()).count();
+            report.sequence.push(format!(
+                "2. containment: {applied} of {} action(s) in place",
+                actions.len()
+            ));
+            recorded = post(ports, &first, report).await;
+            if recorded {
+                // The first failure is in the sequence; the event as a whole went through.
+                report.errors.truncate(errors_before);
+            }
+            report.sequence.push(if recorded {
+                "3. the finding was recorded on retry".to_string()
+            } else {
+                "3. the finding is still not recorded: the event fails so that Lambda retries it (the \
+                 containment is then found in place and recorded)"
+                    .to_string()
+            });
+            actions
         } else {
             executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
         };

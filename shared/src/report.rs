@@ -86,6 +86,10 @@ pub struct Report {
     pub source_finding: Option<SourceAnnotation>,
     /// AWS calls that failed (reads, writes, Security Hub).
     pub errors: Vec<AwsError>,
+    /// What happened, in order, when it was not the usual record → fix → update (containment
+    /// applied before its record could be made).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sequence: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -109,6 +113,7 @@ impl Report {
             source_finding: None,
             kill_switch: None,
             errors: vec![],
+            sequence: vec![],
             duration_ms: 0,
         }
     }

@@ -122,6 +122,11 @@ impl Proxy {
         });
     }
 
+    /// Removes every injected fault (the service is back).
+    pub fn clear(&self) {
+        self.state.lock().unwrap().rules.clear();
+    }
+
     /// How many requests contained `needle` (faulted or not).
     pub fn count(&self, needle: &str) -> usize {
         self.state

@@ -28,6 +28,7 @@ static META: RuleMeta = RuleMeta {
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices"],
     report_only: true,
     accepted_risk: true,
+    record_first: true,
 };
 
 /// The rule, with the exemption tag key in use.

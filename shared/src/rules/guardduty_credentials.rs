@@ -34,6 +34,7 @@ static META: RuleMeta = RuleMeta {
     finding_types: &["TTPs/Credential Access", "Unusual Behaviors/User"],
     report_only: false,
     accepted_risk: false,
+    record_first: false,
 };
 
 /// The rule, with its GuardDuty settings.
@@ -371,7 +372,9 @@ impl Rule for GuardDutyCredentials {
                             f.finding_type
                         );
                         v.remedy = Remedy::Manual {
-                            reason: format!("access key {key_id} is not among the access keys of {principal} ({whose}): {todo}"),
+                            reason: format!(
+                                "access key {key_id} is not among the access keys of {principal} ({whose}): {todo}"
+                            ),
                         };
                         return vec![v];
                     }

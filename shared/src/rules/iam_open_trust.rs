@@ -40,6 +40,7 @@ static META: RuleMeta = RuleMeta {
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices", "Effects/Data Exposure"],
     report_only: false,
     accepted_risk: false,
+    record_first: true,
 };
 
 /// The rule.

@@ -62,6 +62,7 @@ static META: RuleMeta = RuleMeta {
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices", "TTPs/Privilege Escalation"],
     report_only: false,
     accepted_risk: false,
+    record_first: true,
 };
 
 /// The rule.

@@ -22,6 +22,7 @@ static META: RuleMeta = RuleMeta {
     finding_types: &["Software and Configuration Checks/AWS Security Best Practices"],
     report_only: true,
     accepted_risk: false,
+    record_first: true,
 };
 
 /// The rule.

@@ -75,6 +75,10 @@ pub struct RuleMeta {
     /// Its findings record a risk accepted on purpose (Security Hub `Compliance.Status` WARNING
     /// instead of FAILED); such a rule never fixes anything.
     pub accepted_risk: bool,
+    /// Its fixes wait for the FAILED finding to be recorded (no fix without a record). False for
+    /// containment of an active credential compromise: that is applied even when Security Hub is
+    /// down, then recorded (the record is retried; the report says in which order).
+    pub record_first: bool,
 }
 
 /// ASFF resource types this project reports on.

@@ -23,6 +23,7 @@ static META: RuleMeta = RuleMeta {
     finding_types: &["Software and Configuration Checks/Industry and Regulatory Standards"],
     report_only: false,
     accepted_risk: false,
+    record_first: true,
 };
 
 /// The rule, with the organization's tag policy.

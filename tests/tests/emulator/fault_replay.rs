@@ -116,3 +116,56 @@ async fn slow_reads_are_tolerated() {
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     assert!(proxy.count("Action=GetUser") >= 1);
 }
+
+/// Issue 13, item 4: a Security Hub outage never blocks containment of an active credential
+/// compromise. The key is deactivated first, the record retried, and the report says in which
+/// order. (IAM over-permission fixes keep "record first": see the test above.)
+#[tokio::test]
+async fn security_hub_down_does_not_delay_containment() {
+    let env = Env::seeded().await;
+    let (proxy, r) = through_proxy(&env).await;
+    let key = env.ids.real("AKIAEXAMPLEERIN00001").to_string();
+    // Every attempt of the first import fails; the retry after containment goes through.
+    proxy.inject("/findings/import", Fault::ServerError, Some(ATTEMPTS as usize));
+    let report = r
+        .handle_bytes(&env.event("guardduty/iam-user-credential-access.json"))
+        .await;
+    assert_eq!(env.inspect.access_keys("erin").await[&key], "Inactive", "{report:#?}");
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(report.sequence.len(), 3, "{report:#?}");
+    assert!(report.sequence[0].contains("recording the finding in Security Hub failed"));
+    assert!(report.sequence[1].contains("1 of 1 action(s) in place"));
+    assert!(report.sequence[2].contains("recorded on retry"));
+    let findings = env.inspect.findings().await;
+    let mine: Vec<_> = findings
+        .iter()
+        .filter(|f| f.generator_id == "guardduty-iam-credentials")
+        .collect();
+    assert_eq!(mine.len(), 1, "{findings:#?}");
+    assert_eq!(mine[0].compliance, "PASSED");
+}
+
+#[tokio::test]
+async fn security_hub_still_down_after_containment_fails_the_event_for_a_retry() {
+    let env = Env::seeded().await;
+    let (proxy, r) = through_proxy(&env).await;
+    let key = env.ids.real("AKIAEXAMPLEERIN00001").to_string();
+    proxy.inject("/findings/import", Fault::ServerError, None);
+    let event = env.event("guardduty/iam-user-credential-access.json");
+    let report = r.handle_bytes(&event).await;
+    assert_eq!(env.inspect.access_keys("erin").await[&key], "Inactive");
+    assert_eq!(
+        report.status,
+        ReportStatus::Failed,
+        "Lambda retries the event: {report:#?}"
+    );
+    assert!(report.sequence[2].contains("still not recorded"), "{report:#?}");
+    // Security Hub is back: the retried event finds the key contained and records it.
+    proxy.clear();
+    let retried = r.handle_bytes(&event).await;
+    assert!(retried.errors.is_empty(), "{retried:#?}");
+    let findings = env.inspect.findings().await;
+    assert!(findings
+        .iter()
+        .any(|f| f.generator_id == "guardduty-iam-credentials" && f.compliance == "PASSED"));
+}

@@ -274,12 +274,17 @@ async fn a_key_that_is_not_the_named_users_is_not_resolved() {
         let (report, writes) = env.replay_bytes(&r, &erin_with_key(&env, key)).await;
         assert_eq!(writes, vec!["securityhub:BatchImportFindings"], "{key}: no IAM write");
         assert!(
-            env.recorded_calls().iter().any(|c| c.operation == "GetAccessKeyLastUsed"),
+            env.recorded_calls()
+                .iter()
+                .any(|c| c.operation == "GetAccessKeyLastUsed"),
             "{key}: owner looked up"
         );
         assert_ne!(report.status, ReportStatus::Remediated, "{report:#?}");
         let summary = &report.verdicts[0].summary;
-        assert!(summary.contains("containment is not verified") && summary.contains(whose), "{summary}");
+        assert!(
+            summary.contains("containment is not verified") && summary.contains(whose),
+            "{summary}"
+        );
         let notes = notes.lock().unwrap();
         assert_eq!(notes[0].2, "NOTIFIED", "{key}: GuardDuty's finding is not resolved");
     }

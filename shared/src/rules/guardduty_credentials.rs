@@ -13,7 +13,7 @@ use super::{ResourceRef, ResourceType, Rule, RuleMeta, Severity, SkipKind, Statu
 use crate::config::GuardDutySettings;
 use crate::finding::{CredentialFinding, CredentialOwner, Finding, PrincipalKind, PrincipalRef, Subject};
 use crate::plan::{Action, Remedy, Step};
-use crate::policy::wildcard_match;
+use crate::policy::{wildcard_match, DocumentKind};
 use crate::state::{Known, Lookup, Observed};
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -167,6 +167,7 @@ impl Rule for GuardDutyCredentials {
                 };
                 vec![
                     Lookup::Principal(user.clone()),
+                    Lookup::InlinePolicyNames(user.clone()),
                     Lookup::InlinePolicy {
                         principal: user,
                         name: REVOKE_POLICY_NAME.into(),
@@ -189,6 +190,7 @@ impl Rule for GuardDutyCredentials {
                 };
                 vec![
                     Lookup::Principal(role.clone()),
+                    Lookup::InlinePolicyNames(role.clone()),
                     Lookup::InlinePolicy {
                         principal: role,
                         name: REVOKE_POLICY_NAME.into(),
@@ -223,7 +225,22 @@ impl Rule for GuardDutyCredentials {
                 }
                 _ => vec![],
             },
-            _ => vec![],
+            // Revoking sessions puts an inline policy: IAM caps all of a principal's inline
+            // policies together, so the others' sizes are read before it is planned.
+            _ => match principal_of(&f.owner) {
+                Some(p) => match observed.inline_names(&p) {
+                    Known::Present(names) => names
+                        .iter()
+                        .filter(|n| n.as_str() != REVOKE_POLICY_NAME)
+                        .map(|n| Lookup::InlinePolicy {
+                            principal: p.clone(),
+                            name: n.clone(),
+                        })
+                        .collect(),
+                    _ => vec![],
+                },
+                None => vec![],
+            },
         }
     }
 
@@ -389,6 +406,32 @@ impl Rule for GuardDutyCredentials {
             },
             _ => {
                 let at = observed.read_at.unwrap_or(finding.time);
+                let kind = if principal.kind == PrincipalKind::User {
+                    DocumentKind::InlineUser
+                } else {
+                    DocumentKind::InlineRole
+                };
+                let new_chars = non_whitespace(&revoke_document(at));
+                let needs_put = !matches!(
+                    observed.inline_policy(&principal, REVOKE_POLICY_NAME),
+                    Known::Present(doc) if revoked_before(doc).is_some_and(|t| t >= f.updated_at)
+                );
+                if let Some(others) = other_inline_chars(observed, &principal).filter(|_| needs_put) {
+                    if others + new_chars > kind.limit() {
+                        v.summary = format!(
+                            "{}: credentials of {principal} ({key_id}) used by someone else; its sessions cannot be revoked automatically",
+                            f.finding_type
+                        );
+                        v.remedy = Remedy::Manual {
+                            reason: format!(
+                                "{REVOKE_POLICY_NAME} would bring the inline policies of {principal} to {} characters, over IAM's quota of {} for all of them together: revoke its sessions by hand (for example a deny managed policy with the same aws:TokenIssueTime condition), nothing was written",
+                                others + new_chars,
+                                kind.limit()
+                            ),
+                        };
+                        return vec![v];
+                    }
+                }
                 match observed.inline_policy(&principal, REVOKE_POLICY_NAME) {
                     Known::Present(doc) if revoked_before(doc).is_some_and(|t| t >= f.updated_at) => {
                         done.push(format!(
@@ -463,6 +506,27 @@ impl Rule for GuardDutyCredentials {
         v.remedy = Remedy::Apply { steps };
         vec![v]
     }
+}
+
+fn non_whitespace(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// The characters (whitespace excluded, as IAM counts) of the principal's inline policies other
+/// than the revocation policy; `None` when one of them is unknown (the write is then attempted,
+/// and IAM has the last word).
+fn other_inline_chars(observed: &Observed, principal: &PrincipalRef) -> Option<usize> {
+    let Known::Present(names) = observed.inline_names(principal) else {
+        return None;
+    };
+    let mut total = 0;
+    for name in names.iter().filter(|n| n.as_str() != REVOKE_POLICY_NAME) {
+        let Known::Present(raw) = observed.inline_policy(principal, name) else {
+            return None;
+        };
+        total += non_whitespace(&crate::policy::decode(raw).unwrap_or_else(|_| raw.clone()));
+    }
+    Some(total)
 }
 
 fn principal_of(owner: &CredentialOwner) -> Option<PrincipalRef> {

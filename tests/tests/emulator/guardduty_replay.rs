@@ -317,6 +317,45 @@ async fn a_users_temporary_credentials_are_revoked_like_a_roles_sessions() {
     assert_eq!(notes.lock().unwrap()[0].2, "RESOLVED");
 }
 
+/// IAM caps a user's inline policies at 2,048 characters *together* (moto does not): a revocation
+/// policy that would not fit is not attempted; the finding says how to contain by hand, and
+/// GuardDuty's finding is not resolved.
+#[tokio::test]
+async fn a_revocation_that_would_exceed_the_inline_quota_is_left_for_a_person() {
+    let env = Env::seeded().await;
+    let statement = |i: usize| {
+        format!(
+            r#"{{"Sid":"Read{i}","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports-archive-{i:04}/quarterly/*"}}"#
+        )
+    };
+    let big = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        (0..16).map(statement).collect::<Vec<_>>().join(",")
+    );
+    assert!(big.len() >= 1900 && big.len() < 2048, "{}", big.len());
+    aws_sdk_iam::Client::new(&env.direct)
+        .put_user_policy()
+        .user_name("erin")
+        .policy_name("reports")
+        .policy_document(&big)
+        .send()
+        .await
+        .unwrap();
+    let (r, notes) = responder(&env, Mode::Remediate, false);
+    let (report, writes) = env.replay_bytes(&r, &erin_with_key(&env, "ASIAEXAMPLEERINSESS1")).await;
+    assert_eq!(writes, vec!["securityhub:BatchImportFindings"], "{report:#?}");
+    let v = &report.verdicts[0];
+    assert!(
+        matches!(&v.remedy, compliance_responder::plan::Remedy::Manual { reason } if reason.contains("over IAM's quota of 2048")),
+        "{v:#?}"
+    );
+    assert_eq!(
+        env.inspect.inline_names("user", "erin").await,
+        vec!["reports".to_string()]
+    );
+    assert_eq!(notes.lock().unwrap()[0].2, "NOTIFIED");
+}
+
 /// An existing `AWSRevokeOlderSessions` that denies less than everything (here only S3, with a
 /// later cut-off) does not count: it is replaced, and the old one is the recorded inverse.
 #[tokio::test]

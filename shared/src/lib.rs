@@ -19,6 +19,7 @@
 
 pub mod adapters;
 pub mod asff;
+pub mod catalogue;
 pub mod config;
 pub mod edit;
 pub mod envelope;

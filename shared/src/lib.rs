@@ -27,6 +27,7 @@ pub mod error;
 pub mod executor;
 pub mod exemptions;
 pub mod finding;
+pub mod grants;
 pub mod guards;
 pub mod killswitch;
 pub mod lambda;

@@ -5,9 +5,9 @@
 //! - an action pattern is the set of catalogue actions it matches (`s3:**` = `s3:*`,
 //!   `iam:Pass?ole` = `iam:PassRole`, `NotAction` = the complement);
 //! - "every resource" means the `Resource` patterns cover every ARN of the action's resource types
-//!   (per the catalogue's ARN formats: `arn:aws:iam::*:role/*` covers every role), or the
-//!   `NotResource` patterns leave none of them out; an action without resource types acts on `*`
-//!   only;
+//!   (per the catalogue's ARN formats: `arn:aws:iam::*:role/*` covers every role); `NotResource`
+//!   (everything but a few) counts as every resource unless it excludes every ARN of a type; an
+//!   action without resource types acts on `*` only;
 //! - a `Deny` takes an action away only when it applies unconditionally to every resource of it (a
 //!   `Deny` with a Condition or on some resources removes nothing from a finding: erring towards
 //!   reporting);
@@ -15,7 +15,7 @@
 //!
 //! Pure; the catalogue is compiled in ([`crate::catalogue`]).
 
-use crate::catalogue::{covers_format, glob, touches_format, ActionId, Catalogue};
+use crate::catalogue::{covers_format, glob, ActionId, Catalogue};
 use crate::policy::{ActionBlock, Effect, PolicyDocument, ResourceBlock, Statement};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -48,6 +48,10 @@ pub struct Grants<'d> {
     /// (statement, service, resource type or `u16::MAX` for `*`) → covered.
     covered: RefCell<HashMap<(usize, u16, u16), bool>>,
     everything: RefCell<Option<Option<Vec<usize>>>>,
+    /// Set by [`Grants::besides_everything`]: what the document grants besides its every-action
+    /// grants (those are judged by the admin rule).
+    skip_any: bool,
+    skipped: Vec<usize>,
 }
 
 const STAR: u16 = u16::MAX;
@@ -70,7 +74,32 @@ impl<'d> Grants<'d> {
             patterns,
             covered: RefCell::new(HashMap::new()),
             everything: RefCell::new(None),
+            skip_any: false,
+            skipped: vec![],
         }
+    }
+
+    /// The model of what the document grants besides "everything": when it grants every action,
+    /// its every-action patterns (and `NotAction` statements that name nothing real) are left
+    /// out, so `["*", "s3:*"]` still shows `s3:*` (a fix that removes `*` must not leave it).
+    pub fn besides_everything(doc: &'d PolicyDocument) -> Self {
+        let full = Grants::of(doc);
+        let Some(statements) = full.grants_everything() else {
+            return full;
+        };
+        let mut g = Grants::of(doc);
+        g.skip_any = true;
+        g.skipped = statements
+            .into_iter()
+            .filter(|&i| matches!(doc.statements[i].actions, ActionBlock::NotAction(_)))
+            .collect();
+        *g.everything.borrow_mut() = Some(None);
+        g
+    }
+
+    /// Whether this model counts an Action pattern (not when it leaves every-action grants out).
+    pub fn counts_pattern(&self, pattern: &str) -> bool {
+        !(self.skip_any && crate::policy::is_any_action(pattern))
     }
 
     pub fn catalogue(&self) -> &'static Catalogue {
@@ -83,8 +112,14 @@ impl<'d> Grants<'d> {
     }
 
     fn matches_name(&self, statement: usize, lower: &str) -> bool {
+        if self.skipped.contains(&statement) {
+            return false;
+        }
+        // Only Allow grants are left out; a Deny means what it says.
+        let skip_any = self.skip_any && self.doc.statements[statement].effect == Effect::Allow;
         let hit = self.patterns[statement]
             .iter()
+            .filter(|p| !(skip_any && crate::policy::is_any_action(p)))
             .any(|p| glob(p.as_bytes(), lower.as_bytes()));
         match self.doc.statements[statement].actions {
             ActionBlock::Action(_) => hit,
@@ -119,7 +154,9 @@ impl<'d> Grants<'d> {
         };
         let v = match &s.resources {
             Some(ResourceBlock::Resource(list)) => covers_format(list, format),
-            Some(ResourceBlock::NotResource(list)) => !touches_format(list, format),
+            // Everything but a few resources counts as every resource (erring towards reporting),
+            // unless the exclusions take in every ARN of the type.
+            Some(ResourceBlock::NotResource(list)) => !covers_format(list, format),
             None => false,
         };
         self.covered.borrow_mut().insert((statement, service, rtype), v);
@@ -215,8 +252,12 @@ impl<'d> Grants<'d> {
         let stmts: Vec<usize> = (0..self.doc.statements.len())
             .filter(|&i| {
                 let s = &self.doc.statements[i];
-                let all_resources = matches!(&s.resources, Some(ResourceBlock::Resource(r))
-                    if r.iter().any(|r| !r.is_empty() && r.bytes().all(|c| c == b'*')));
+                let all_stars = |r: &String| !r.is_empty() && r.bytes().all(|c| c == b'*');
+                let all_resources = match &s.resources {
+                    Some(ResourceBlock::Resource(r)) => r.iter().any(all_stars),
+                    Some(ResourceBlock::NotResource(r)) => !r.iter().any(all_stars),
+                    None => false,
+                };
                 let all_actions = match &s.actions {
                     ActionBlock::Action(_) => self.patterns[i].iter().any(|p| self.names_everything(p)),
                     ActionBlock::NotAction(_) => self.patterns[i].iter().all(|p| self.cat.expand(p).is_empty()),

@@ -1,14 +1,18 @@
-//! `iam-admin-access`: a policy allows every action (`*` or `*:*`) on every resource.
+//! `iam-admin-access`: a policy grants every action on every resource — asked of the grant model
+//! ([`crate::grants`]): an Allow of every action (`*`, `*:*`, or a `NotAction` that names no action
+//! AWS has) on `*`, with no unconditional Deny that takes any action away everywhere (`Deny *:*`
+//! grants nothing; `Deny NotAction iam:*` leaves IAM, which `iam-service-wildcard` and
+//! `iam-privilege-escalation` then report).
 //!
 //! Judged on managed policies (the default version, AWS-managed or customer-managed) and inline
 //! policies. The fix removes the every-action patterns from the statement (the statement goes when
 //! nothing else is left in it); the planner turns that into a detach (AWS-managed, or a managed
 //! policy left empty), a new default version (customer-managed) or a rewritten inline policy.
-//! An unconditional `Deny` of `*` on `*` in the same document removes the risk.
 
 use super::{Rule, RuleMeta, Severity, Violation, PERMISSION_KINDS};
 use crate::edit::StatementEdit;
-use crate::policy::{is_any_action, ActionBlock, DocumentKind, Effect, PolicyDocument};
+use crate::grants::Grants;
+use crate::policy::{is_any_action, ActionBlock, DocumentKind, PolicyDocument};
 
 pub const ID: &str = "iam-admin-access";
 
@@ -39,27 +43,46 @@ impl Rule for IamAdminAccess {
     }
 
     fn check_document(&self, doc: &PolicyDocument) -> Vec<Violation> {
-        if doc.denies_everywhere("*") {
+        let grants = Grants::of(doc);
+        let Some(statements) = grants.grants_everything() else {
             return vec![];
-        }
-        doc.statements
-            .iter()
-            .filter(|s| s.effect == Effect::Allow && s.allow_reaches_all_resources())
-            .filter_map(|s| {
-                let ActionBlock::Action(patterns) = &s.actions else {
-                    return None;
+        };
+        statements
+            .into_iter()
+            .map(|i| {
+                let s = &doc.statements[i];
+                let (matched, edit) = match &s.actions {
+                    ActionBlock::Action(patterns) => {
+                        let any: Vec<String> = patterns.iter().filter(|p| is_any_action(p)).cloned().collect();
+                        // A wildcard-service spelling (`*:*`, `?*:*`, ...) that is not the plain form.
+                        let any = if any.is_empty() {
+                            patterns.iter().filter(|p| p.starts_with(['*', '?'])).cloned().collect()
+                        } else {
+                            any
+                        };
+                        (
+                            any.clone(),
+                            StatementEdit::RemoveActionPatterns {
+                                statement: i,
+                                patterns: any,
+                            },
+                        )
+                    }
+                    ActionBlock::NotAction(except) => (
+                        vec![format!(
+                            "NotAction [{}] (names no action AWS has: allows everything)",
+                            except.join(", ")
+                        )],
+                        StatementEdit::Remove { statement: i },
+                    ),
                 };
-                let any: Vec<String> = patterns.iter().filter(|p| is_any_action(p)).cloned().collect();
-                (!any.is_empty()).then(|| Violation {
-                    statement: s.index,
+                Violation {
+                    statement: i,
                     label: s.label(),
-                    matched: any.clone(),
+                    matched,
                     conditioned: s.has_condition,
-                    edits: vec![StatementEdit::RemoveActionPatterns {
-                        statement: s.index,
-                        patterns: any,
-                    }],
-                })
+                    edits: vec![edit],
+                }
             })
             .collect()
     }

@@ -1,15 +1,19 @@
 //! `iam-privilege-escalation`: a policy allows, on every resource, an action that lets a principal
 //! grant itself more (e.g. `iam:CreatePolicyVersion`), or a combination that does (`iam:PassRole`
-//! with a service that runs code under the passed role). Patterns match as IAM matches them
-//! (`iam:Put*`, `iam:*Policy*`, `IAM:pass?ole`, `NotAction`). Every-action patterns (`*`) are left
-//! to `iam-admin-access`; the other patterns of the same statement are still judged here.
+//! with a service that runs code under the passed role). Asked of the grant model
+//! ([`crate::grants`]): patterns are the catalogue actions they match (`iam:Put*`,
+//! `iam:*Policy*`, `IAM:pass?ole`, `NotAction`), "every resource" is every ARN of the action's
+//! resource types (`iam:PassRole` on `arn:aws:iam::*:role/*` is on every role), net of
+//! unconditional Deny. Every-action patterns (`*`) are left to `iam-admin-access` when the document
+//! grants everything; the other patterns of the same statement are still judged here.
 //!
 //! Fix: remove the patterns that grant an escalation action (for a combination, the ones granting
 //! `iam:PassRole`); for a `NotAction` statement, add the actions to its `NotAction` list.
 
 use super::{Rule, RuleMeta, Severity, Violation, PERMISSION_KINDS};
 use crate::edit::StatementEdit;
-use crate::policy::{is_any_action, wildcard_match, ActionBlock, DocumentKind, Effect, PolicyDocument, Statement};
+use crate::grants::Grants;
+use crate::policy::{is_any_action, wildcard_match, ActionBlock, DocumentKind, PolicyDocument, Statement};
 use std::collections::BTreeMap;
 
 pub const ID: &str = "iam-privilege-escalation";
@@ -68,16 +72,19 @@ static META: RuleMeta = RuleMeta {
 /// The rule.
 pub struct IamPrivilegeEscalation;
 
-/// Statements that grant `action` on every resource (and are not cancelled by a Deny).
-fn granting<'a>(doc: &'a PolicyDocument, action: &str) -> Vec<&'a Statement> {
-    if doc.denies_everywhere(action) {
+/// Statements that grant `action` on every resource of it (net of unconditional Deny), asked of
+/// the grant model. Every-action patterns count only when the document does not grant everything
+/// (then `iam-admin-access` reports it); otherwise `*` cut down by a `Deny NotAction iam:*` would
+/// hide every IAM escalation.
+fn granting<'a>(doc: &'a PolicyDocument, grants: &Grants<'_>, action: &str) -> Vec<&'a Statement> {
+    let Some(id) = grants.catalogue().find(action) else {
         return vec![];
-    }
-    doc.statements
-        .iter()
-        .filter(|s| {
-            s.effect == Effect::Allow && s.allow_reaches_all_resources() && s.matches_action_besides_any(action)
-        })
+    };
+    let with_any = grants.grants_everything().is_none();
+    grants
+        .granting(id, with_any)
+        .into_iter()
+        .map(|i| &doc.statements[i])
         .collect()
 }
 
@@ -105,20 +112,27 @@ impl Rule for IamPrivilegeEscalation {
     }
 
     fn check_document(&self, doc: &PolicyDocument) -> Vec<Violation> {
+        let grants = Grants::of(doc);
+        let with_any = grants.grants_everything().is_none();
         let mut hits: BTreeMap<usize, Hit> = BTreeMap::new();
         for action in SINGLE_ACTIONS {
-            for s in granting(doc, action) {
+            for s in granting(doc, &grants, action) {
                 let h = hits.entry(s.index).or_default();
                 push(&mut h.shown, action);
                 push(&mut h.remove, action);
             }
         }
-        let passers = granting(doc, PASS_ROLE);
+        let passers = granting(doc, &grants, PASS_ROLE);
         if !passers.is_empty() {
             for combo in PASS_ROLE_PARTNERS {
                 let partners: Option<Vec<&str>> = combo
                     .iter()
-                    .map(|alternatives| alternatives.iter().copied().find(|a| !granting(doc, a).is_empty()))
+                    .map(|alternatives| {
+                        alternatives
+                            .iter()
+                            .copied()
+                            .find(|a| !granting(doc, &grants, a).is_empty())
+                    })
                     .collect();
                 let Some(partners) = partners else { continue };
                 for s in &passers {
@@ -139,7 +153,9 @@ impl Rule for IamPrivilegeEscalation {
                         statement: index,
                         patterns: patterns
                             .iter()
-                            .filter(|p| !is_any_action(p) && hit.remove.iter().any(|a| wildcard_match(p, a)))
+                            .filter(|p| {
+                                (with_any || !is_any_action(p)) && hit.remove.iter().any(|a| wildcard_match(p, a))
+                            })
                             .cloned()
                             .collect(),
                     },

@@ -1,12 +1,17 @@
-//! `iam-service-wildcard`: a policy allows every action of a service (`s3:*`) on every resource, or
-//! allows everything except a list (`NotAction`) on every resource (Security Hub control IAM.21).
+//! `iam-service-wildcard`: a policy grants every action of a service on every resource of it
+//! (Security Hub control IAM.21), however it is spelled: `s3:*`, `s3:**`, `logs:*` on
+//! `arn:aws:logs:*:*:*`, a `NotAction` Allow (every service but the ones listed), or `*` cut down
+//! to one service by a `Deny NotAction`. Asked of the grant model ([`crate::grants`]), net of
+//! unconditional Deny; a document that grants everything is left to `iam-admin-access`.
 //!
-//! Fix: remove the `service:*` patterns from the statement; a `NotAction` Allow on `*` is removed
-//! whole (it grants nearly everything, including services that do not exist yet).
+//! Fix: remove the patterns that name actions of those services from each statement that
+//! contributes; a `NotAction` Allow is removed whole (it grants nearly everything, including
+//! services that do not exist yet).
 
 use super::{Rule, RuleMeta, Severity, Violation, PERMISSION_KINDS};
 use crate::edit::StatementEdit;
-use crate::policy::{ActionBlock, DocumentKind, Effect, PolicyDocument};
+use crate::grants::Grants;
+use crate::policy::{ActionBlock, DocumentKind, PolicyDocument};
 
 pub const ID: &str = "iam-service-wildcard";
 
@@ -45,35 +50,66 @@ impl Rule for IamServiceWildcard {
     }
 
     fn check_document(&self, doc: &PolicyDocument) -> Vec<Violation> {
-        doc.statements
-            .iter()
-            .filter(|s| s.effect == Effect::Allow && s.allow_reaches_all_resources())
-            .filter_map(|s| match &s.actions {
-                ActionBlock::Action(patterns) => {
-                    let hits: Vec<String> = patterns
-                        .iter()
-                        .filter(|p| is_service_wildcard(p) && !doc.denies_everywhere(p))
-                        .cloned()
-                        .collect();
-                    (!hits.is_empty()).then(|| Violation {
-                        statement: s.index,
-                        label: s.label(),
-                        matched: hits.clone(),
-                        conditioned: s.has_condition,
-                        edits: vec![StatementEdit::RemoveActionPatterns {
-                            statement: s.index,
-                            patterns: hits,
-                        }],
-                    })
-                }
-                ActionBlock::NotAction(except) => (!doc.denies_everywhere("*")).then(|| Violation {
-                    statement: s.index,
+        // What a document that grants everything grants besides that is judged here too; the
+        // every-action grant itself is iam-admin-access's.
+        let grants = Grants::besides_everything(doc);
+        let catalogue = grants.catalogue();
+        // Statement → the services it helps grant whole.
+        let mut by_statement: std::collections::BTreeMap<usize, Vec<u16>> = Default::default();
+        for (service, statements, _) in grants.full_services() {
+            for i in statements {
+                by_statement.entry(i).or_default().push(service);
+            }
+        }
+        by_statement
+            .into_iter()
+            .map(|(i, services)| {
+                let s = &doc.statements[i];
+                let names: Vec<String> = services
+                    .iter()
+                    .map(|&si| format!("{}:*", catalogue.services[si as usize].prefix))
+                    .collect();
+                let (matched, edit) = match &s.actions {
+                    ActionBlock::Action(patterns) => {
+                        // The patterns that name actions of those services go.
+                        let remove: Vec<String> = patterns
+                            .iter()
+                            .filter(|p| grants.counts_pattern(p))
+                            .filter(|p| catalogue.expand(p).iter().any(|id| services.contains(&id.service)))
+                            .cloned()
+                            .collect();
+                        (
+                            shorten(names),
+                            StatementEdit::RemoveActionPatterns {
+                                statement: i,
+                                patterns: remove,
+                            },
+                        )
+                    }
+                    ActionBlock::NotAction(except) => {
+                        let mut m = vec![format!("NotAction [{}]", except.join(", "))];
+                        m.extend(shorten(names));
+                        (m, StatementEdit::Remove { statement: i })
+                    }
+                };
+                Violation {
+                    statement: i,
                     label: s.label(),
-                    matched: vec![format!("NotAction [{}]", except.join(", "))],
+                    matched,
                     conditioned: s.has_condition,
-                    edits: vec![StatementEdit::Remove { statement: s.index }],
-                }),
+                    edits: vec![edit],
+                }
             })
             .collect()
     }
+}
+
+/// At most 20 service names, then a count (a `NotAction` statement can reach hundreds).
+fn shorten(mut names: Vec<String>) -> Vec<String> {
+    if names.len() > 20 {
+        let more = names.len() - 20;
+        names.truncate(20);
+        names.push(format!("… and {more} more services"));
+    }
+    names
 }

@@ -280,13 +280,10 @@ fn tokens(pattern: &str, placeholders: bool) -> Vec<Tok> {
     while i < b.len() {
         if placeholders && b[i] == b'$' && b.get(i + 1) == Some(&b'{') {
             // `${Region}`, `${BucketName}`, ...: any run (a placeholder may also be empty).
-            match b[i..].iter().position(|&c| c == b'}') {
-                Some(end) => {
-                    out.push(Tok::Any);
-                    i += end + 1;
-                    continue;
-                }
-                None => {}
+            if let Some(end) = b[i..].iter().position(|&c| c == b'}') {
+                out.push(Tok::Any);
+                i += end + 1;
+                continue;
             }
         }
         out.push(match b[i] {

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOOLS := .tools/venv/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: help tools demo test lint build build-ci fuzz-check bench bench-startup bench-calls bench-entropy fuzz clean
+.PHONY: help tools demo test lint build build-ci fuzz-check bench bench-startup bench-calls bench-entropy fuzz differential clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,3 +54,6 @@ bench-entropy: ## First random draw of aws-lc with and without its CPU-jitter en
 clean: ## Remove build output and installed tools
 	cargo clean
 	rm -rf .tools
+
+differential: tools ## The policy engine against an independent IAM simulator over 100,000 queries (make test runs 6,000)
+	DIFFERENTIAL_QUERIES=$${DIFFERENTIAL_QUERIES:-100000} cargo test --workspace --test emulator -- differential --nocapture

@@ -65,7 +65,12 @@ def main() -> None:
         lines.append(f"S|{service}|{types}")
         lines.append("K|" + ";".join(keys))
         for a in sorted(actions.values(), key=lambda a: a["name"]):
-            used = ",".join(r["name"] for r in a.get("resourceTypes", []) if r["name"] in rtypes)
+            # Actions name their resource types in AWS's spelling; the table is keyed lower-case.
+            used = ",".join(
+                rtypes[r["name"].lower()]["key"]
+                for r in a.get("resourceTypes", [])
+                if r["name"].lower() in rtypes
+            )
             cks = ",".join(str(index[k]) for k in a.get("conditionKeys", []))
             lines.append(f"A|{a['name']}|{used}|{cks}")
     OUT.parent.mkdir(parents=True, exist_ok=True)

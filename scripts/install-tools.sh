@@ -8,15 +8,15 @@ venv="$tools/venv"
 req="$root/scripts/requirements-tools.txt"
 stamp="$venv/.installed-requirements"
 
-if [ -f "$stamp" ] && cmp -s "$req" "$stamp" && [ -x "$venv/bin/moto_server" ] && [ -x "$venv/bin/cargo-lambda" ] && [ -x "$venv/bin/cfn-lint" ]; then
-  exit 0
+if ! { [ -f "$stamp" ] && cmp -s "$req" "$stamp" && [ -x "$venv/bin/moto_server" ] && [ -x "$venv/bin/cargo-lambda" ] && [ -x "$venv/bin/cfn-lint" ]; }; then
+  echo "installing pinned tools into $tools" >&2
+  mkdir -p "$tools"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  cp "$req" "$stamp"
+  echo "tools ready: $("$venv/bin/moto_server" --version 2>/dev/null || echo moto), $("$venv/bin/cargo-lambda" lambda --version)" >&2
 fi
-
-echo "installing pinned tools into $tools" >&2
-mkdir -p "$tools"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-cp "$req" "$stamp"
-echo "tools ready: $("$venv/bin/moto_server" --version 2>/dev/null || echo moto), $("$venv/bin/cargo-lambda" lambda --version)" >&2
+# The policy engine's differential oracle (test time only).
+"$root/scripts/install-oracle.sh"

@@ -27,6 +27,13 @@ pub struct ResourceType {
     pub arn: String,
 }
 
+impl ResourceType {
+    /// The ARN formats of the type (some list alternatives separated by `, `).
+    pub fn formats(&self) -> impl Iterator<Item = &str> {
+        self.arn.split(", ").map(str::trim).filter(|f| !f.is_empty())
+    }
+}
+
 #[derive(Debug)]
 pub struct ActionDef {
     /// As AWS spells it: `GetObject`.
@@ -220,12 +227,14 @@ impl Catalogue {
 
     /// The ARN formats of the resources an action acts on; empty for actions that act on `*`
     /// only (`iam:ListRoles`, `sts:GetCallerIdentity`, ...).
+    /// (A few resource types list alternative formats in one entry, `arn:…/apis/…, arn:…/restapis/…`:
+    /// each is returned.)
     pub fn arn_formats(&self, id: ActionId) -> Vec<&str> {
         let s = self.service(id);
         s.actions[id.action as usize]
             .resource_types
             .iter()
-            .map(|&t| s.resource_types[t as usize].arn.as_str())
+            .flat_map(|&t| s.resource_types[t as usize].formats())
             .collect()
     }
 

@@ -145,18 +145,18 @@ impl<'d> Grants<'d> {
             return v;
         }
         let s = &self.doc.statements[statement];
-        let format = if rtype == STAR {
-            "*"
+        let formats: Vec<&str> = if rtype == STAR {
+            vec!["*"]
         } else {
             self.cat.services[service as usize].resource_types[rtype as usize]
-                .arn
-                .as_str()
+                .formats()
+                .collect()
         };
         let v = match &s.resources {
-            Some(ResourceBlock::Resource(list)) => covers_format(list, format),
+            Some(ResourceBlock::Resource(list)) => formats.iter().all(|f| covers_format(list, f)),
             // Everything but a few resources counts as every resource (erring towards reporting),
             // unless the exclusions take in every ARN of the type.
-            Some(ResourceBlock::NotResource(list)) => !covers_format(list, format),
+            Some(ResourceBlock::NotResource(list)) => !formats.iter().any(|f| covers_format(list, f)),
             None => false,
         };
         self.covered.borrow_mut().insert((statement, service, rtype), v);

@@ -9,6 +9,7 @@ mod cargo_lambda_replay;
 mod cloudtrail_replay;
 mod config_replay;
 mod contract;
+mod differential;
 mod fault_replay;
 mod guardduty_replay;
 mod indirect_grants;

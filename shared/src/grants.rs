@@ -135,7 +135,11 @@ impl<'d> Grants<'d> {
                 .iter()
                 .filter(|p| !crate::policy::is_any_action(p))
                 .any(|p| glob(p.as_bytes(), lower.as_bytes())),
-            ActionBlock::NotAction(_) => self.matches_name(statement, lower),
+            // A NotAction that names nothing real is itself the every-action grant.
+            ActionBlock::NotAction(_) => {
+                !self.grants_everything().is_some_and(|all| all.contains(&statement))
+                    && self.matches_name(statement, lower)
+            }
         }
     }
 

@@ -52,6 +52,26 @@ fn cases() -> Vec<Case> {
     let mut c = vec![
         // Administrator access, every shape.
         case("admin string", doc(&[stmt("Allow", star, star)]), &[ADMIN]),
+        // Issue 14: what is granted, not how it is spelled (the grant model over the catalogue).
+        case(
+            "allow * with deny NotAction iam:* leaves IAM",
+            doc(&[stmt("Allow", star, star), r#"{"Effect":"Deny","NotAction":"iam:*","Resource":"*"}"#.into()]),
+            &[SVC, ESC],
+        ),
+        case("allow * with deny *:* grants nothing", doc(&[stmt("Allow", star, star), stmt("Deny", r#""*:*""#, star)]), &[]),
+        case("allow * on NotResource * grants nothing", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","NotResource":"*"}]}"#.into(), &[]),
+        case("NotAction naming nothing real is admin", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:NoSuchAction","Resource":"*"}]}"#.into(), &[ADMIN]),
+        case("admin despite a Deny of a misspelt action", doc(&[stmt("Allow", star, star), stmt("Deny", r#""iam:DeleteUsr""#, star)]), &[ADMIN]),
+        case("s3:** is every s3 action", doc(&[stmt("Allow", r#""s3:**""#, star)]), &[SVC]),
+        case("logs:* on every log ARN", doc(&[stmt("Allow", r#""logs:*""#, r#""arn:aws:logs:*:*:*""#)]), &[SVC]),
+        case("logs:* on one log group", doc(&[stmt("Allow", r#""logs:*""#, r#""arn:aws:logs:us-east-1:123456789012:log-group:app:*""#)]), &[]),
+        case("CreateAccessKey on every user, spelt as an ARN", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:*:iam::*:user/*""#)]), &[ESC]),
+        case("CreateAccessKey on one path", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:aws:iam::*:user/ci/*""#)]), &[]),
+        case(
+            "PassRole on every role with RunInstances",
+            doc(&[stmt("Allow", r#""iam:PassRole""#, r#""arn:aws:iam::*:role/*""#), stmt("Allow", r#""ec2:RunInstances""#, star)]),
+            &[ESC],
+        ),
         case("admin *:*", doc(&[stmt("Allow", r#""*:*""#, star)]), &[ADMIN]),
         case("admin in list", doc(&[stmt("Allow", r#"["s3:GetObject","*"]"#, r#"["*"]"#)]), &[ADMIN]),
         case("admin resource list", doc(&[stmt("Allow", star, r#"["arn:aws:s3:::b","*"]"#)]), &[ADMIN]),

@@ -192,8 +192,8 @@ fn named_actions(policy: &Value, cat: &Catalogue) -> Vec<ActionId> {
     out
 }
 
-/// AWS-managed policies moto ships, Conditions removed.
-fn managed_policies() -> Vec<Value> {
+/// AWS-managed policies moto ships, as they are (name, document).
+pub fn managed_policy_documents() -> Vec<(String, Value)> {
     let lib = repo_root().join(".tools/venv/lib");
     let Some(path) = std::fs::read_dir(&lib)
         .ok()
@@ -211,9 +211,16 @@ fn managed_policies() -> Vec<Value> {
     let all: Value = serde_json::from_str(&text[start..end]).unwrap();
     all.as_object()
         .unwrap()
-        .values()
-        .map(|p| {
-            let mut doc = p["Document"].clone();
+        .iter()
+        .map(|(name, p)| (name.clone(), p["Document"].clone()))
+        .collect()
+}
+
+/// AWS-managed policies moto ships, Conditions removed.
+fn managed_policies() -> Vec<Value> {
+    managed_policy_documents()
+        .into_iter()
+        .map(|(_, mut doc)| {
             let list = match doc["Statement"].take() {
                 Value::Array(v) => v,
                 one => vec![one],

@@ -195,10 +195,43 @@ fn cases() -> Vec<Case> {
         ),
         trust("trust service", r#"{"Service":"lambda.amazonaws.com"}"#, None, &[]),
         trust(
-            "trust federated",
+            "trust federated without audience",
             r#"{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}"#,
             None,
+            &[TRUST],
+        ),
+        trust(
+            "trust federated with audience and subject",
+            r#"{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}"#,
+            Some(r#"{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:org/app:*"}}"#),
             &[],
+        ),
+        trust("trust cognito without audience", r#"{"Federated":"cognito-identity.amazonaws.com"}"#, None, &[TRUST]),
+        trust(
+            "trust cognito with audience",
+            r#"{"Federated":"cognito-identity.amazonaws.com"}"#,
+            Some(r#"{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:1234-abcd"}}"#),
+            &[],
+        ),
+        // Conditions that name a restricting key but restrict nothing (issue 14).
+        trust("trust * org like *", r#""*""#, Some(r#"{"StringLike":{"aws:PrincipalOrgID":"*"}}"#), &[TRUST]),
+        trust(
+            "trust * source account if exists",
+            r#""*""#,
+            Some(r#"{"StringEqualsIfExists":{"aws:SourceAccount":"123456789012"}}"#),
+            &[TRUST],
+        ),
+        trust(
+            "trust * principal account not equals",
+            r#""*""#,
+            Some(r#"{"StringNotEquals":{"aws:PrincipalAccount":"999999999999"}}"#),
+            &[TRUST],
+        ),
+        trust(
+            "trust * for all values org",
+            r#""*""#,
+            Some(r#"{"ForAllValues:StringEquals":{"aws:PrincipalOrgPaths":"o-a/r-b/ou-c/"}}"#),
+            &[TRUST],
         ),
         trust(
             "trust * org",

@@ -68,6 +68,22 @@ fn cases() -> Vec<Case> {
         case("CreateAccessKey on every user, spelt as an ARN", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:*:iam::*:user/*""#)]), &[ESC]),
         case("CreateAccessKey on one path", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:aws:iam::*:user/ci/*""#)]), &[]),
         case(
+            "PassRole limited to DAX is no Lambda path",
+            doc(&[
+                r#"{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"dax.amazonaws.com"}}}"#.into(),
+                stmt("Allow", r#"["lambda:CreateFunction","lambda:InvokeFunction"]"#, star),
+            ]),
+            &[],
+        ),
+        case(
+            "PassRole limited to Lambda with Lambda create and invoke",
+            doc(&[
+                r#"{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":["lambda.amazonaws.com"]}}}"#.into(),
+                stmt("Allow", r#"["lambda:CreateFunction","lambda:InvokeFunction"]"#, star),
+            ]),
+            &[ESC],
+        ),
+        case(
             "PassRole on every role with RunInstances",
             doc(&[stmt("Allow", r#""iam:PassRole""#, r#""arn:aws:iam::*:role/*""#), stmt("Allow", r#""ec2:RunInstances""#, star)]),
             &[ESC],

@@ -88,6 +88,40 @@ fn granting<'a>(doc: &'a PolicyDocument, grants: &Grants<'_>, action: &str) -> V
         .collect()
 }
 
+const PASSED_TO_SERVICE: &str = "iam:passedtoservice";
+
+/// Whether a PassRole statement lets the role be passed to `service` (`lambda.amazonaws.com`):
+/// yes unless a positive condition on `iam:PassedToService` lists only other services. Negated and
+/// `IfExists` forms narrow nothing.
+fn passes_to(statement: &Statement, service: &str) -> bool {
+    let Some(condition) = statement.raw.get("Condition").and_then(|c| c.as_object()) else {
+        return true;
+    };
+    for (operator, block) in condition {
+        let op = operator.to_ascii_lowercase();
+        let op = op.strip_prefix("foranyvalue:").unwrap_or(&op);
+        if !matches!(op, "stringequals" | "stringequalsignorecase" | "stringlike") {
+            continue;
+        }
+        let Some(block) = block.as_object() else { continue };
+        for (key, values) in block {
+            if key.to_ascii_lowercase() != PASSED_TO_SERVICE {
+                continue;
+            }
+            let values: Vec<&str> = match values {
+                serde_json::Value::Array(v) => v.iter().filter_map(|x| x.as_str()).collect(),
+                serde_json::Value::String(v) => vec![v.as_str()],
+                _ => vec![],
+            };
+            // Every positive condition must hold: one that admits no such service closes the path.
+            if !values.iter().any(|v| wildcard_match(v, service)) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 #[derive(Default)]
 struct Hit {
     /// Actions shown in the finding.
@@ -135,7 +169,10 @@ impl Rule for IamPrivilegeEscalation {
                     })
                     .collect();
                 let Some(partners) = partners else { continue };
-                for s in &passers {
+                // `iam:PassedToService` narrows what the role can be passed to: a PassRole limited
+                // to DAX is no Lambda path.
+                let service = format!("{}.amazonaws.com", partners[0].split(':').next().unwrap_or_default());
+                for s in passers.iter().filter(|s| passes_to(s, &service)) {
                     let h = hits.entry(s.index).or_default();
                     push(&mut h.shown, PASS_ROLE);
                     push(&mut h.remove, PASS_ROLE);
@@ -164,11 +201,14 @@ impl Rule for IamPrivilegeEscalation {
                         actions: hit.remove.clone(),
                     },
                 };
+                // A Condition on iam:PassedToService alone was judged above (the role can be
+                // passed to the service the combination needs): it does not lower severity.
+                let only_passed_to = s.condition_keys.iter().all(|k| k == PASSED_TO_SERVICE);
                 Violation {
                     statement: index,
                     label: s.label(),
                     matched: hit.shown,
-                    conditioned: s.has_condition,
+                    conditioned: s.has_condition && !only_passed_to,
                     edits: vec![edit],
                 }
             })

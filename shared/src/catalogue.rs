@@ -57,6 +57,9 @@ pub struct Service {
 #[derive(Debug)]
 pub struct Catalogue {
     pub services: Vec<Service>,
+    /// Per service, the global index of its first resource type (caches are flat vectors).
+    type_offsets: Vec<u32>,
+    types_total: usize,
     by_prefix: HashMap<String, u16>,
     by_action: HashMap<String, ActionId>,
     total: usize,
@@ -148,12 +151,35 @@ impl Catalogue {
                 total += 1;
             }
         }
+        let mut type_offsets = Vec::with_capacity(services.len());
+        let mut types_total = 0usize;
+        for s in &services {
+            type_offsets.push(types_total as u32);
+            types_total += s.resource_types.len() + 1; // + the `*` slot
+        }
         Catalogue {
             services,
+            type_offsets,
+            types_total,
             by_prefix,
             by_action,
             total,
         }
+    }
+
+    /// A global index for (service, resource type); `u16::MAX` is the service's `*` slot.
+    pub fn type_slot(&self, service: u16, rtype: u16) -> usize {
+        let base = self.type_offsets[service as usize] as usize;
+        if rtype == u16::MAX {
+            base + self.services[service as usize].resource_types.len()
+        } else {
+            base + rtype as usize
+        }
+    }
+
+    /// How many type slots [`Catalogue::type_slot`] hands out.
+    pub fn type_slots(&self) -> usize {
+        self.types_total
     }
 
     /// How many actions the catalogue knows.
@@ -361,13 +387,28 @@ const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso
 /// partition. A format of `*` (actions without resource types) is covered only by an all-star
 /// pattern.
 pub fn covers_format(patterns: &[String], format: &str) -> bool {
-    if format == "*" {
-        return patterns.iter().any(|p| !p.is_empty() && p.bytes().all(|c| c == b'*'));
+    if patterns.iter().any(|p| !p.is_empty() && p.bytes().all(|c| c == b'*')) {
+        return true;
     }
+    if format == "*" {
+        return false;
+    }
+    // A pattern's literal head must be a head of the format's literal head (a literal can never
+    // absorb a placeholder): an exact filter that spares the comparison for almost every pair.
+    let literal = |s: &str, stops: &[char]| s.find(stops).map_or(s.len(), |i| i);
+    let candidates: Vec<(&str, Vec<Tok>)> = patterns
+        .iter()
+        .map(|p| (&p[..literal(p, &['*', '?'])], tokens(p, false)))
+        .collect();
     PARTITIONS.iter().any(|part| {
         let concrete = format.replace("${Partition}", part);
-        let inner = tokens(&concrete, true);
-        patterns.iter().any(|p| includes(&tokens(p, false), &inner))
+        let head = &concrete[..literal(&concrete, &['$', '*'])];
+        let mut inner: Option<Vec<Tok>> = None;
+        candidates.iter().any(|(p_head, outer)| {
+            p_head.len() <= head.len()
+                && head.starts_with(p_head)
+                && includes(outer, inner.get_or_insert_with(|| tokens(&concrete, true)))
+        })
     })
 }
 

@@ -18,7 +18,6 @@
 use crate::catalogue::{covers_format, glob, ActionId, Catalogue};
 use crate::policy::{ActionBlock, Effect, PolicyDocument, ResourceBlock, Statement};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// How a document grants an action on every resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +44,11 @@ pub struct Grants<'d> {
     cat: &'static Catalogue,
     /// Lower-cased action patterns per statement.
     patterns: Vec<Vec<String>>,
-    /// (statement, service, resource type or `u16::MAX` for `*`) → covered.
-    covered: RefCell<HashMap<(usize, u16, u16), bool>>,
+    /// (statement, type slot) → covered: 0 not yet known, 1 no, 2 yes.
+    covered: RefCell<Vec<u8>>,
+    /// (statement, service) → whether the statement's action block names all, none or some of
+    /// the service's actions (so most actions are answered without a wildcard match).
+    by_service: RefCell<Vec<Option<Tri>>>,
     everything: RefCell<Option<Option<Vec<usize>>>>,
     /// Set by [`Grants::besides_everything`]: what the document grants besides its every-action
     /// grants (those are judged by the admin rule).
@@ -55,6 +57,35 @@ pub struct Grants<'d> {
 }
 
 const STAR: u16 = u16::MAX;
+
+/// How much of a service an action block names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    All,
+    None,
+    Some,
+}
+
+/// How much of service `prefix` (lower-case) one lower-case Action pattern names, when that is
+/// certain from the pattern's shape (`Some` otherwise).
+fn pattern_names(pattern: &str, prefix: &str) -> Tri {
+    let all_stars = |s: &str| !s.is_empty() && s.bytes().all(|c| c == b'*');
+    match pattern.split_once(':') {
+        None if all_stars(pattern) => Tri::All,
+        None => Tri::Some,
+        Some((svc, act)) if !svc.contains(['*', '?']) => {
+            if svc != prefix {
+                Tri::None
+            } else if all_stars(act) {
+                Tri::All
+            } else {
+                Tri::Some
+            }
+        }
+        Some((svc, act)) if all_stars(act) && glob(svc.as_bytes(), prefix.as_bytes()) => Tri::All,
+        Some(_) => Tri::Some,
+    }
+}
 
 impl<'d> Grants<'d> {
     pub fn of(doc: &'d PolicyDocument) -> Self {
@@ -72,7 +103,8 @@ impl<'d> Grants<'d> {
             doc,
             cat: Catalogue::get(),
             patterns,
-            covered: RefCell::new(HashMap::new()),
+            covered: RefCell::new(Vec::new()),
+            by_service: RefCell::new(Vec::new()),
             everything: RefCell::new(None),
             skip_any: false,
             skipped: vec![],
@@ -108,7 +140,51 @@ impl<'d> Grants<'d> {
 
     /// The statement's Action/NotAction names the action.
     pub fn matches(&self, statement: usize, id: ActionId) -> bool {
-        self.matches_name(statement, &self.cat.action(id).lower)
+        match self.service_tri(statement, id.service) {
+            Tri::All => true,
+            Tri::None => false,
+            Tri::Some => self.matches_name(statement, &self.cat.action(id).lower),
+        }
+    }
+
+    /// Whether the statement names all, none or some of a service's actions (cached).
+    fn service_tri(&self, statement: usize, service: u16) -> Tri {
+        let slot = statement * self.cat.services.len() + service as usize;
+        {
+            let mut cache = self.by_service.borrow_mut();
+            if cache.is_empty() {
+                *cache = vec![None; self.doc.statements.len() * self.cat.services.len()];
+            }
+            if let Some(t) = cache[slot] {
+                return t;
+            }
+        }
+        let t = if self.skipped.contains(&statement) {
+            Tri::None
+        } else {
+            let prefix = self.cat.services[service as usize].prefix.to_ascii_lowercase();
+            let skip_any = self.skip_any && self.doc.statements[statement].effect == Effect::Allow;
+            let tris: Vec<Tri> = self.patterns[statement]
+                .iter()
+                .filter(|p| !(skip_any && crate::policy::is_any_action(p)))
+                .map(|p| pattern_names(p, &prefix))
+                .collect();
+            let named = if tris.contains(&Tri::All) {
+                Tri::All
+            } else if tris.iter().all(|t| *t == Tri::None) {
+                Tri::None
+            } else {
+                Tri::Some
+            };
+            match (&self.doc.statements[statement].actions, named) {
+                (ActionBlock::Action(_), t) => t,
+                (ActionBlock::NotAction(_), Tri::All) => Tri::None,
+                (ActionBlock::NotAction(_), Tri::None) => Tri::All,
+                (ActionBlock::NotAction(_), Tri::Some) => Tri::Some,
+            }
+        };
+        self.by_service.borrow_mut()[slot] = Some(t);
+        t
     }
 
     fn matches_name(&self, statement: usize, lower: &str) -> bool {
@@ -145,8 +221,17 @@ impl<'d> Grants<'d> {
 
     /// Whether the statement's resources cover one resource type of a service (`STAR`: `*`).
     fn covers_type(&self, statement: usize, service: u16, rtype: u16) -> bool {
-        if let Some(&v) = self.covered.borrow().get(&(statement, service, rtype)) {
-            return v;
+        let slot = statement * self.cat.type_slots() + self.cat.type_slot(service, rtype);
+        {
+            let mut cache = self.covered.borrow_mut();
+            if cache.is_empty() {
+                *cache = vec![0; self.doc.statements.len() * self.cat.type_slots()];
+            }
+            match cache[slot] {
+                1 => return false,
+                2 => return true,
+                _ => {}
+            }
         }
         let s = &self.doc.statements[statement];
         let formats: Vec<&str> = if rtype == STAR {
@@ -163,7 +248,7 @@ impl<'d> Grants<'d> {
             Some(ResourceBlock::NotResource(list)) => !formats.iter().any(|f| covers_format(list, f)),
             None => false,
         };
-        self.covered.borrow_mut().insert((statement, service, rtype), v);
+        self.covered.borrow_mut()[slot] = if v { 2 } else { 1 };
         v
     }
 
@@ -327,12 +412,23 @@ impl<'d> Grants<'d> {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        let n = self.doc.statements.len();
         let mut out = Vec::new();
         for si in candidates {
             let service = &self.cat.services[si as usize];
             if service.actions.is_empty() {
                 continue;
             }
+            // The statements that can name actions of this service at all.
+            let allows: Vec<usize> = (0..n)
+                .filter(|&i| self.doc.statements[i].effect == Effect::Allow && self.service_tri(i, si) != Tri::None)
+                .collect();
+            if allows.is_empty() {
+                continue;
+            }
+            let denies: Vec<usize> = (0..n)
+                .filter(|&i| self.is_unconditional_deny(i) && self.service_tri(i, si) != Tri::None)
+                .collect();
             let mut contributors: Vec<usize> = Vec::new();
             let mut conditional_only = true;
             let full = (0..service.actions.len()).all(|ai| {
@@ -340,25 +436,22 @@ impl<'d> Grants<'d> {
                     service: si,
                     action: ai as u16,
                 };
-                if self.denied_everywhere(id) {
+                if denies.iter().any(|&i| self.matches(i, id) && self.covers(i, id)) {
                     return false;
                 }
-                let stmts: Vec<usize> = (0..self.doc.statements.len())
-                    .filter(|&i| {
-                        self.doc.statements[i].effect == Effect::Allow
-                            && self.matches(i, id)
-                            && self.covers_for_service(i, id)
-                    })
-                    .collect();
-                if stmts.iter().any(|&i| !self.doc.statements[i].has_condition) {
-                    conditional_only = false;
-                }
-                for i in &stmts {
-                    if !contributors.contains(i) {
-                        contributors.push(*i);
+                let mut granted = false;
+                for &i in &allows {
+                    if self.matches(i, id) && self.covers_for_service(i, id) {
+                        granted = true;
+                        if !self.doc.statements[i].has_condition {
+                            conditional_only = false;
+                        }
+                        if !contributors.contains(&i) {
+                            contributors.push(i);
+                        }
                     }
                 }
-                !stmts.is_empty()
+                granted
             });
             if full {
                 contributors.sort_unstable();

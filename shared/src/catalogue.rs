@@ -278,13 +278,18 @@ impl Catalogue {
 /// Glob match on bytes: `*` any run, `?` one byte, everything else literal. Callers lower-case
 /// both sides for action names; ARNs are matched as they are (case-sensitive, as IAM does).
 pub fn glob(p: &[u8], v: &[u8]) -> bool {
+    glob_by(p, v, b'*', b'?')
+}
+
+/// Glob match over any symbols (bytes, or characters for [`crate::policy::wildcard_match`]).
+pub fn glob_by<T: PartialEq + Copy>(p: &[T], v: &[T], any: T, one: T) -> bool {
     let (mut pi, mut vi) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while vi < v.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == v[vi]) {
+        if pi < p.len() && (p[pi] == one || p[pi] == v[vi]) {
             pi += 1;
             vi += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
+        } else if pi < p.len() && p[pi] == any {
             star = Some((pi, vi));
             pi += 1;
         } else if let Some((sp, sv)) = star {
@@ -295,7 +300,7 @@ pub fn glob(p: &[u8], v: &[u8]) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == b'*')
+    p[pi..].iter().all(|c| *c == any)
 }
 
 /// A token of a pattern whose language is compared with another's.

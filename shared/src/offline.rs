@@ -18,6 +18,21 @@ use crate::state::{Lookup, ManagedPolicy, Observed, PrincipalInfo, VersionDocume
 use async_trait::async_trait;
 use std::sync::Arc;
 
+/// A managed policy as an event shows it. The event shows no versions: planned as if there were
+/// room for one.
+fn event_policy(arn: &str, default_version_id: &str, document: &str) -> ManagedPolicy {
+    ManagedPolicy {
+        arn: arn.to_string(),
+        name: arn.rsplit('/').next().unwrap_or_default().to_string(),
+        default_version_id: default_version_id.into(),
+        document: document.into(),
+        versions: vec![],
+        oldest_non_default: None,
+        tags: Default::default(),
+        versions_read: true,
+    }
+}
+
 /// The state an event describes.
 pub fn observed_from_event(finding: &Finding) -> Observed {
     let mut o = Observed::default();
@@ -43,20 +58,8 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
             policy_arn,
             document: Some(doc),
         } => {
-            o.managed_policies.insert(
-                policy_arn.clone(),
-                Some(ManagedPolicy {
-                    arn: policy_arn.clone(),
-                    name: policy_arn.rsplit('/').next().unwrap_or_default().to_string(),
-                    default_version_id: "(event)".into(),
-                    document: doc.clone(),
-                    versions: vec![],
-                    oldest_non_default: None,
-                    tags: Default::default(),
-                    // The event shows no versions: planned as if there were room for one.
-                    versions_read: true,
-                }),
-            );
+            o.managed_policies
+                .insert(policy_arn.clone(), Some(event_policy(policy_arn, "(event)", doc)));
         }
         Subject::DormantPolicyVersion {
             policy_arn,
@@ -66,16 +69,7 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
             // The event carries the new version only; the default one is not judged here.
             o.managed_policies.insert(
                 policy_arn.clone(),
-                Some(ManagedPolicy {
-                    arn: policy_arn.clone(),
-                    name: policy_arn.rsplit('/').next().unwrap_or_default().to_string(),
-                    default_version_id: "(not in the event)".into(),
-                    document: String::new(),
-                    versions: vec![],
-                    oldest_non_default: None,
-                    tags: Default::default(),
-                    versions_read: true,
-                }),
+                Some(event_policy(policy_arn, "(not in the event)", "")),
             );
             o.policy_versions.insert(
                 (policy_arn.clone(), version_id.clone()),

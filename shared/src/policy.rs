@@ -210,24 +210,7 @@ pub fn is_any_action(pattern: &str) -> bool {
 pub fn wildcard_match(pattern: &str, value: &str) -> bool {
     let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
     let v: Vec<char> = value.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let (mut pi, mut vi) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, vi));
-            pi += 1;
-        } else if let Some((sp, sv)) = star {
-            pi = sp + 1;
-            vi = sv + 1;
-            star = Some((sp, sv + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    crate::catalogue::glob_by(&p, &v, '*', '?')
 }
 
 /// Checks a decoded document against IAM's size limit for its kind.

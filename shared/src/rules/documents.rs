@@ -224,6 +224,20 @@ fn parse_live(frame: &Frame<'_>, raw: &str, what: &str) -> Result<PolicyDocument
         .map_err(|e| Box::new(frame.skipped(SkipKind::PolicyUnreadable, format!("{what} could not be parsed: {e}"))))
 }
 
+/// A customer-managed policy's default version, judged (the fix: a new default version).
+fn judge_default(frame: &Frame<'_>, policy: &ManagedPolicy, event_document: Option<&str>) -> Verdict {
+    let what = format!("default version {} of {}", policy.default_version_id, policy.arn);
+    frame.judge(
+        &policy.document,
+        &what,
+        event_document,
+        Target::Managed {
+            policy_arn: policy.arn.clone(),
+            principal: None,
+        },
+    )
+}
+
 /// The verdict of one document rule for one finding, or `None` when the rule does not apply.
 pub fn evaluate(
     meta: &'static RuleMeta,
@@ -338,16 +352,7 @@ pub fn evaluate(
                 Ok(m) => m,
                 Err(v) => return Some(*v),
             };
-            let what = format!("default version {} of {policy_arn}", policy.default_version_id);
-            frame.judge(
-                &policy.document,
-                &what,
-                document.as_deref(),
-                Target::Managed {
-                    policy_arn: policy_arn.clone(),
-                    principal: None,
-                },
-            )
+            judge_default(&frame, policy, document.as_deref())
         }
         Subject::DormantPolicyVersion {
             policy_arn,
@@ -382,16 +387,7 @@ pub fn evaluate(
             if version.is_default || version.id == policy.default_version_id {
                 // Made the default since: judged (and fixed) as the policy in force.
                 frame.key = policy_arn.clone();
-                let what = format!("default version {} of {policy_arn}", policy.default_version_id);
-                return Some(frame.judge(
-                    &policy.document,
-                    &what,
-                    document.as_deref(),
-                    Target::Managed {
-                        policy_arn: policy_arn.clone(),
-                        principal: None,
-                    },
-                ));
+                return Some(judge_default(&frame, policy, document.as_deref()));
             }
             frame.key = format!("{policy_arn}|{}", version.id);
             let what = format!(

@@ -68,7 +68,11 @@ pub struct AsffFinding {
 #[derive(Debug, Clone)]
 pub struct Context<'a> {
     pub account: &'a str,
+    /// Where the finding is recorded: the region of the resource, or for IAM (global) one region
+    /// whatever region reported it (so a global resource has one finding, one id).
     pub region: &'a str,
+    /// The region the resources are in (the event's).
+    pub resource_region: &'a str,
     pub partition: &'a str,
     pub product_arn: Option<&'a str>,
     pub event_id: &'a str,
@@ -183,7 +187,7 @@ pub fn build(
                 resource_type: r.resource_type.as_str().into(),
                 id: r.arn.clone(),
                 partition: ctx.partition.into(),
-                region: ctx.region.into(),
+                region: ctx.resource_region.into(),
             })
             .collect(),
         compliance_status: status,
@@ -203,6 +207,7 @@ mod tests {
         Context {
             account: "123456789012",
             region: "us-east-1",
+            resource_region: "us-east-1",
             partition: "aws",
             product_arn: None,
             event_id: "e-1",

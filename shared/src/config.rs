@@ -4,7 +4,9 @@
 //! |---|---|---|
 //! | `MODE` | `remediate`, `dry-run` | `dry-run` |
 //! | `SECURITY_HUB_PRODUCT_ARN` | an ASFF product ARN | `arn:<partition>:securityhub:<region>:<account>:product/<account>/default` |
-//! | `SECURITY_HUB_REGION` | an AWS region | the function's own region |
+//! | `SECURITY_HUB_REGION` | an AWS region: every finding is recorded there | the region each finding is about (below) |
+//! | `GLOBAL_FINDINGS_REGION` | an AWS region: where findings about IAM (a global service) are recorded, whatever region reported them | the partition's IAM region (`us-east-1`, `cn-north-1`, `us-gov-west-1`) |
+//! | `RESPONDER_ROLE_ARNS` | comma-separated exact role ARNs of the responder's own functions: events they caused are dropped before any AWS call | none |
 //! | `LOG_LEVEL` | `error`, `warn`, `info`, `debug`, `trace` or a `tracing` filter | `info` |
 //! | `REQUIRED_TAGS` | `Key[=default];...`; defaults may use `${creator}`, `${account}`, `${region}` | `Owner=${creator};CostCenter=unassigned` |
 //! | `REQUIRED_TAG_VALUES` | `Key=value1\|value2;...`: the only values a key may have | none |
@@ -145,8 +147,12 @@ pub struct Config {
     pub mode: Mode,
     /// Explicit product ARN; `None` means the account's default product for custom findings.
     pub security_hub_product_arn: Option<String>,
-    /// Region Security Hub findings are posted to; `None` means the function's region.
+    /// Region every finding is recorded in; `None`: the region the finding is about.
     pub security_hub_region: Option<String>,
+    /// Region findings about IAM (global) are recorded in; `None`: the partition's IAM region.
+    pub global_findings_region: Option<String>,
+    /// The responder's own roles (`RESPONDER_ROLE_ARNS`): their changes must not re-trigger it.
+    pub responder_roles: Vec<String>,
     pub log_level: String,
     pub tags: TagPolicy,
     pub guardduty: GuardDutySettings,
@@ -191,6 +197,8 @@ impl Default for Config {
             mode: Mode::DryRun,
             security_hub_product_arn: None,
             security_hub_region: None,
+            global_findings_region: None,
+            responder_roles: vec![],
             log_level: "info".into(),
             tags: parse_required_tags(DEFAULT_REQUIRED_TAGS, "").expect("the default tag policy is valid"),
             guardduty: GuardDutySettings::default(),
@@ -380,18 +388,30 @@ impl Config {
                 });
             }
         }
-        let security_hub_region = non_empty("SECURITY_HUB_REGION");
-        if let Some(r) = &security_hub_region {
-            let ok = r.split('-').count() >= 3
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !ok {
-                return Err(ConfigError::Invalid {
-                    variable: "SECURITY_HUB_REGION",
-                    value: r.clone(),
-                    expected: "an AWS region such as us-east-1",
-                });
+        let region = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            match non_empty(variable) {
+                Some(r) if !crate::envelope::is_region(&r) => {
+                    Err(invalid(variable, &r, "an AWS region such as us-east-1"))
+                }
+                r => Ok(r),
             }
+        };
+        let security_hub_region = region("SECURITY_HUB_REGION")?;
+        let global_findings_region = region("GLOBAL_FINDINGS_REGION")?;
+        let responder_roles = list(&non_empty("RESPONDER_ROLE_ARNS").unwrap_or_default());
+        if let Some(bad) = responder_roles.iter().find(|a| {
+            let parts: Vec<&str> = a.splitn(6, ':').collect();
+            parts.len() != 6
+                || parts[0] != "arn"
+                || parts[2] != "iam"
+                || !parts[5].starts_with("role/")
+                || a.contains('*')
+        }) {
+            return Err(invalid(
+                "RESPONDER_ROLE_ARNS",
+                bad,
+                "exact IAM role ARNs, comma-separated",
+            ));
         }
         let log_level = non_empty("LOG_LEVEL")
             .or_else(|| non_empty("AWS_LAMBDA_LOG_LEVEL").map(|v| v.to_ascii_lowercase()))
@@ -508,6 +528,8 @@ impl Config {
             mode,
             security_hub_product_arn,
             security_hub_region,
+            global_findings_region,
+            responder_roles,
             log_level,
             tags,
             guardduty,

@@ -63,11 +63,7 @@ impl Envelope {
             });
         }
         let region = required("region", event.region)?;
-        if region.len() > 32
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !is_region(&region) {
             return Err(InputError::MissingField {
                 field: "region".into(),
                 message: format!("{region:?} is not an AWS region"),
@@ -100,6 +96,20 @@ impl Envelope {
     }
 }
 
+/// Whether `s` is shaped like an AWS region name (`us-east-1`, `ap-southeast-3`,
+/// `us-gov-west-1`, `us-isob-east-1`): letters-dashes-digits, lowercase. The region picks which
+/// endpoint the event's reads and writes go to, so nothing else is accepted.
+pub fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    s.len() <= 32
+        && parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
 /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b` from a region name.
 pub fn partition_of(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -118,6 +128,33 @@ pub fn partition_of(region: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_names() {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-3",
+            "us-gov-west-1",
+            "us-isob-east-1",
+            "cn-north-1",
+        ] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1a",
+            "us..east-1",
+            "us-east-1/x",
+            "evil.com-x-1",
+            "-east-1",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
+    }
     use serde_json::json;
 
     fn base() -> Value {

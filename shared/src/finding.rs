@@ -180,3 +180,55 @@ pub struct Finding {
     #[serde(skip)]
     pub raw_detail: Value,
 }
+
+impl Actor {
+    /// The account and name of the role whose session made the call (`AssumedRole`:
+    /// `arn:<partition>:sts::<account>:assumed-role/<role>/<session>`). Role names are unique in
+    /// an account whatever their path, so the pair names one role.
+    pub fn assumed_role(&self) -> Option<(&str, &str)> {
+        if self.identity_type != "AssumedRole" {
+            return None;
+        }
+        let arn = self.arn.as_deref()?;
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[2] != "sts" {
+            return None;
+        }
+        let mut path = parts[5].split('/');
+        match (path.next(), path.next()) {
+            (Some("assumed-role"), Some(role)) if !role.is_empty() && !parts[4].is_empty() => Some((parts[4], role)),
+            _ => None,
+        }
+    }
+}
+
+impl Subject {
+    /// Whether the subject is an IAM resource: IAM is a global service, so a finding about it is
+    /// the same finding whatever region reported it, and is recorded in one region.
+    pub fn is_global(&self) -> bool {
+        match self {
+            Subject::PolicyAttached { .. }
+            | Subject::InlinePolicyPut { .. }
+            | Subject::ManagedPolicyChanged { .. }
+            | Subject::DormantPolicyVersion { .. }
+            | Subject::TrustPolicyChanged { .. }
+            | Subject::PrincipalReview { .. }
+            | Subject::CredentialCompromise(_)
+            | Subject::TagsChanged { .. } => true,
+            Subject::ConfigResource { resource_type, .. } => resource_type.starts_with("AWS::IAM::"),
+            Subject::ResourcesCreated { .. } | Subject::ResourceTagsCheck { .. } | Subject::Unhandled { .. } => false,
+        }
+    }
+}
+
+/// The region where IAM (a global service) is served and emits its CloudTrail events, per
+/// partition: findings about IAM are recorded there unless `GLOBAL_FINDINGS_REGION` says otherwise.
+pub fn iam_region(partition: &str) -> &'static str {
+    match partition {
+        "aws-cn" => "cn-north-1",
+        "aws-us-gov" => "us-gov-west-1",
+        "aws-iso" => "us-iso-east-1",
+        "aws-iso-b" => "us-isob-east-1",
+        _ => "us-east-1",
+    }
+}

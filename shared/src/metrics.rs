@@ -2,7 +2,7 @@
 //! Lambda sends to CloudWatch Logs and CloudWatch turns into metrics without any API call.
 //! Namespace `ComplianceResponder`, dimensions `Function`, `Rule`, `Outcome`; outcomes `found`,
 //! `fixed`, `dry-run`, `skipped`, `deferred`, `failed`, `exempt` (a fix withheld by a guard or an
-//! exemption). Pure: the caller prints the line.
+//! exemption), `annotation-failed` (the note on GuardDuty's finding could not be made). Pure: the caller prints the line.
 
 use crate::executor::StepResult;
 use crate::plan::Remedy;
@@ -42,6 +42,13 @@ pub fn counts(report: &Report) -> BTreeMap<(String, &'static str), u64> {
                 add(v.rule_id, outcome);
             }
         }
+    }
+    if let Some(crate::report::SourceAnnotation {
+        result: crate::report::AnnotationResult::Failed { .. },
+        ..
+    }) = &report.source_finding
+    {
+        add(crate::rules::guardduty_credentials::ID, "annotation-failed");
     }
     out
 }

@@ -30,6 +30,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use tracing::Instrument;
 
+/// Attempts at noting the outcome on GuardDuty's finding (each with the SDK's own retries), 200 ms
+/// and 800 ms apart.
+const ANNOTATION_ATTEMPTS: u32 = 3;
+
 /// Everything one function needs, built once per process.
 pub struct Responder {
     config: Config,
@@ -38,7 +42,16 @@ pub struct Responder {
     ports: Ports,
     limiter: crate::limits::RateLimiter,
     kill_switch: Option<crate::killswitch::KillSwitch>,
-    members: Option<crate::adapters::accounts::MemberAccounts>,
+    directory: Option<crate::adapters::accounts::Directory>,
+}
+
+/// Where one event's work happens.
+struct Route {
+    /// Reads and writes: the event's account and region.
+    ports: Ports,
+    /// Where its findings are recorded (same account; [`Responder::record_region`]).
+    record: Arc<dyn FindingsPort>,
+    record_region: String,
 }
 
 /// Reads each of `lookups` not answered yet into `observed`. A failed read leaves its key unknown
@@ -69,7 +82,7 @@ impl Responder {
                 std::time::Duration::from_secs(config.rate_window_seconds),
             ),
             kill_switch: None,
-            members: None,
+            directory: None,
             config,
             sources: sources.to_vec(),
             ports: Ports { iam, tags, findings },
@@ -77,17 +90,13 @@ impl Responder {
     }
 
     /// A responder over the real AWS SDK clients built from `sdk` (which honours
-    /// `AWS_ENDPOINT_URL`). Security Hub goes to `SECURITY_HUB_REGION` when set. The IAM and
-    /// Security Hub clients are built here, at start-up (every event that reaches a rule needs
-    /// them); the tag clients (one per service) and the SSM client are built the first time they
-    /// are used. None is ever built per event.
+    /// `AWS_ENDPOINT_URL`), in `sdk`'s region. The IAM and Security Hub clients are built here, at
+    /// start-up (every event that reaches a rule needs them); the tag clients (one per service)
+    /// and the SSM client are built the first time they are used; the clients of other regions
+    /// and accounts the first time an event needs them. None is ever built per event.
     pub fn from_sdk_config(config: Config, sources: &[SourceKind], sdk: &aws_config::SdkConfig) -> Self {
         let iam = aws_sdk_iam::Client::new(sdk);
-        let mut hub = aws_sdk_securityhub::config::Builder::from(sdk);
-        if let Some(region) = &config.security_hub_region {
-            hub = hub.region(aws_sdk_securityhub::config::Region::new(region.clone()));
-        }
-        let hub = aws_sdk_securityhub::Client::from_conf(hub.build());
+        let hub = aws_sdk_securityhub::Client::new(sdk);
         Self::new(
             config,
             sources,
@@ -96,7 +105,7 @@ impl Responder {
             Arc::new(crate::adapters::securityhub::AwsSecurityHub::new(hub)),
         )
         .with_kill_switch(Arc::new(crate::adapters::AwsSsm::new(sdk)))
-        .with_member_accounts(sdk)
+        .with_directory(sdk)
     }
 
     /// Reads the kill switch (`KILL_SWITCH_PARAMETER`, when set) through `port`.
@@ -111,24 +120,86 @@ impl Responder {
         self
     }
 
-    /// Remediates events of other accounts through `MEMBER_ROLE_NAME` (when set), assumed with
-    /// credentials from `sdk`.
-    pub fn with_member_accounts(mut self, sdk: &aws_config::SdkConfig) -> Self {
-        self.members = self.config.member_role_name.clone().map(|role| {
-            crate::adapters::accounts::MemberAccounts::new(sdk.clone(), role, self.config.member_external_id.clone())
-        });
+    /// Reads, fixes and records each event in its own account and region: other regions with
+    /// clients of that region, other accounts through `MEMBER_ROLE_NAME` (when set), assumed
+    /// with credentials from `sdk`.
+    pub fn with_directory(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        let member = self
+            .config
+            .member_role_name
+            .clone()
+            .map(|role| (role, self.config.member_external_id.clone()));
+        self.directory = Some(crate::adapters::accounts::Directory::new(sdk.clone(), member));
         self
     }
 
-    /// The ports that read and write in the finding's account.
-    async fn ports_for(&self, finding: &Finding) -> Result<Ports, crate::error::AwsError> {
-        let Some(members) = &self.members else {
+    /// The region a finding about `finding` is recorded in: `SECURITY_HUB_REGION` when set;
+    /// for IAM (global) one region whatever region reported it (`GLOBAL_FINDINGS_REGION`, by
+    /// default the partition's IAM region); otherwise the event's region.
+    pub fn record_region(&self, finding: &Finding) -> String {
+        if let Some(r) = &self.config.security_hub_region {
+            return r.clone();
+        }
+        if finding.subject.is_global() {
+            return self
+                .config
+                .global_findings_region
+                .clone()
+                .unwrap_or_else(|| crate::finding::iam_region(&finding.partition).to_string());
+        }
+        finding.region.clone()
+    }
+
+    /// The ports of `account` in `region`.
+    async fn ports_in(&self, finding: &Finding, region: &str) -> Result<Ports, crate::error::AwsError> {
+        let Some(directory) = &self.directory else {
             return Ok(self.ports.clone());
         };
-        Ok(members
-            .ports(&finding.account, &finding.partition, &finding.event_id)
+        Ok(directory
+            .ports(&finding.account, region, &finding.partition, &finding.event_id)
             .await?
             .unwrap_or_else(|| self.ports.clone()))
+    }
+
+    /// Where the finding's work happens: reads and writes in its account and region, records in
+    /// its account and [`Self::record_region`].
+    async fn route(&self, finding: &Finding) -> Result<Route, crate::error::AwsError> {
+        let ports = self.ports_in(finding, &finding.region).await?;
+        let record_region = self.record_region(finding);
+        let record = if record_region == finding.region {
+            ports.findings.clone()
+        } else {
+            self.ports_in(finding, &record_region).await?.findings
+        };
+        Ok(Route {
+            ports,
+            record,
+            record_region,
+        })
+    }
+
+    /// Whether the event was caused by the responder itself (its own functions' roles, or the
+    /// member role it assumes): its own writes match its own CloudTrail patterns, and must not
+    /// re-trigger it.
+    fn own_change(&self, finding: &Finding) -> Option<String> {
+        if finding.source != SourceKind::CloudTrail {
+            return None;
+        }
+        let (account, role) = finding.actor.assumed_role()?;
+        let own = self.config.responder_roles.iter().any(|arn| {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            parts.len() == 6
+                && parts[4] == account
+                && parts[5]
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(role))
+        }) || self
+            .config
+            .member_role_name
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case(role));
+        own.then(|| format!("the change was made by the responder's own role {role} in {account}; its own changes do not re-trigger it"))
     }
 
     pub fn config(&self) -> &Config {
@@ -190,7 +261,12 @@ impl Responder {
                 report.reason = Some(reason.clone());
                 return report;
             }
-            let ports = match Box::pin(self.ports_for(&finding)).await {
+            if let Some(reason) = self.own_change(&finding) {
+                tracing::info!(%reason, "own change dropped");
+                report.reason = Some(reason);
+                return report;
+            }
+            let route = match Box::pin(self.route(&finding)).await {
                 Ok(p) => p,
                 Err(e) => {
                     report.errors.push(e);
@@ -200,22 +276,24 @@ impl Responder {
             // What expanding the subject read is kept: the rules' lookups are not read twice.
             let mut seen = Observed::default();
             let also = std::mem::take(&mut finding.also);
-            let mut findings = Box::pin(self.expand(&ports, finding.clone(), &mut report, &mut seen)).await;
+            let ports = &route.ports;
+            let mut findings = Box::pin(self.expand(ports, finding.clone(), &mut report, &mut seen)).await;
             for subject in also {
                 let more = Finding {
                     subject,
                     ..finding.clone()
                 };
-                findings.extend(Box::pin(self.expand(&ports, more, &mut report, &mut seen)).await);
+                findings.extend(Box::pin(self.expand(ports, more, &mut report, &mut seen)).await);
             }
             if findings.is_empty() {
                 return report;
             }
             // Boxed: the judging, planning and executing state is large (debug builds run tests
             // on 2 MB thread stacks); one allocation per event keeps it off the stack.
-            Box::pin(self.evaluate_and_fix(&ports, &findings, &mut report, seen)).await;
+            Box::pin(self.evaluate_and_fix(&route, &findings, &mut report, seen)).await;
             if let Subject::CredentialCompromise(cf) = &findings[0].subject {
-                self.annotate_source(&ports, &findings[0], cf, &mut report).await;
+                // GuardDuty's finding is in the event's account and region.
+                self.annotate_source(ports, &findings[0], cf, &mut report).await;
             }
             report
         }
@@ -373,8 +451,9 @@ impl Responder {
         }
     }
 
-    async fn evaluate_and_fix(&self, ports: &Ports, findings: &[Finding], report: &mut Report, seen: Observed) {
+    async fn evaluate_and_fix(&self, route: &Route, findings: &[Finding], report: &mut Report, seen: Observed) {
         let finding = &findings[0];
+        let ports = &route.ports;
         // Live state, each read once.
         let lookups: BTreeSet<Lookup> = findings
             .iter()
@@ -459,7 +538,8 @@ impl Responder {
         let mode = self.config.mode.to_string();
         let mut ctx = asff::Context {
             account: &finding.account,
-            region: &finding.region,
+            region: &route.record_region,
+            resource_region: &finding.region,
             partition: &finding.partition,
             product_arn: self.config.security_hub_product_arn.as_deref(),
             event_id: &finding.event_id,
@@ -491,7 +571,7 @@ impl Responder {
             .filter_map(|(i, v)| self.initial_finding(&ctx, v, &plan, &gates, i))
             .collect();
         let errors_before = report.errors.len();
-        let mut recorded = post(ports, &first, report).await;
+        let mut recorded = post(&route.record, &first, report).await;
 
         // Containment of an active credential compromise does not wait for Security Hub: when
         // every step serves a rule that contains first, it is applied, then the record retried.
@@ -513,7 +593,7 @@ impl Responder {
                 "2. containment: {applied} of {} action(s) in place",
                 actions.len()
             ));
-            recorded = post(ports, &first, report).await;
+            recorded = post(&route.record, &first, report).await;
             if recorded {
                 // The first failure is in the sequence; the event as a whole went through.
                 report.errors.truncate(errors_before);
@@ -555,7 +635,7 @@ impl Responder {
             );
             verdicts.extend(extra);
         }
-        post(ports, &second, report).await;
+        post(&route.record, &second, report).await;
         report.verdicts.extend(verdicts);
     }
 
@@ -676,14 +756,27 @@ impl Responder {
                 .collect(),
             updated_by: "compliance-responder".into(),
         };
-        let result = match ports.findings.annotate(&note).await {
-            Ok(()) => AnnotationResult::Updated,
-            Err(e) => {
-                tracing::error!(error = %e, "could not update the GuardDuty finding in Security Hub");
-                report.errors.push(e.clone());
-                AnnotationResult::Failed { error: e }
+        // The note is a courtesy to the analyst: the fix is applied and recorded already, so a
+        // failure here is a warning with its own retries, never a failed (retried) event.
+        let mut result = AnnotationResult::Updated;
+        for attempt in 0..ANNOTATION_ATTEMPTS {
+            match ports.findings.annotate(&note).await {
+                Ok(()) => {
+                    result = AnnotationResult::Updated;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "could not update the GuardDuty finding in Security Hub");
+                    result = AnnotationResult::Failed { error: e };
+                    if attempt + 1 < ANNOTATION_ATTEMPTS {
+                        tokio::time::sleep(std::time::Duration::from_millis(200 << (2 * attempt))).await;
+                    }
+                }
             }
-        };
+        }
+        if let AnnotationResult::Failed { error } = &result {
+            report.warnings.push(error.clone());
+        }
         report.source_finding = Some(SourceAnnotation { note, result });
     }
 
@@ -749,11 +842,11 @@ impl Responder {
 /// Imports findings through the event's ports: in the account the findings are about (Security
 /// Hub takes a default-product finding only from that account). False when they could not be
 /// recorded.
-async fn post(ports: &Ports, findings: &[AsffFinding], report: &mut Report) -> bool {
+async fn post(record: &Arc<dyn FindingsPort>, findings: &[AsffFinding], report: &mut Report) -> bool {
     if findings.is_empty() {
         return true;
     }
-    match ports.findings.import(findings).await {
+    match record.import(findings).await {
         Ok(()) => {
             for f in findings {
                 tracing::info!(finding_id = %f.id, rule = %f.generator_id, compliance = f.compliance_status.as_str(), "finding posted");

@@ -86,6 +86,10 @@ pub struct Report {
     pub source_finding: Option<SourceAnnotation>,
     /// AWS calls that failed (reads, writes, Security Hub).
     pub errors: Vec<AwsError>,
+    /// Calls that failed without failing the event: the note on GuardDuty's finding, after its
+    /// own retries (the fix is in place and recorded; retrying the event would only repeat it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<AwsError>,
     /// What happened, in order, when it was not the usual record → fix → update (containment
     /// applied before its record could be made).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -113,6 +117,7 @@ impl Report {
             source_finding: None,
             kill_switch: None,
             errors: vec![],
+            warnings: vec![],
             sequence: vec![],
             duration_ms: 0,
         }

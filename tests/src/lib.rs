@@ -1242,3 +1242,21 @@ pub fn record_fix_update(fix: &[&str]) -> Vec<String> {
     want.push("securityhub:BatchImportFindings".into());
     want
 }
+
+/// Runs `test` on its own current-thread runtime on an 8 MB stack: the member-account path's
+/// nested credential providers (STS inside the clients' calls) go deeper than the 2 MB default
+/// of test threads in debug builds.
+pub fn on_big_stack<F: std::future::Future<Output = ()> + Send + 'static>(test: F) {
+    std::thread::Builder::new()
+        .stack_size(8 * 1024 * 1024)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(test)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -1,26 +1,42 @@
-//! Member accounts: events from another account of the organization are remediated there through
-//! a role assumed with STS (`MEMBER_ROLE_NAME`, optional `MEMBER_ROLE_EXTERNAL_ID`). The IAM and
-//! tagging clients of each account are built once and kept for the life of the execution
-//! environment; their credentials refresh themselves. The session name carries the id of the
-//! event that opened it (`cr-<event id>`), so CloudTrail in the member account links the writes to
-//! the event. Findings about a member account are imported in that account through the same role
-//! (Security Hub takes a default-product finding only from its own account); the central view
-//! comes from Security Hub's delegated administrator.
+//! Accounts × regions: an event is read, fixed and recorded in the account and region it is
+//! about. The ports of each (account, region) are built once and kept for the life of the
+//! execution environment.
+//!
+//! - The function's own account and region use the function's own clients.
+//! - Another region of the same account: the same credentials, clients of that region (a
+//!   `eu-west-1` bucket is "not found" from `us-east-1`).
+//! - Another account of the organization (`MEMBER_ROLE_NAME`, optional
+//!   `MEMBER_ROLE_EXTERNAL_ID`): credentials of a role assumed with STS there, one provider per
+//!   account (its credentials refresh themselves) shared by that account's clients of every region.
+//!   The session name carries the id of the event that opened it (`cr-<event id>`), so CloudTrail
+//!   in the member account links the writes to the event.
+//!
+//! Findings about a member account are imported in that account through the same role (Security
+//! Hub takes a default-product finding only from its own account and region); the central view
+//! comes from Security Hub's delegated administrator and cross-region aggregation.
 
 use super::iam::AwsIam;
 use super::securityhub::AwsSecurityHub;
 use super::tags::AwsTags;
-use super::Ports;
+use super::{FindingsPort, IamPort, Ports};
 use crate::error::AwsError;
+use aws_sdk_sts::config::SharedCredentialsProvider;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub struct MemberAccounts {
+/// A member account's assumed-role credentials and its IAM port (IAM is global).
+type MemberAccess = (SharedCredentialsProvider, Arc<dyn IamPort>);
+
+/// Builds and keeps the ports of every (account, region) events come from.
+pub struct Directory {
     base: aws_config::SdkConfig,
-    role_name: String,
-    external_id: Option<String>,
-    home: Mutex<Option<String>>,
-    cache: Mutex<HashMap<String, Ports>>,
+    home_region: Option<String>,
+    member_role: Option<(String, Option<String>)>,
+    home_account: Mutex<Option<String>>,
+    /// Per member account: its assumed-role credentials and its IAM port (IAM is global).
+    accounts: Mutex<HashMap<String, MemberAccess>>,
+    /// Per (account, region): the ports of that region.
+    regional: Mutex<HashMap<(String, String), Ports>>,
 }
 
 /// `cr-` and the event id, limited to what STS accepts (64 of `\w+=,.@-`).
@@ -32,20 +48,29 @@ pub fn session_name(event_id: &str) -> String {
     format!("cr-{id}").chars().take(64).collect()
 }
 
-impl MemberAccounts {
-    pub fn new(base: aws_config::SdkConfig, role_name: String, external_id: Option<String>) -> Self {
-        MemberAccounts {
+/// The Security Hub port of one region.
+fn hub(sdk: &aws_config::SdkConfig) -> Arc<dyn FindingsPort> {
+    Arc::new(AwsSecurityHub::new(aws_sdk_securityhub::Client::new(sdk)))
+}
+
+impl Directory {
+    /// `base` is the function's own SDK configuration (its region is the home region);
+    /// `member_role` the role name (and ExternalId) assumed in other accounts, if any.
+    pub fn new(base: aws_config::SdkConfig, member_role: Option<(String, Option<String>)>) -> Self {
+        Directory {
+            home_region: base.region().map(|r| r.to_string()),
             base,
-            role_name,
-            external_id,
-            home: Mutex::new(None),
-            cache: Mutex::new(HashMap::new()),
+            member_role,
+            home_account: Mutex::new(None),
+            accounts: Mutex::new(HashMap::new()),
+            regional: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The account the function runs in (`GetCallerIdentity`, once).
+    /// The account the function runs in (`GetCallerIdentity`, once; asked only when member
+    /// accounts are configured).
     async fn home_account(&self) -> Result<String, AwsError> {
-        if let Some(a) = self.home.lock().ok().and_then(|h| h.clone()) {
+        if let Some(a) = self.home_account.lock().ok().and_then(|h| h.clone()) {
             return Ok(a);
         }
         let sts = aws_sdk_sts::Client::new(&self.base);
@@ -55,46 +80,87 @@ impl MemberAccounts {
             .await
             .map_err(|e| AwsError::from_sdk("sts", "GetCallerIdentity", "caller", &e))?;
         let account = out.account.unwrap_or_default();
-        if let Ok(mut h) = self.home.lock() {
+        if let Ok(mut h) = self.home_account.lock() {
             *h = Some(account.clone());
         }
         Ok(account)
     }
 
-    /// The ports for `account`: `None` for the home account (use the function's own). Findings
-    /// about a member account are imported *in* that account, through the assumed role: with the
-    /// default product ARN, Security Hub accepts a finding only from the account it is about
-    /// (`BatchImportFindings`: the caller must be the finding's `AwsAccountId`).
-    pub async fn ports(&self, account: &str, partition: &str, event_id: &str) -> Result<Option<Ports>, AwsError> {
-        if self.home_account().await? == account {
+    /// Whether `account` is another account than the function's (always false without a member
+    /// role: a single-account deployment acts with its own credentials, and the cross-account
+    /// guard withholds fixes of resources elsewhere).
+    async fn is_member(&self, account: &str) -> Result<bool, AwsError> {
+        Ok(self.member_role.is_some() && self.home_account().await? != account)
+    }
+
+    /// The ports for `account` in `region`: `None` for the function's own account and region (use
+    /// the function's own ports).
+    pub async fn ports(
+        &self,
+        account: &str,
+        region: &str,
+        partition: &str,
+        event_id: &str,
+    ) -> Result<Option<Ports>, AwsError> {
+        let member = self.is_member(account).await?;
+        if !member && self.home_region.as_deref() == Some(region) {
             return Ok(None);
         }
-        if let Some(p) = self.cache.lock().ok().and_then(|c| c.get(account).cloned()) {
+        // Without member accounts every account is the function's own: one key per region.
+        let key = (if member { account } else { "" }.to_string(), region.to_string());
+        if let Some(p) = self.regional.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(Some(p));
         }
-        let role_arn = format!("arn:{partition}:iam::{account}:role/{}", self.role_name);
+        let region_config = aws_config::Region::new(region.to_string());
+        let ports = if member {
+            let (credentials, iam) = self.member(account, partition, event_id).await;
+            let sdk = self
+                .base
+                .to_builder()
+                .credentials_provider(credentials)
+                .region(region_config)
+                .build();
+            Ports {
+                iam,
+                tags: Arc::new(AwsTags::from_sdk_config(&sdk)),
+                findings: hub(&sdk),
+            }
+        } else {
+            let sdk = self.base.to_builder().region(region_config).build();
+            Ports {
+                iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk))),
+                tags: Arc::new(AwsTags::from_sdk_config(&sdk)),
+                findings: hub(&sdk),
+            }
+        };
+        tracing::info!(%account, %region, member, "clients built");
+        if let Ok(mut c) = self.regional.lock() {
+            c.insert(key, ports.clone());
+        }
+        Ok(Some(ports))
+    }
+
+    /// The assumed-role credentials and IAM port of a member account, built once.
+    async fn member(&self, account: &str, partition: &str, event_id: &str) -> MemberAccess {
+        if let Some(found) = self.accounts.lock().ok().and_then(|c| c.get(account).cloned()) {
+            return found;
+        }
+        let (role_name, external_id) = self.member_role.clone().unwrap_or_default();
+        let role_arn = format!("arn:{partition}:iam::{account}:role/{role_name}");
         let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role_arn)
             .session_name(session_name(event_id))
             .configure(&self.base);
-        if let Some(id) = &self.external_id {
+        if let Some(id) = &external_id {
             provider = provider.external_id(id);
         }
-        let provider = provider.build().await;
-        let sdk = self
-            .base
-            .to_builder()
-            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(provider))
-            .build();
-        let ports = Ports {
-            iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk))),
-            tags: Arc::new(AwsTags::from_sdk_config(&sdk)),
-            findings: Arc::new(AwsSecurityHub::new(aws_sdk_securityhub::Client::new(&sdk))),
-        };
-        tracing::info!(%account, %role_arn, "member account clients built");
-        if let Ok(mut c) = self.cache.lock() {
-            c.insert(account.to_string(), ports.clone());
+        let credentials = SharedCredentialsProvider::new(provider.build().await);
+        let sdk = self.base.to_builder().credentials_provider(credentials.clone()).build();
+        let iam: Arc<dyn IamPort> = Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk)));
+        tracing::info!(%account, %role_arn, "member account credentials");
+        if let Ok(mut c) = self.accounts.lock() {
+            c.insert(account.to_string(), (credentials.clone(), iam.clone()));
         }
-        Ok(Some(ports))
+        (credentials, iam)
     }
 }
 

@@ -40,6 +40,18 @@ impl FindingsPort for MotoHubWithMockedUpdate {
 }
 
 fn responder(env: &Env, mode: Mode, quarantine: bool) -> (Responder, Captured) {
+    let (r, captured, _) = responder_with_update(env, mode, quarantine, true);
+    (r, captured)
+}
+
+/// A responder whose `BatchUpdateFindings` succeeds (`updates`) or is always refused; the rule
+/// counts the calls.
+fn responder_with_update(
+    env: &Env,
+    mode: Mode,
+    quarantine: bool,
+    updates: bool,
+) -> (Responder, Captured, aws_smithy_mocks::Rule) {
     let captured: Captured = Arc::default();
     let sink = captured.clone();
     let rule = mock!(aws_sdk_securityhub::Client::batch_update_findings)
@@ -56,10 +68,20 @@ fn responder(env: &Env, mode: Mode, quarantine: bool) -> (Responder, Captured) {
             ));
             true
         })
-        .sequence()
-        .output(|| BatchUpdateFindingsOutput::builder().build())
+        .sequence();
+    let rule = if updates {
+        rule.output(|| BatchUpdateFindingsOutput::builder().build())
+            .repeatedly()
+            .build()
+    } else {
+        // A refusal that is not retried by the SDK (a client error), so each attempt is one call.
+        rule.http_status(
+            403,
+            Some(r#"{"__type":"AccessDeniedException","Message":"not authorized"}"#.into()),
+        )
         .repeatedly()
-        .build();
+        .build()
+    };
     let mocked = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, &[&rule]);
     let mut config = Config {
         mode,
@@ -77,7 +99,7 @@ fn responder(env: &Env, mode: Mode, quarantine: bool) -> (Responder, Captured) {
         Arc::new(AwsTags::from_sdk_config(&env.sdk)),
         Arc::new(hub),
     );
-    (responder, captured)
+    (responder, captured, rule)
 }
 
 fn finding_arn(env: &Env, file: &str) -> String {
@@ -380,4 +402,30 @@ async fn a_narrow_existing_revocation_policy_is_replaced() {
     assert_eq!(doc["Statement"][0]["Action"][0], "*");
     let inverse = serde_json::to_string(&report.actions[0].inverse).unwrap();
     assert!(inverse.contains("s3:*"), "the narrow policy is the inverse: {inverse}");
+}
+
+/// A note that cannot be put on GuardDuty's finding is a warning with its own retries: the key
+/// is deactivated and recorded, the event is not failed (a retried event would only repeat a fix
+/// already applied), and the EMF line says `annotation-failed` for the alarm.
+#[tokio::test]
+async fn a_failed_note_on_the_guardduty_finding_is_a_warning_not_a_failed_event() {
+    let env = Env::seeded().await;
+    let key = env.ids.real("AKIAEXAMPLEERIN00001").to_string();
+    let (r, _, rule) = responder_with_update(&env, Mode::Remediate, false, false);
+    let (report, writes) = env.replay_with(&r, "guardduty/iam-user-credential-access.json").await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert!(!report.should_retry());
+    assert_eq!(writes, record_fix_update(&["iam:UpdateAccessKey"]));
+    assert_eq!(report.warnings.len(), 1, "{report:#?}");
+    assert_eq!(rule.num_calls(), 3, "three attempts at the note");
+    assert_eq!(
+        env.inspect.access_keys("erin").await.get(&key).map(String::as_str),
+        Some("Inactive")
+    );
+    assert_eq!(env.inspect.findings().await[0].compliance, "PASSED");
+    let lines = compliance_responder::metrics::emf_lines("guardduty-responder", &report, 0);
+    assert!(
+        lines.iter().any(|l| l.contains("\"Outcome\":\"annotation-failed\"")),
+        "{lines:?}"
+    );
 }

@@ -1,0 +1,222 @@
+//! Accounts × regions (issue 15): an event is read, fixed and recorded in its own account and
+//! region; IAM (global) findings have one id and one home whatever region reports them; the
+//! responder's own changes do not re-trigger it.
+//!
+//! moto keeps regional state per region (an `eu-west-1` queue does not exist in `us-east-1`) and
+//! per account (assumed-role credentials select the account). The test proxy enforces Security
+//! Hub's rule moto lacks: `BatchImportFindings` with the default product takes only findings of
+//! the calling account, with the product ARN of the region called (`tests/src/contract.rs`), so a
+//! finding recorded in the wrong account or region fails here as it would on AWS.
+
+use compliance_responder::ReportStatus;
+use integration_tests::{responder_with_env, Account, Env, Inspect};
+use serde_json::Value;
+
+const EU: &str = "eu-west-1";
+
+fn in_region(sdk: &aws_config::SdkConfig, region: &str) -> aws_config::SdkConfig {
+    sdk.to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build()
+}
+
+/// `events/<path>` moved to `region` (envelope, `awsRegion`, and the region in any URL or ARN).
+fn moved(env: &Env, path: &str, region: &str, account: Option<&str>) -> Vec<u8> {
+    let text = String::from_utf8(env.event(path)).unwrap().replace("us-east-1", region);
+    let mut e: Value = serde_json::from_str(&text).unwrap();
+    if let Some(a) = account {
+        let text = e.to_string().replace(env.account_id(), a);
+        e = serde_json::from_str(&text).unwrap();
+    }
+    serde_json::to_vec(&e).unwrap()
+}
+
+async fn enable_hub(sdk: &aws_config::SdkConfig) {
+    aws_sdk_securityhub::Client::new(sdk)
+        .enable_security_hub()
+        .send()
+        .await
+        .expect("enable Security Hub");
+}
+
+async fn create_queue(sdk: &aws_config::SdkConfig, name: &str) -> String {
+    aws_sdk_sqs::Client::new(sdk)
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue");
+    let account = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .account
+        .unwrap();
+    let region = sdk.region().unwrap();
+    format!("arn:aws:sqs:{region}:{account}:{name}")
+}
+
+/// A queue created in eu-west-1 is tagged in eu-west-1, and its finding recorded in
+/// eu-west-1's Security Hub (the region the resource is in), not the function's.
+#[tokio::test]
+async fn an_eu_west_1_resource_is_tagged_and_recorded_in_eu_west_1() {
+    let env = Env::empty().await;
+    let eu = in_region(&env.direct, EU);
+    enable_hub(&eu).await;
+    let queue = create_queue(&eu, "orders-events").await;
+    let r = responder_with_env(&env.sdk, &[("MODE", "remediate")]);
+    let (report, writes) = env
+        .replay_bytes(&r, &moved(&env, "cloudtrail/create-queue.json", EU, None))
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert!(
+        writes
+            .iter()
+            .any(|w| w.starts_with("sqs:TagQueue") || w.starts_with("tagging:")),
+        "{writes:?}"
+    );
+    let tags = Inspect::new(&eu).tags(&queue).await;
+    assert_eq!(
+        tags.get("Owner").map(String::as_str),
+        Some("carol"),
+        "{tags:?}"
+    );
+    let eu_findings = Inspect::new(&eu).findings().await;
+    assert_eq!(eu_findings.len(), 1, "{eu_findings:?}");
+    assert!(
+        eu_findings[0].id.starts_with(&format!("{EU}/")),
+        "{}",
+        eu_findings[0].id
+    );
+    assert!(env.inspect.findings().await.is_empty(), "nothing recorded in us-east-1");
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+}
+
+/// IAM is global: the same Config result about an IAM policy, reported from two regions, is one
+/// finding (one id) recorded in the partition's IAM region, us-east-1.
+#[tokio::test]
+async fn an_iam_finding_has_one_id_whatever_region_reports_it() {
+    let env = Env::seeded().await;
+    let eu = in_region(&env.direct, EU);
+    enable_hub(&eu).await;
+    let r = responder_with_env(&env.sdk, &[("MODE", "dry-run")]);
+    let path = "config/compliance-admin-access-policy.json";
+    let (home, _) = env.replay_bytes(&r, &env.event(path)).await;
+    let (away, _) = env.replay_bytes(&r, &moved(&env, path, EU, None)).await;
+    assert_eq!(home.status, ReportStatus::DryRun, "{home:#?}");
+    assert_eq!(away.status, ReportStatus::DryRun, "{away:#?}");
+    assert_eq!(home.findings[0].id, away.findings[0].id);
+    let findings = env.inspect.findings().await;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].id.starts_with("us-east-1/"), "{}", findings[0].id);
+    assert!(
+        Inspect::new(&eu).findings().await.is_empty(),
+        "no second copy in eu-west-1"
+    );
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+}
+
+/// A member account's event in eu-west-1: the member's eu-west-1 queue is tagged through the
+/// role assumed there, the finding recorded in the member account's eu-west-1 Security Hub; the
+/// central account's own queue of the same name is not touched.
+#[test]
+fn a_member_event_in_eu_west_1_is_handled_in_that_account_and_region() {
+    integration_tests::on_big_stack(member_event_in_eu_west_1());
+}
+
+async fn member_event_in_eu_west_1() {
+    let env = Env::empty().await;
+    let member = Account::create(env.moto).await;
+    let member_eu = in_region(&member.plain_sdk_config(&env.moto.endpoint()).await, EU);
+    enable_hub(&member_eu).await;
+    let queue = create_queue(&member_eu, "orders-events").await;
+    let home_eu = in_region(&env.direct, EU);
+    let home_queue = create_queue(&home_eu, "orders-events").await;
+    let r = responder_with_env(
+        &env.sdk,
+        &[
+            ("MODE", "remediate"),
+            ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+        ],
+    );
+    let (report, _) = env
+        .replay_bytes(&r, &moved(&env, "cloudtrail/create-queue.json", EU, Some(&member.id)))
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    let tags = Inspect::new(&member_eu).tags(&queue).await;
+    assert_eq!(
+        tags.get("Owner").map(String::as_str),
+        Some("carol"),
+        "{tags:?}"
+    );
+    assert!(
+        Inspect::new(&home_eu).tags(&home_queue).await.is_empty(),
+        "the central queue is untouched"
+    );
+    let findings = Inspect::new(&member_eu).findings().await;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].id.starts_with(&format!("{EU}/{}/", member.id)),
+        "{}",
+        findings[0].id
+    );
+    assert!(Inspect::new(&home_eu).findings().await.is_empty());
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+}
+
+/// The responder's own writes match its own CloudTrail patterns: an event whose actor is one of
+/// its roles (a central function's, by exact ARN, or the member role it assumes) is dropped before
+/// any AWS call, and the change it reports is left alone.
+#[tokio::test]
+async fn the_responders_own_changes_do_not_re_trigger_it() {
+    let env = Env::seeded().await;
+    let a = env.account_id().to_string();
+    let roles = format!("arn:aws:iam::{a}:role/compliance-responder/compliance-responder-cloudtrail");
+    let with = |mode: &str| {
+        responder_with_env(
+            &env.sdk,
+            &[
+                ("MODE", mode),
+                ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+                ("RESPONDER_ROLE_ARNS", &roles),
+            ],
+        )
+    };
+    let (remediate, dry) = (with("remediate"), with("dry-run"));
+    let before = env.inspect.attached("user", "alice").await;
+    for (role, own) in [
+        ("compliance-responder-cloudtrail", true),
+        ("Compliance-Responder-Remediation", true),
+        ("compliance-responder-cloudtrail-x", false),
+    ] {
+        let mut e: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();
+        e["detail"]["userIdentity"] = serde_json::json!({
+            "type": "AssumedRole",
+            "arn": format!("arn:aws:sts::{a}:assumed-role/{role}/cr-event-1"),
+            "accountId": a,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{a}:role/{role}")}},
+        });
+        // Own changes go to a remediating responder (which must not touch them); the ordinary
+        // role to a dry-run one (judged as usual, nothing written).
+        let responder = if own { &remediate } else { &dry };
+        env.start_recording();
+        let report = responder.handle_bytes(&serde_json::to_vec(&e).unwrap()).await;
+        let calls = env.recorded_calls();
+        if own {
+            assert_eq!(report.status, ReportStatus::Ignored, "{role}: {report:#?}");
+            assert!(
+                report.reason.as_deref().unwrap_or_default().contains("own"),
+                "{report:#?}"
+            );
+            assert!(calls.is_empty(), "{role}: no AWS call at all: {calls:?}");
+        } else {
+            assert_eq!(
+                report.status,
+                ReportStatus::DryRun,
+                "{role} is an ordinary role: {report:#?}"
+            );
+        }
+    }
+    assert_eq!(env.inspect.attached("user", "alice").await, before);
+}

@@ -34,10 +34,10 @@ fuzz: fuzz-check ## Fuzz event parsing → finding → plan (needs nightly + car
 	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
 
 build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/, with the shipped (size-optimised, fat LTO) profile
-	cargo lambda build --release --x86-64 -p cloudtrail-responder -p config-responder -p guardduty-responder
+	cargo lambda build --release --x86-64 -p cloudtrail-responder -p tagging-responder -p config-responder -p guardduty-responder
 
 build-ci: tools ## The three bootstraps for Lambda (x86_64) with the quick `ci` profile: proves they build, not what ships
-	cargo lambda build --profile ci --disable-optimizations --x86-64 -p cloudtrail-responder -p config-responder -p guardduty-responder
+	cargo lambda build --profile ci --disable-optimizations --x86-64 -p cloudtrail-responder -p tagging-responder -p config-responder -p guardduty-responder
 
 bench-startup: build ## Start-to-ready, first response, size and peak RSS of the bootstraps beside Cloud Custodian's handler
 	@test -x .tools/bench-venv/bin/python || python3 -m venv .tools/bench-venv

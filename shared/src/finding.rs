@@ -8,9 +8,13 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
+    /// CloudTrail calls of IAM (`source` = `aws.iam`).
     CloudTrail,
     Config,
     GuardDuty,
+    /// CloudTrail create calls of taggable resources (any other `aws.*` source). The finding's
+    /// `source` stays `cloud-trail`; this kind only selects which function accepts the event.
+    ResourceCreation,
 }
 
 /// Who made the change, as the event reports it.

@@ -1,6 +1,7 @@
 //! CloudWatch metrics in Embedded Metric Format (EMF): one JSON line per event on stdout, which
 //! Lambda sends to CloudWatch Logs and CloudWatch turns into metrics without any API call.
-//! Namespace `ComplianceResponder`, dimensions `Function`, `Rule`, `Outcome`; outcomes `found`,
+//! Namespace `ComplianceResponder`, dimension sets `[Function, Rule, Outcome]`, `[Rule, Outcome]`
+//! and `[Outcome]` (the alarms' view); outcomes `found`,
 //! `fixed`, `dry-run`, `skipped`, `deferred`, `failed`, `exempt` (a fix withheld by a guard or an
 //! exemption), `annotation-failed` (the note on GuardDuty's finding could not be made). Pure: the caller prints the line.
 
@@ -65,7 +66,9 @@ pub fn emf_lines(function: &str, report: &Report, timestamp_ms: i64) -> Vec<Stri
                     "Timestamp": timestamp_ms,
                     "CloudWatchMetrics": [{
                         "Namespace": NAMESPACE,
-                        "Dimensions": [["Function", "Rule", "Outcome"], ["Rule", "Outcome"]],
+                        // `[Outcome]` alone feeds the template's alarms on failed, deferred and
+                        // annotation-failed outcomes across every rule and function.
+                        "Dimensions": [["Function", "Rule", "Outcome"], ["Rule", "Outcome"], ["Outcome"]],
                         "Metrics": [{"Name": "Count", "Unit": "Count"}],
                     }],
                 }),

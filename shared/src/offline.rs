@@ -242,7 +242,12 @@ impl FindingsPort for Discard {
 
 /// Runs the whole pipeline in dry-run mode on the state the event describes.
 pub async fn plan_event(bytes: &[u8]) -> Report {
-    let sources = [SourceKind::CloudTrail, SourceKind::Config, SourceKind::GuardDuty];
+    let sources = [
+        SourceKind::CloudTrail,
+        SourceKind::ResourceCreation,
+        SourceKind::Config,
+        SourceKind::GuardDuty,
+    ];
     let config = Config {
         mode: Mode::DryRun,
         ..Config::default()

@@ -749,7 +749,12 @@ impl Sandbox {
 }
 
 /// Every source kind (the functions each take one; the in-process tests take all).
-pub const ALL_SOURCES: &[SourceKind] = &[SourceKind::CloudTrail, SourceKind::Config, SourceKind::GuardDuty];
+pub const ALL_SOURCES: &[SourceKind] = &[
+    SourceKind::CloudTrail,
+    SourceKind::ResourceCreation,
+    SourceKind::Config,
+    SourceKind::GuardDuty,
+];
 
 /// A responder over the real SDK adapters, pointed at `sdk`. moto has no `BatchUpdateFindings`,
 /// so GuardDuty findings are not annotated here (the GuardDuty tests cover that call with

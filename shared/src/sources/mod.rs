@@ -12,7 +12,11 @@ use crate::finding::{Finding, SourceKind};
 /// The source kind an envelope belongs to, if any.
 pub fn kind_of(envelope: &Envelope) -> Option<SourceKind> {
     if cloudtrail::recognizes(envelope) {
-        Some(SourceKind::CloudTrail)
+        Some(if envelope.source == cloudtrail::SOURCE {
+            SourceKind::CloudTrail
+        } else {
+            SourceKind::ResourceCreation
+        })
     } else if guardduty::recognizes(envelope) {
         Some(SourceKind::GuardDuty)
     } else if awsconfig::recognizes(envelope) {
@@ -31,7 +35,7 @@ pub fn normalize(
 ) -> Result<Finding, InputError> {
     match kind_of(envelope) {
         Some(k) if accepted.contains(&k) => match k {
-            SourceKind::CloudTrail => cloudtrail::normalize(envelope),
+            SourceKind::CloudTrail | SourceKind::ResourceCreation => cloudtrail::normalize(envelope),
             SourceKind::GuardDuty => guardduty::normalize(envelope),
             SourceKind::Config => awsconfig::normalize(envelope, rule_map),
         },

@@ -22,7 +22,12 @@ fn cargo_lambda() -> std::path::PathBuf {
     p
 }
 
-const FUNCTIONS: [&str; 3] = ["cloudtrail-responder", "config-responder", "guardduty-responder"];
+const FUNCTIONS: [&str; 4] = [
+    "cloudtrail-responder",
+    "tagging-responder",
+    "config-responder",
+    "guardduty-responder",
+];
 
 /// The running Runtime API and functions, all ended on drop.
 struct Watch {
@@ -49,7 +54,7 @@ impl Drop for Watch {
     }
 }
 
-/// Builds the three function binaries with the test build's features (a no-op but for the
+/// Builds the four function binaries with the test build's features (a no-op but for the
 /// links when `cargo test --workspace` has just compiled the workspace) and returns their folder.
 fn function_binaries() -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -197,12 +202,23 @@ async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_mot
         "unassigned"
     );
 
-    // Each function takes only its own events.
+    let report = invoke(&env, port, "tagging-responder", "cloudtrail/create-bucket.json");
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(
+        env.inspect
+            .tags(&format!("arn:aws:s3:::{}", env.ids.real("team-data-lake-raw")))
+            .await["Owner"],
+        "jane@example.com"
+    );
+
+    // Each function takes only its own events (the tagging function no IAM calls).
     let report = invoke(&env, port, "config-responder", "guardduty/root-credential-usage.json");
     assert_eq!(report["status"], "rejected", "{report:#}");
     assert_eq!(report["input_error"]["kind"], "unsupported-event");
+    let report = invoke(&env, port, "tagging-responder", "cloudtrail/attach-admin-to-user.json");
+    assert_eq!(report["status"], "rejected", "{report:#}");
 
     let findings = env.inspect.findings().await;
-    assert_eq!(findings.len(), 3, "{findings:#?}");
+    assert_eq!(findings.len(), 4, "{findings:#?}");
     assert!(findings.iter().all(|f| f.compliance == "PASSED"), "{findings:#?}");
 }

@@ -77,11 +77,7 @@ async fn an_eu_west_1_resource_is_tagged_and_recorded_in_eu_west_1() {
         "{writes:?}"
     );
     let tags = Inspect::new(&eu).tags(&queue).await;
-    assert_eq!(
-        tags.get("Owner").map(String::as_str),
-        Some("carol"),
-        "{tags:?}"
-    );
+    assert_eq!(tags.get("Owner").map(String::as_str), Some("carol"), "{tags:?}");
     let eu_findings = Inspect::new(&eu).findings().await;
     assert_eq!(eu_findings.len(), 1, "{eu_findings:?}");
     assert!(
@@ -145,11 +141,7 @@ async fn member_event_in_eu_west_1() {
         .await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     let tags = Inspect::new(&member_eu).tags(&queue).await;
-    assert_eq!(
-        tags.get("Owner").map(String::as_str),
-        Some("carol"),
-        "{tags:?}"
-    );
+    assert_eq!(tags.get("Owner").map(String::as_str), Some("carol"), "{tags:?}");
     assert!(
         Inspect::new(&home_eu).tags(&home_queue).await.is_empty(),
         "the central queue is untouched"

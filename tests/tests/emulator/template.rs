@@ -45,9 +45,15 @@ fn patterns_name_exactly_the_handled_calls() {
     let binaries: Vec<&str> = f.values().map(|(b, _)| b.as_str()).collect();
     assert_eq!(
         binaries,
-        vec!["cloudtrail-responder", "config-responder", "guardduty-responder"]
+        vec![
+            "cloudtrail-responder",
+            "config-responder",
+            "guardduty-responder",
+            "tagging-responder"
+        ]
     );
     let (_, ct) = &f["CloudTrailResponder"];
+    assert_eq!(ct.len(), 1, "the IAM function gets IAM calls only: {ct:?}");
     let iam = ct.iter().find(|p| p["source"][0] == "aws.iam").expect("IAM rule");
     let mut names: Vec<&str> = iam["detail"]["eventName"]
         .as_array()
@@ -59,9 +65,11 @@ fn patterns_name_exactly_the_handled_calls() {
     let mut handled = HANDLED_EVENT_NAMES.to_vec();
     handled.sort();
     assert_eq!(names, handled);
-    let mut routed: Vec<(String, String)> = ct
+    // Create calls go to their own function (its own concurrency: a flood of them never delays an
+    // IAM fix).
+    let (_, tagging) = &f["TaggingResponder"];
+    let mut routed: Vec<(String, String)> = tagging
         .iter()
-        .filter(|p| p["source"][0] != "aws.iam")
         .flat_map(|p| {
             let source = p["detail"]["eventSource"][0].as_str().unwrap().to_string();
             p["detail"]["eventName"]
@@ -123,8 +131,10 @@ async fn every_sample_event_reaches_exactly_the_function_that_handles_it() {
         }
         queues.push((name.clone(), url));
     }
-    let owner = |source: &str| match source {
-        "cloudtrail" => "CloudTrailResponder",
+    // IAM calls to the IAM function, create calls of other services to the tagging function.
+    let owner = |source: &str, event_source: &str| match source {
+        "cloudtrail" if event_source == "aws.iam" => "CloudTrailResponder",
+        "cloudtrail" => "TaggingResponder",
         "config" => "ConfigResponder",
         _ => "GuardDutyResponder",
     };
@@ -174,7 +184,7 @@ async fn every_sample_event_reaches_exactly_the_function_that_handles_it() {
             let want: Vec<(&str, usize)> = if ROUTED_NOWHERE.contains(&file.as_str()) {
                 vec![]
             } else {
-                vec![(owner(source), 1)]
+                vec![(owner(source, v["source"].as_str().unwrap_or_default()), 1)]
             };
             assert_eq!(matched, want, "{file}");
             checked += 1;
@@ -319,4 +329,112 @@ fn the_responders_own_policies_pass_its_own_rules() {
         }
     }
     assert!(checked >= 6, "{checked} documents");
+}
+
+/// Failures page someone (issue 15): every alarm notifies the alarm topic; every function has
+/// error, throttle and dropped-event alarms; every EventBridge rule has a dead-letter queue, every
+/// central-bus rule a failed-invocation alarm; the EMF `failed`, `deferred` and
+/// `annotation-failed` outcomes are alarmed; default-bus rules are off in an organization (the
+/// central account's events come through the central bus like everyone's: one handling each);
+/// inconsistent parameters are refused by the template's `Rules`.
+#[test]
+fn failures_page_someone_and_each_event_is_handled_once() {
+    let t = template_json("template.yaml");
+    let resources = t["Resources"].as_object().unwrap();
+    let of_type = |ty: &str| -> Vec<(&String, &Value)> { resources.iter().filter(|(_, r)| r["Type"] == ty).collect() };
+    let alarms = of_type("AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 10, "{} alarms", alarms.len());
+    for (name, a) in &alarms {
+        assert_eq!(
+            a["Properties"]["AlarmActions"],
+            serde_json::json!([{"Ref": "AlarmTopic"}]),
+            "{name} notifies no one"
+        );
+    }
+    let alarm_text = |metric: &str| -> String {
+        alarms
+            .iter()
+            .filter(|(_, a)| a.to_string().contains(&format!("\"MetricName\":\"{metric}\"")))
+            .map(|(_, a)| a.to_string())
+            .collect()
+    };
+    let functions = of_type("AWS::Serverless::Function");
+    assert_eq!(functions.len(), 4);
+    for metric in ["Errors", "Throttles", "AsyncEventsDropped"] {
+        let text = alarm_text(metric);
+        for (name, _) in &functions {
+            assert!(
+                text.contains(&format!("{{\"Ref\":\"{name}\"}}")),
+                "{name} has no {metric} alarm"
+            );
+        }
+    }
+    let failed_invocations = alarm_text("FailedInvocations");
+    let mut central_rules = 0;
+    for (name, f) in &functions {
+        for (event, e) in f["Properties"]["Events"].as_object().unwrap() {
+            let p = &e["Properties"];
+            assert!(
+                p["DeadLetterConfig"]["Arn"].is_object(),
+                "{name}.{event}: no dead-letter queue"
+            );
+            if p["EventBusName"] == serde_json::json!({"Ref": "CentralBus"}) {
+                central_rules += 1;
+                let rule = p["RuleName"]["Fn::Sub"]
+                    .as_str()
+                    .expect("central rules are named")
+                    .to_string();
+                assert!(failed_invocations.contains(&rule), "{rule}: no FailedInvocations alarm");
+            } else {
+                assert_eq!(
+                    p["State"],
+                    serde_json::json!({"Fn::If": ["HasOrganization", "DISABLED", "ENABLED"]}),
+                    "{name}.{event}: a default-bus rule must be off in an organization"
+                );
+            }
+        }
+    }
+    assert_eq!(central_rules, 11);
+    let outcomes = alarm_text("Count");
+    for outcome in ["failed", "deferred", "annotation-failed"] {
+        assert!(
+            outcomes.contains(&format!("\"Value\":\"{outcome}\"")),
+            "no alarm on Outcome={outcome}"
+        );
+    }
+    assert_eq!(
+        resources["TaggingResponder"]["Properties"]["ReservedConcurrentExecutions"],
+        serde_json::json!({"Ref": "TaggingReservedConcurrency"})
+    );
+    let rules = t["Rules"].as_object().expect("a Rules section");
+    for rule in [
+        "MemberRoleNeedsOrganization",
+        "OrganizationNeedsMemberRole",
+        "ExternalIdNeedsMemberRole",
+    ] {
+        assert!(
+            rules[rule]["Assertions"].as_array().is_some_and(|a| !a.is_empty()),
+            "{rule}"
+        );
+    }
+
+    let m = template_json("member-template.yaml");
+    let mut forwarding = 0;
+    for (name, r) in m["Resources"].as_object().unwrap() {
+        if r["Type"] != "AWS::Events::Rule" {
+            continue;
+        }
+        forwarding += 1;
+        for target in r["Properties"]["Targets"].as_array().unwrap() {
+            assert!(
+                target["DeadLetterConfig"]["Arn"].is_object(),
+                "{name}: no dead-letter queue"
+            );
+        }
+    }
+    assert_eq!(forwarding, 11);
+    assert_eq!(
+        m["Resources"]["RemediationRole"]["Condition"], "NeedsRemediationRole",
+        "no remediation role in the central account, one per member account (us-east-1)"
+    );
 }

@@ -33,11 +33,18 @@ bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-
 fuzz: fuzz-check ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; see fuzz/README.md)
 	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
 
-build: tools ## Release bootstrap binaries for Lambda (x86_64) in target/lambda/, with the shipped (size-optimised, fat LTO) profile
-	cargo lambda build --release --x86-64 -p cloudtrail-responder -p tagging-responder -p config-responder -p guardduty-responder
+FUNCTIONS := cloudtrail-responder tagging-responder config-responder guardduty-responder
+# The template's Architecture parameter: x86_64 (its default, what the tests run) or arm64.
+ARCH ?= x86_64
+ARCH_FLAG := $(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
 
-build-ci: tools ## The three bootstraps for Lambda (x86_64) with the quick `ci` profile: proves they build, not what ships
-	cargo lambda build --profile ci --disable-optimizations --x86-64 -p cloudtrail-responder -p tagging-responder -p config-responder -p guardduty-responder
+build: tools ## Release bootstraps for Lambda in target/lambda/ (ARCH=x86_64 or arm64), with the shipped (size-optimised, fat LTO) profile, checked (ELF machine, size)
+	cargo lambda build --release $(ARCH_FLAG) $(addprefix -p ,$(FUNCTIONS))
+	scripts/check-bootstraps.py $(ARCH) "$${CARGO_TARGET_DIR:-$(CURDIR)/target}/lambda" $(FUNCTIONS)
+
+build-ci: tools ## The four bootstraps for Lambda (ARCH, default x86_64) with the quick `ci` profile: proves they build, not what ships
+	cargo lambda build --profile ci --disable-optimizations $(ARCH_FLAG) $(addprefix -p ,$(FUNCTIONS))
+	scripts/check-bootstraps.py $(ARCH) "$${CARGO_TARGET_DIR:-$(CURDIR)/target}/lambda" $(FUNCTIONS)
 
 bench-startup: build ## Start-to-ready, first response, size and peak RSS of the bootstraps beside Cloud Custodian's handler
 	@test -x .tools/bench-venv/bin/python || python3 -m venv .tools/bench-venv

@@ -18,5 +18,11 @@ if ! { [ -f "$stamp" ] && cmp -s "$req" "$stamp" && [ -x "$venv/bin/moto_server"
   cp "$req" "$stamp"
   echo "tools ready: $("$venv/bin/moto_server" --version 2>/dev/null || echo moto), $("$venv/bin/cargo-lambda" lambda --version)" >&2
 fi
+# arm64 (Graviton) bootstraps: `make build ARCH=arm64` cross-compiles with cargo-lambda (zig links
+# them); it needs the standard library of the aarch64 target. Not needed by the tests: a machine
+# that cannot fetch it still tests, and says so.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu >&2 || echo "warning: rustup could not add aarch64-unknown-linux-gnu; make build ARCH=arm64 will not work here" >&2
+fi
 # The policy engine's differential oracle (test time only).
 "$root/scripts/install-oracle.sh"

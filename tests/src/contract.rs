@@ -12,6 +12,18 @@
 //!   finding's is ignored (Security Hub user guide, "Using BatchImportFindings to create and update
 //!   findings"): accepted, but the stored finding does not change.
 //!
+//! Security Hub `BatchUpdateFindings` (Security Hub API Reference, BatchUpdateFindings), which
+//! moto does not implement at all, so the proxy answers it itself and keeps the updates for tests:
+//! - **who may update**: "Administrator accounts can update findings for their account and their
+//!   member accounts. A member account can update findings only for their own account"; an
+//!   identifier the caller may not update is returned in `UnprocessedFindings`;
+//! - **findings are regional**: a finding exists in the region it was imported in (and its
+//!   product ARN names that region); asked for in another region it is not found. (Cross-region
+//!   aggregation lets the aggregation region update linked regions' findings; the responder never
+//!   relies on it, so the proxy does not model it.)
+//! - **1 to 100 identifiers per request** ("update up to 100 findings at a time"); `Note.Text` at
+//!   most 512 characters, `Note.UpdatedBy` at most 128 (ASFF `Note`).
+//!
 //! The proxy learns which account each access key belongs to from the credentials the harness
 //! hands out ([`Contract::register`]) and from the `AssumeRole` answers that pass through it; an
 //! unknown key is moto's default account, as in moto.
@@ -24,6 +36,21 @@ pub const DEFAULT_ACCOUNT: &str = "123456789012";
 pub const MAX_FINDINGS_PER_REQUEST: usize = 100;
 pub const MAX_FINDING_BYTES: usize = 240 * 1024;
 pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+pub const MAX_NOTE_TEXT: usize = 512;
+pub const MAX_NOTE_UPDATED_BY: usize = 128;
+
+/// A `BatchUpdateFindings` change the contract accepted, as Security Hub would store it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingUpdate {
+    pub id: String,
+    pub product_arn: String,
+    /// The account that made the update.
+    pub by_account: String,
+    pub region: String,
+    pub workflow: Option<String>,
+    pub note: Option<String>,
+    pub updated_by: Option<String>,
+}
 
 /// What the proxy does with a request.
 #[derive(Debug, PartialEq)]
@@ -42,6 +69,14 @@ pub struct Contract {
     accounts: HashMap<String, String>,
     /// (product ARN, finding id) → the `UpdatedAt` stored.
     updated_at: HashMap<(String, String), chrono::DateTime<chrono::FixedOffset>>,
+    /// (product ARN, finding id) → (account, region) of every finding Security Hub holds: the
+    /// ones imported through the proxy and the ones a test seeds (another product's, e.g.
+    /// GuardDuty's, which its integration imports).
+    findings: HashMap<(String, String), (String, String)>,
+    /// member account → its Security Hub administrator account.
+    administrators: HashMap<String, String>,
+    /// Accepted `BatchUpdateFindings` changes, in order.
+    pub updates: Vec<FindingUpdate>,
     /// Refusals and ignored updates, for tests to read.
     pub violations: Vec<String>,
 }
@@ -54,6 +89,20 @@ impl Contract {
     /// Credentials with access key `key` act in `account`.
     pub fn register(&mut self, key: &str, account: &str) {
         self.accounts.insert(key.to_string(), account.to_string());
+    }
+
+    /// Security Hub holds finding `id` of `product_arn`, about `account`, in `region` (what a
+    /// product integration such as GuardDuty's would have imported).
+    pub fn seed_finding(&mut self, product_arn: &str, id: &str, account: &str, region: &str) {
+        self.findings.insert(
+            (product_arn.to_string(), id.to_string()),
+            (account.to_string(), region.to_string()),
+        );
+    }
+
+    /// `admin` is the Security Hub administrator of `member`.
+    pub fn register_administrator(&mut self, admin: &str, member: &str) {
+        self.administrators.insert(member.to_string(), admin.to_string());
     }
 
     /// The account an access key acts in.
@@ -151,6 +200,8 @@ impl Contract {
                 }
                 (None, _) => {}
             }
+            self.findings
+                .insert((product, id), (owner.to_string(), region.to_string()));
             kept.push(f);
         }
         if refused.is_empty() && ignored == 0 {
@@ -166,6 +217,91 @@ impl Contract {
         Decision::Rewrite {
             body: serde_json::to_vec(&request).unwrap_or_default(),
             failed: refused,
+        }
+    }
+}
+
+impl Contract {
+    /// Judges and answers a `BatchUpdateFindings` request body sent by `caller` to `region`
+    /// (moto has no such operation: the answer is always the proxy's).
+    pub fn batch_update_findings(&mut self, body: &[u8], caller: &str, region: &str) -> Decision {
+        let invalid = |message: String| Decision::Answer {
+            status: 400,
+            body: json!({"__type": "InvalidInputException", "Message": message}),
+        };
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return invalid("request body is not JSON".into());
+        };
+        let identifiers = request["FindingIdentifiers"].as_array().cloned().unwrap_or_default();
+        if identifiers.is_empty() || identifiers.len() > MAX_FINDINGS_PER_REQUEST {
+            self.violations
+                .push(format!("BatchUpdateFindings with {} identifiers", identifiers.len()));
+            return invalid(format!(
+                "FindingIdentifiers: {} members, 1 to {MAX_FINDINGS_PER_REQUEST}",
+                identifiers.len()
+            ));
+        }
+        let note = request["Note"]["Text"].as_str().map(str::to_string);
+        let updated_by = request["Note"]["UpdatedBy"].as_str().map(str::to_string);
+        if note.as_ref().is_some_and(|t| t.chars().count() > MAX_NOTE_TEXT)
+            || updated_by
+                .as_ref()
+                .is_some_and(|t| t.chars().count() > MAX_NOTE_UPDATED_BY)
+        {
+            self.violations.push("BatchUpdateFindings note too long".into());
+            return invalid(format!(
+                "Note: Text at most {MAX_NOTE_TEXT} characters, UpdatedBy at most {MAX_NOTE_UPDATED_BY}"
+            ));
+        }
+        let workflow = request["Workflow"]["Status"].as_str().map(str::to_string);
+        let mut processed = Vec::new();
+        let mut unprocessed = Vec::new();
+        for ident in identifiers {
+            let id = ident["Id"].as_str().unwrap_or_default().to_string();
+            let product = ident["ProductArn"].as_str().unwrap_or_default().to_string();
+            let refuse = |code: &str, message: String| {
+                json!({"FindingIdentifier": {"Id": id, "ProductArn": product},
+                       "ErrorCode": code, "ErrorMessage": message})
+            };
+            let held = self
+                .findings
+                .get(&(product.clone(), id.clone()))
+                .filter(|(_, r)| r == region)
+                .cloned();
+            let Some((owner, _)) = held else {
+                self.violations
+                    .push(format!("{id}: BatchUpdateFindings in {region}: no such finding there"));
+                unprocessed.push(refuse(
+                    "FindingNotFound",
+                    format!("no finding {id} of {product} in {region}"),
+                ));
+                continue;
+            };
+            let administers = self.administrators.get(&owner).is_some_and(|a| a == caller);
+            if owner != caller && !administers {
+                self.violations.push(format!(
+                    "{id}: BatchUpdateFindings by {caller} on a finding of {owner}, not its administrator"
+                ));
+                unprocessed.push(refuse(
+                    "AccessDeniedException",
+                    format!("account {caller} cannot update findings of account {owner}"),
+                ));
+                continue;
+            }
+            self.updates.push(FindingUpdate {
+                id: id.clone(),
+                product_arn: product.clone(),
+                by_account: caller.to_string(),
+                region: region.to_string(),
+                workflow: workflow.clone(),
+                note: note.clone(),
+                updated_by: updated_by.clone(),
+            });
+            processed.push(json!({"Id": id, "ProductArn": product}));
+        }
+        Decision::Answer {
+            status: 200,
+            body: json!({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed}),
         }
     }
 }
@@ -243,6 +379,90 @@ mod tests {
             c.batch_import_findings(&body(many), mine, "us-east-1"),
             Decision::Answer { status: 400, .. }
         ));
+    }
+
+    fn update(ids: &[(&str, &str)], note: &str) -> Vec<u8> {
+        let idents: Vec<Value> = ids.iter().map(|(id, p)| json!({"Id": id, "ProductArn": p})).collect();
+        serde_json::to_vec(&json!({"FindingIdentifiers": idents,
+            "Note": {"Text": note, "UpdatedBy": "compliance-responder"},
+            "Workflow": {"Status": "RESOLVED"}}))
+        .unwrap()
+    }
+
+    fn unprocessed(d: &Decision) -> Vec<String> {
+        match d {
+            Decision::Answer { status: 200, body } => body["UnprocessedFindings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["ErrorCode"].as_str().unwrap().to_string())
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// BatchUpdateFindings: a member account updates only its own findings, its administrator
+    /// its members' too; a finding is found only in its own region.
+    #[test]
+    fn findings_are_updated_by_their_account_or_its_administrator_in_their_region() {
+        let (member, admin, other) = ("222222222222", "111111111111", "333333333333");
+        let gd = "arn:aws:securityhub:eu-west-1::product/aws/guardduty";
+        let id = "arn:aws:guardduty:eu-west-1:222222222222:detector/d/finding/f";
+        let mut c = Contract::default();
+        c.seed_finding(gd, id, member, "eu-west-1");
+        c.register_administrator(admin, member);
+        let req = update(&[(id, gd)], "contained");
+        assert!(unprocessed(&c.batch_update_findings(&req, member, "eu-west-1")).is_empty());
+        assert!(unprocessed(&c.batch_update_findings(&req, admin, "eu-west-1")).is_empty());
+        assert_eq!(
+            unprocessed(&c.batch_update_findings(&req, other, "eu-west-1")),
+            ["AccessDeniedException"]
+        );
+        assert_eq!(
+            unprocessed(&c.batch_update_findings(&req, member, "us-east-1")),
+            ["FindingNotFound"]
+        );
+        assert_eq!(c.updates.len(), 2);
+        assert_eq!(c.updates[0].by_account, member);
+        assert_eq!(c.updates[0].workflow.as_deref(), Some("RESOLVED"));
+        assert_eq!(c.violations.len(), 2, "{:?}", c.violations);
+    }
+
+    #[test]
+    fn findings_imported_through_the_proxy_can_be_updated_by_their_account() {
+        let mut c = Contract::default();
+        let a = "111111111111";
+        let f = finding("mine", a, "2026-12-01T10:00:00Z");
+        let product = f["ProductArn"].as_str().unwrap().to_string();
+        assert_eq!(
+            c.batch_import_findings(&body(vec![f]), a, "us-east-1"),
+            Decision::Forward
+        );
+        let d = c.batch_update_findings(&update(&[("mine", &product)], "ok"), a, "us-east-1");
+        assert!(unprocessed(&d).is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn oversized_update_requests_are_refused_whole() {
+        let mut c = Contract::default();
+        let gd = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
+        c.seed_finding(gd, "f", "111111111111", "us-east-1");
+        let long = update(&[("f", gd)], &"x".repeat(MAX_NOTE_TEXT + 1));
+        assert!(matches!(
+            c.batch_update_findings(&long, "111111111111", "us-east-1"),
+            Decision::Answer { status: 400, .. }
+        ));
+        let ids: Vec<(String, &str)> = (0..101).map(|i| (i.to_string(), gd)).collect();
+        let ids: Vec<(&str, &str)> = ids.iter().map(|(i, p)| (i.as_str(), *p)).collect();
+        assert!(matches!(
+            c.batch_update_findings(&update(&ids, "n"), "111111111111", "us-east-1"),
+            Decision::Answer { status: 400, .. }
+        ));
+        assert!(matches!(
+            c.batch_update_findings(&update(&[], "n"), "111111111111", "us-east-1"),
+            Decision::Answer { status: 400, .. }
+        ));
+        assert!(c.updates.is_empty());
     }
 
     #[test]

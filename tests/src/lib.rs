@@ -769,13 +769,16 @@ pub fn responder(sdk: &SdkConfig, mode: Mode) -> Responder {
 }
 
 /// A responder with settings read as the functions read them (`Config::from_lookup` over
-/// `vars`), with GuardDuty annotation off (moto has no `BatchUpdateFindings`).
+/// `vars`), with GuardDuty annotation off unless `vars` sets `ANNOTATE_SOURCE_FINDINGS` (the
+/// proxy answers `BatchUpdateFindings` only for findings a test seeded with
+/// [`proxy::Proxy::seed_finding`]).
 pub fn responder_with_env(sdk: &SdkConfig, vars: &[(&str, &str)]) -> Responder {
     let config = Config::from_lookup(|k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string()))
         .expect("valid test settings");
+    let annotate = vars.iter().any(|(k, _)| *k == "ANNOTATE_SOURCE_FINDINGS") && config.annotate_source_findings;
     Responder::from_sdk_config(
         Config {
-            annotate_source_findings: false,
+            annotate_source_findings: annotate,
             ..config
         },
         ALL_SOURCES,

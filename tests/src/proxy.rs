@@ -9,7 +9,9 @@
 //! - count every request, so tests can count the attempts a call took;
 //! - **enforce AWS's documented rules that moto lacks** ([`crate::contract`]): Security Hub imports
 //!   only for the caller's own account and region, at most 100 findings per request and 240 KB
-//!   per finding, stale `UpdatedAt` ignored. Every emulator test goes through it.
+//!   per finding, stale `UpdatedAt` ignored; and `BatchUpdateFindings`, which moto lacks, answered
+//!   by the proxy under AWS's rules (a finding's own account or its administrator, in the
+//!   finding's region). Every emulator test goes through it.
 //!
 //! It runs on a thread of its own (with its own single-threaded runtime), so a test that blocks
 //! its thread (waiting for a child process) never stalls it. Everything not faulted is forwarded
@@ -141,6 +143,30 @@ impl Proxy {
     /// Credentials with access key `key` act in `account` (what moto does with them too).
     pub fn register(&self, key: &str, account: &str) {
         self.state.lock().unwrap().contract.register(key, account);
+    }
+
+    /// Security Hub holds another product's finding (what GuardDuty's integration imports), so
+    /// `BatchUpdateFindings` can find it.
+    pub fn seed_finding(&self, product_arn: &str, id: &str, account: &str, region: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .contract
+            .seed_finding(product_arn, id, account, region);
+    }
+
+    /// `admin` is the Security Hub administrator of `member`.
+    pub fn register_administrator(&self, admin: &str, member: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .contract
+            .register_administrator(admin, member);
+    }
+
+    /// The `BatchUpdateFindings` changes accepted so far.
+    pub fn finding_updates(&self) -> Vec<contract::FindingUpdate> {
+        self.state.lock().unwrap().contract.updates.clone()
     }
 
     /// What the AWS contract refused or ignored so far (see [`crate::contract`]).
@@ -278,6 +304,18 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
     let mut request = request;
     let mut failed = Vec::new();
     if let Some((key, region, service)) = &scope {
+        if service == "securityhub" && text.starts_with("PATCH /findings/batchupdate ") {
+            let (_, body) = split_message(&request);
+            let decision = {
+                let mut s = state.lock().unwrap();
+                let caller = s.contract.account_of(key).to_string();
+                s.contract.batch_update_findings(body, &caller, region)
+            };
+            if let Decision::Answer { status, body } = decision {
+                client.write_all(&json_response(status, &body)).await?;
+                return client.shutdown().await;
+            }
+        }
         if service == "securityhub" && text.starts_with("POST /findings/import ") {
             let (head, body) = split_message(&request);
             let decision = {

@@ -157,6 +157,67 @@ async fn member_event_in_eu_west_1() {
     assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
 }
 
+/// A GuardDuty finding of a member account: the key is deactivated in the member account, the
+/// finding recorded there, and GuardDuty's own finding noted through the member role. The proxy
+/// answers `BatchUpdateFindings` (moto has none) under AWS's rule: only the finding's account or
+/// its Security Hub administrator may update it, in the finding's region; a note made with the
+/// central account's credentials is refused here as on AWS, and would show as a warning.
+#[test]
+fn a_member_guardduty_finding_is_contained_recorded_and_noted_in_the_member_account() {
+    integration_tests::on_big_stack(member_guardduty_finding());
+}
+
+async fn member_guardduty_finding() {
+    let env = Env::empty().await;
+    let member = Account::create(env.moto).await;
+    let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
+    enable_hub(&member_sdk).await;
+    let iam = aws_sdk_iam::Client::new(&member_sdk);
+    iam.create_user().user_name("erin").send().await.expect("create erin");
+    let key = iam
+        .create_access_key()
+        .user_name("erin")
+        .send()
+        .await
+        .expect("erin's key")
+        .access_key
+        .expect("key")
+        .access_key_id;
+    let path = "guardduty/iam-user-credential-access.json";
+    let mut event: Value = serde_json::from_slice(&moved(&env, path, "us-east-1", Some(&member.id))).unwrap();
+    event["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = key.clone().into();
+    let arn = event["detail"]["arn"].as_str().unwrap().to_string();
+    assert!(arn.contains(&member.id), "{arn}");
+    let guardduty = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
+    env.proxy.seed_finding(guardduty, &arn, &member.id, "us-east-1");
+    let r = responder_with_env(
+        &env.sdk,
+        &[
+            ("MODE", "remediate"),
+            ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+            ("ANNOTATE_SOURCE_FINDINGS", "true"),
+        ],
+    );
+    let (report, _) = env.replay_bytes(&r, &serde_json::to_vec(&event).unwrap()).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let keys = Inspect::new(&member_sdk).access_keys("erin").await;
+    assert_eq!(keys.get(&key).map(String::as_str), Some("Inactive"), "{keys:?}");
+    let recorded = Inspect::new(&member_sdk).findings().await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].compliance, "PASSED");
+    assert!(
+        env.inspect.findings().await.is_empty(),
+        "nothing recorded in the central account"
+    );
+    let updates = env.proxy.finding_updates();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].id, arn);
+    assert_eq!(updates[0].by_account, member.id, "noted by the member account itself");
+    assert_eq!(updates[0].workflow.as_deref(), Some("RESOLVED"));
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+}
+
 /// The responder's own writes match its own CloudTrail patterns: an event whose actor is one of
 /// its roles (a central function's, by exact ARN, or the member role it assumes) is dropped before
 /// any AWS call, and the change it reports is left alone.

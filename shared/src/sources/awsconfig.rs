@@ -4,7 +4,10 @@
 //!   `CONFIG_RULE_MAP` maps to a responder rule (only that rule then judges the resource);
 //! - "Config Configuration Item Change" for IAM policies, users, roles and groups: the policies
 //!   in the item (URL-encoded there) are decoded and validated, and every policy of the resource
-//!   is judged on its live state.
+//!   is judged on its live state. An item too large for EventBridge arrives as an
+//!   `OversizedConfigurationItemChangeNotification`, which carries only a
+//!   `configurationItemSummary` (type, name, ARN, status; the item itself is in S3): the resource
+//!   is judged on its live state, read from IAM, like any other item.
 
 use crate::envelope::Envelope;
 use crate::error::InputError;
@@ -16,6 +19,9 @@ use serde_json::Value;
 pub const SOURCE: &str = "aws.config";
 pub const COMPLIANCE_CHANGE: &str = "Config Rules Compliance Change";
 pub const ITEM_CHANGE: &str = "Config Configuration Item Change";
+/// `detail.messageType` of an item change too large to embed (AWS Config Developer Guide,
+/// "Example Oversized Configuration Item Change Notification").
+pub const OVERSIZED: &str = "OversizedConfigurationItemChangeNotification";
 /// The IAM resource types whose configuration items are evaluated.
 pub const IAM_TYPES: &[&str] = &[
     "AWS::IAM::Policy",
@@ -85,6 +91,9 @@ pub fn normalize(envelope: &Envelope, rule_map: &[(String, String)]) -> Result<F
     let (account_ptr, subject, only_rules, event_name) = if dt == COMPLIANCE_CHANGE {
         let (subject, rule, name) = compliance_change(envelope, rule_map)?;
         ("/awsAccountId", subject, rule.map(|r| vec![r]), name)
+    } else if is_oversized(d) {
+        let (subject, name) = oversized_item_change(envelope)?;
+        ("/configurationItemSummary/awsAccountId", subject, None, name)
     } else {
         let (subject, name) = item_change(envelope)?;
         ("/configurationItem/awsAccountId", subject, None, name)
@@ -192,6 +201,72 @@ fn compliance_change(envelope: &Envelope, rule_map: &[(String, String)]) -> Resu
     Ok((subject, Some(rule_id.clone()), rule_name))
 }
 
+/// An oversized item's notification: a summary instead of the item (`messageType` says so; a
+/// summary without an item is read the same way).
+fn is_oversized(detail: &Value) -> bool {
+    detail.get("messageType").and_then(Value::as_str) == Some(OVERSIZED)
+        || (detail.get("configurationItem").is_none() && detail.get("configurationItemSummary").is_some())
+}
+
+/// What an item change is about before its content: `Unhandled` for other types and deleted
+/// resources, else the resource type.
+fn item_scope(resource_type: &str, status: &str) -> Option<Subject> {
+    if !IAM_TYPES.contains(&resource_type) {
+        return Some(Subject::Unhandled {
+            reason: format!("configuration items of {resource_type} are not evaluated"),
+        });
+    }
+    if status.starts_with("ResourceDeleted") {
+        return Some(Subject::Unhandled {
+            reason: format!("the {resource_type} was deleted; nothing to evaluate"),
+        });
+    }
+    None
+}
+
+/// The customer-managed policy ARN of an item, checked to be of the event's account.
+fn policy_arn(envelope: &Envelope, pointer: &str) -> Result<String, InputError> {
+    let arn = text(&envelope.detail, pointer, ITEM_CHANGE)?.to_string();
+    let prefix = format!("arn:{}:iam::{}:policy/", envelope.partition(), envelope.account);
+    if !arn.starts_with(&prefix) || arn.len() > 2048 || !arn.is_ascii() {
+        return Err(InputError::MissingField {
+            field: format!("detail{}", pointer.replace('/', ".")),
+            message: format!(
+                "{arn:?} is not a customer-managed policy of account {}",
+                envelope.account
+            ),
+        });
+    }
+    Ok(arn)
+}
+
+/// An oversized item: only the summary is here, so the subject is the resource itself, judged on
+/// the live state read from IAM (the same as for a full item, whose documents are only checked).
+fn oversized_item_change(envelope: &Envelope) -> Result<(Subject, String), InputError> {
+    let d = &envelope.detail;
+    let resource_type = text(d, "/configurationItemSummary/resourceType", ITEM_CHANGE)?.to_string();
+    let status = text(d, "/configurationItemSummary/configurationItemStatus", ITEM_CHANGE)?;
+    if let Some(unhandled) = item_scope(&resource_type, status) {
+        return Ok((unhandled, resource_type));
+    }
+    let subject = match principal_kind(&resource_type) {
+        Some(kind) => Subject::PrincipalReview {
+            principal: PrincipalRef {
+                kind,
+                name: iam_name(
+                    text(d, "/configurationItemSummary/resourceName", ITEM_CHANGE)?,
+                    "detail.configurationItemSummary.resourceName",
+                )?,
+            },
+        },
+        None => Subject::ManagedPolicyChanged {
+            policy_arn: policy_arn(envelope, "/configurationItemSummary/ARN")?,
+            document: None,
+        },
+    };
+    Ok((subject, resource_type))
+}
+
 fn item_change(envelope: &Envelope) -> Result<(Subject, String), InputError> {
     let d = &envelope.detail;
     let item = d.get("configurationItem").ok_or_else(|| InputError::MissingField {
@@ -200,21 +275,8 @@ fn item_change(envelope: &Envelope) -> Result<(Subject, String), InputError> {
     })?;
     let resource_type = text(d, "/configurationItem/resourceType", ITEM_CHANGE)?.to_string();
     let status = text(d, "/configurationItem/configurationItemStatus", ITEM_CHANGE)?;
-    if !IAM_TYPES.contains(&resource_type.as_str()) {
-        return Ok((
-            Subject::Unhandled {
-                reason: format!("configuration items of {resource_type} are not evaluated"),
-            },
-            resource_type,
-        ));
-    }
-    if status.starts_with("ResourceDeleted") {
-        return Ok((
-            Subject::Unhandled {
-                reason: format!("the {resource_type} was deleted; nothing to evaluate"),
-            },
-            resource_type,
-        ));
+    if let Some(unhandled) = item_scope(&resource_type, status) {
+        return Ok((unhandled, resource_type));
     }
     let config = item
         .get("configuration")
@@ -255,17 +317,7 @@ fn item_change(envelope: &Envelope) -> Result<(Subject, String), InputError> {
             }
         }
         None => {
-            let arn = text(d, "/configurationItem/ARN", ITEM_CHANGE)?.to_string();
-            let prefix = format!("arn:{}:iam::{}:policy/", envelope.partition(), envelope.account);
-            if !arn.starts_with(&prefix) || arn.len() > 2048 || !arn.is_ascii() {
-                return Err(InputError::MissingField {
-                    field: "detail.configurationItem.ARN".into(),
-                    message: format!(
-                        "{arn:?} is not a customer-managed policy of account {}",
-                        envelope.account
-                    ),
-                });
-            }
+            let arn = policy_arn(envelope, "/configurationItem/ARN")?;
             let mut document = None;
             if let Some(versions) = config.get("policyVersionList").and_then(Value::as_array) {
                 for (i, v) in versions.iter().enumerate() {
@@ -381,6 +433,85 @@ mod tests {
         assert!(matches!(
             normalize(&item("%7B%22Version"), &map()),
             Err(InputError::PolicyDocument { .. })
+        ));
+    }
+
+    fn oversized(summary: Value) -> Envelope {
+        Envelope::from_value(json!({"version":"0","id":"c-3","detail-type":ITEM_CHANGE,"source":SOURCE,
+            "account":"123456789012","time":"2026-11-20T10:00:00Z","region":"us-east-1","resources":[],
+            "detail":{"messageType":OVERSIZED,"recordVersion":"1.0",
+              "configurationItemSummary":summary,
+              "s3DeliverySummary":{"s3BucketLocation":"config-bucket/AWSLogs/oversized.json","errorCode":null,"errorMessage":null}}}))
+        .unwrap()
+    }
+
+    /// An oversized item carries a summary only: principals and policies are judged on their live
+    /// state; other types and deleted resources are not evaluated; a policy of another account
+    /// is refused as for a full item.
+    #[test]
+    fn oversized_items_are_judged_on_the_live_state() {
+        let summary = |rtype: &str, name: &str, arn: &str, status: &str| {
+            json!({"changeType":"UPDATE","configurationItemVersion":"1.3","awsAccountId":"123456789012",
+                   "configurationItemStatus":status,"resourceType":rtype,"resourceId":"AIDAEXAMPLE",
+                   "resourceName":name,"ARN":arn,"awsRegion":"us-east-1"})
+        };
+        let f = normalize(
+            &oversized(summary(
+                "AWS::IAM::Role",
+                "app",
+                "arn:aws:iam::123456789012:role/app",
+                "OK",
+            )),
+            &map(),
+        )
+        .unwrap();
+        assert!(
+            matches!(&f.subject, Subject::PrincipalReview { principal } if principal.name == "app" && principal.kind == PrincipalKind::Role),
+            "{:?}",
+            f.subject
+        );
+        let f = normalize(
+            &oversized(summary(
+                "AWS::IAM::Policy",
+                "TeamAdmin",
+                "arn:aws:iam::123456789012:policy/TeamAdmin",
+                "OK",
+            )),
+            &map(),
+        )
+        .unwrap();
+        assert!(
+            matches!(&f.subject, Subject::ManagedPolicyChanged { document: None, policy_arn } if policy_arn.ends_with("/TeamAdmin")),
+            "{:?}",
+            f.subject
+        );
+        for (rtype, status) in [("AWS::S3::Bucket", "OK"), ("AWS::IAM::User", "ResourceDeleted")] {
+            let f = normalize(
+                &oversized(summary(rtype, "x", "arn:aws:iam::123456789012:user/x", status)),
+                &map(),
+            )
+            .unwrap();
+            assert!(
+                matches!(f.subject, Subject::Unhandled { .. }),
+                "{rtype}: {:?}",
+                f.subject
+            );
+        }
+        assert!(normalize(
+            &oversized(summary(
+                "AWS::IAM::Policy",
+                "p",
+                "arn:aws:iam::210987654321:policy/p",
+                "OK"
+            )),
+            &map()
+        )
+        .is_err());
+        let mut no_name = summary("AWS::IAM::User", "", "arn:aws:iam::123456789012:user/x", "OK");
+        no_name["resourceName"] = Value::Null;
+        assert!(matches!(
+            normalize(&oversized(no_name), &map()),
+            Err(InputError::MissingField { .. })
         ));
     }
 }

@@ -151,6 +151,24 @@ async fn role_configuration_item_is_judged_on_its_live_policies() {
     assert_eq!(sids(&doc), vec!["ReadRawData", "WriteCurated"]);
 }
 
+/// AWS Config sends an item too large for EventBridge as an
+/// `OversizedConfigurationItemChangeNotification` (a summary; the item itself is in S3): the role
+/// it names is judged on its live policies, read from IAM, and fixed as for a full item.
+#[tokio::test]
+async fn an_oversized_configuration_item_is_judged_on_the_live_role() {
+    let env = Env::seeded().await;
+    let (report, writes) = env
+        .replay("config/item-change-oversized-role.json", Mode::Remediate)
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(writes, record_fix_update(&["iam:PutRolePolicy"]));
+    let doc = env
+        .inspect
+        .inline_document("role", "data-pipeline", "pipeline-access")
+        .await;
+    assert_eq!(sids(&doc), vec!["ReadRawData", "WriteCurated"]);
+}
+
 #[tokio::test]
 async fn policy_configuration_item_that_is_all_admin_is_left_for_a_person() {
     let env = Env::seeded().await;

@@ -394,7 +394,7 @@ fn failures_page_someone_and_each_event_is_handled_once() {
             }
         }
     }
-    assert_eq!(central_rules, 11);
+    assert_eq!(central_rules, 12);
     let outcomes = alarm_text("Count");
     for outcome in ["failed", "deferred", "annotation-failed"] {
         assert!(
@@ -432,7 +432,7 @@ fn failures_page_someone_and_each_event_is_handled_once() {
             );
         }
     }
-    assert_eq!(forwarding, 11);
+    assert_eq!(forwarding, 12);
     assert_eq!(
         m["Resources"]["RemediationRole"]["Condition"], "NeedsRemediationRole",
         "no remediation role in the central account, one per member account (us-east-1)"

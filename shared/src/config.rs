@@ -27,8 +27,21 @@
 //! | `MEMBER_ROLE_NAME` | role assumed in member accounts for their events | unset: single account |
 //! | `MEMBER_ROLE_EXTERNAL_ID` | ExternalId for that role | unset |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
+//! | `SETTINGS_PARAMETER_PATH` | an SSM parameter path such as `/compliance-responder/settings`: the list settings that grow with the organization are also read from parameters under it at start-up (see [`PARAMETER_SETTINGS`]) | unset: environment only |
 //!
 //! An invalid value is a start-up error: the function refuses to run rather than guess.
+//!
+//! ## Settings in SSM parameters
+//!
+//! Lambda's environment holds 4 KB in all, which a list of an organization's accounts or
+//! break-glass roles outgrows. The list settings of [`PARAMETER_SETTINGS`] can therefore also be
+//! kept in SSM Parameter Store under `SETTINGS_PARAMETER_PATH`: a parameter named
+//! `<path>/<SETTING>` or `<path>/<SETTING>/<part>` (String, StringList or SecureString; parts let
+//! a list grow past one parameter's 4 KB, or 8 KB for the advanced tier) adds its comma- or
+//! newline-separated entries to the environment variable's. They are read once, at start-up
+//! (`GetParametersByPath`, recursive, every page): a parameter under the path that names no such
+//! setting (a typo such as `ALLOWED_ACOUNTS` would otherwise allow every account), or a path that
+//! cannot be read, stops the function from starting.
 
 use serde::Serialize;
 
@@ -272,6 +285,63 @@ fn number<T: std::str::FromStr + PartialOrd>(
     }
 }
 
+/// The settings that may also come from SSM parameters under `SETTINGS_PARAMETER_PATH`.
+pub const PARAMETER_SETTINGS: &[&str] = &[
+    "ALLOWED_ACCOUNTS",
+    "PROTECTED_PRINCIPALS",
+    "EXEMPT_ARNS",
+    "RESPONDER_ROLE_ARNS",
+];
+
+/// The entries SSM parameters under `path` add to each of [`PARAMETER_SETTINGS`]: `parameters`
+/// are (name, value) pairs as `GetParametersByPath` returns them. The parts of one setting are
+/// joined in name order. A parameter that names no such setting is an error.
+pub fn parameter_settings(
+    path: &str,
+    parameters: &[(String, String)],
+) -> Result<std::collections::BTreeMap<&'static str, String>, ConfigError> {
+    let prefix = format!("{}/", path.trim_end_matches('/'));
+    let mut sorted: Vec<&(String, String)> = parameters.iter().collect();
+    sorted.sort();
+    let mut out: std::collections::BTreeMap<&'static str, String> = std::collections::BTreeMap::new();
+    for (name, value) in sorted {
+        let setting = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|s| PARAMETER_SETTINGS.iter().find(|known| **known == s))
+            .ok_or_else(|| {
+                invalid(
+                    "SETTINGS_PARAMETER_PATH",
+                    name,
+                    "parameters named <path>/<SETTING> or <path>/<SETTING>/<part>, SETTING one of ALLOWED_ACCOUNTS, PROTECTED_PRINCIPALS, EXEMPT_ARNS, RESPONDER_ROLE_ARNS",
+                )
+            })?;
+        let entry = out.entry(setting).or_default();
+        if !entry.is_empty() {
+            entry.push(',');
+        }
+        entry.push_str(value);
+    }
+    Ok(out)
+}
+
+/// Checks a `SETTINGS_PARAMETER_PATH` value: an absolute SSM path.
+pub fn check_parameter_path(path: &str) -> Result<(), ConfigError> {
+    let ok = path.starts_with('/')
+        && path.len() > 1
+        && path.len() <= 1011
+        && path.chars().all(|c| c.is_ascii_alphanumeric() || "/_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "SETTINGS_PARAMETER_PATH",
+            path,
+            "an SSM parameter path such as /compliance-responder/settings",
+        ))
+    }
+}
+
 fn invalid(variable: &'static str, value: &str, expected: &'static str) -> ConfigError {
     ConfigError::Invalid {
         variable,
@@ -369,6 +439,25 @@ impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, with the entries of SSM parameters read under
+    /// `SETTINGS_PARAMETER_PATH` (`parameters`, see [`parameter_settings`]) added to the list
+    /// settings they name.
+    pub fn from_lookup_and_parameters(
+        get: impl Fn(&str) -> Option<String>,
+        path: &str,
+        parameters: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        check_parameter_path(path)?;
+        let extra = parameter_settings(path, parameters)?;
+        Self::from_lookup(|k| {
+            let own = get(k).filter(|v| !v.trim().is_empty());
+            match (own, extra.get(k)) {
+                (Some(a), Some(b)) => Some(format!("{a},{b}")),
+                (a, b) => a.or_else(|| b.cloned()),
+            }
+        })
     }
 
     /// Reads settings through `get`, so tests need not touch the process environment.
@@ -559,6 +648,61 @@ mod tests {
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// List settings grow past Lambda's 4 KB environment in SSM parameters: parts are joined in
+    /// name order and added to the environment's entries; a name that is no setting (a typo that
+    /// would silently allow every account) stops the start.
+    #[test]
+    fn list_settings_are_extended_from_ssm_parameters() {
+        let path = "/cr/settings";
+        let env = |k: &str| (k == "PROTECTED_PRINCIPALS").then(|| "arn:aws:iam::*:role/break-glass".to_string());
+        let c = Config::from_lookup_and_parameters(
+            env,
+            path,
+            &params(&[
+                ("/cr/settings/ALLOWED_ACCOUNTS/2", "333333333333"),
+                ("/cr/settings/ALLOWED_ACCOUNTS/1", "111111111111,222222222222"),
+                ("/cr/settings/PROTECTED_PRINCIPALS", "arn:aws:iam::*:role/ops-admin"),
+                (
+                    "/cr/settings/EXEMPT_ARNS",
+                    "arn:aws:iam::*:user/legacy-*\narn:aws:s3:::archive",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.allowed_accounts, ["111111111111", "222222222222", "333333333333"]);
+        assert_eq!(
+            c.guards.protected,
+            ["arn:aws:iam::*:role/break-glass", "arn:aws:iam::*:role/ops-admin"]
+        );
+        assert_eq!(c.guards.exempt_arns.len(), 2);
+        for bad in [
+            "/cr/settings/ALLOWED_ACOUNTS",
+            "/cr/settings/MODE",
+            "/other/ALLOWED_ACCOUNTS",
+        ] {
+            let err =
+                Config::from_lookup_and_parameters(|_| None, path, &params(&[(bad, "111111111111")])).unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+        // Entries from parameters are checked like the environment's.
+        assert!(Config::from_lookup_and_parameters(
+            |_| None,
+            path,
+            &params(&[("/cr/settings/ALLOWED_ACCOUNTS", "12345")])
+        )
+        .is_err());
+        for bad_path in ["cr/settings", "/", "/cr settings"] {
+            assert!(
+                Config::from_lookup_and_parameters(|_| None, bad_path, &[]).is_err(),
+                "{bad_path}"
+            );
+        }
     }
 
     #[test]

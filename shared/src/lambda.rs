@@ -29,10 +29,33 @@ pub async fn handle(function: &str, responder: &Responder, event: LambdaEvent<Va
     Ok(serde_json::to_value(&report)?)
 }
 
-/// Runs the function `name`, accepting events of `sources`, until the runtime stops it.
-pub async fn run(name: &'static str, sources: &[SourceKind]) -> Result<(), Error> {
+/// The function's settings: the environment's, plus the SSM parameters under
+/// `SETTINGS_PARAMETER_PATH` when it is set (read here, at init: an unreadable path or a bad
+/// parameter fails the init phase, and Lambda retries the init on the next event). Returns the
+/// SDK configuration when it had to be loaded for that read, so it is not loaded twice.
+pub async fn load_config() -> Result<(Config, Option<aws_config::SdkConfig>), Error> {
     let config = Config::from_env()?;
     logging::init(&config.log_level);
+    let Some(path) = std::env::var("SETTINGS_PARAMETER_PATH")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+    else {
+        return Ok((config, None));
+    };
+    crate::config::check_parameter_path(&path)?;
+    let sdk = sdk_loader(&config).load().await;
+    let parameters = crate::adapters::read_settings(&sdk, &path).await.map_err(|e| {
+        tracing::error!(error = %e, path, "cannot read the settings parameters");
+        Error::from(format!("reading the settings under {path}: {e}"))
+    })?;
+    let config = Config::from_lookup_and_parameters(|k| std::env::var(k).ok(), &path, &parameters)?;
+    tracing::info!(path, parameters = parameters.len(), "settings read from SSM parameters");
+    Ok((config, Some(sdk)))
+}
+
+/// Runs the function `name`, accepting events of `sources`, until the runtime stops it.
+pub async fn run(name: &'static str, sources: &[SourceKind]) -> Result<(), Error> {
+    let (config, sdk) = load_config().await?;
     tracing::info!(function = name, mode = %config.mode, "starting");
     let sources = sources.to_vec();
     // Off the runtime's thread: loading the configuration builds the first HTTPS connector (and
@@ -41,7 +64,10 @@ pub async fn run(name: &'static str, sources: &[SourceKind]) -> Result<(), Error
     let runtime = tokio::runtime::Handle::current();
     let building = tokio::task::spawn_blocking(move || {
         // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, so the same build runs against moto.
-        let sdk = runtime.block_on(sdk_loader(&config).load());
+        let sdk = match sdk {
+            Some(sdk) => sdk,
+            None => runtime.block_on(sdk_loader(&config).load()),
+        };
         Responder::from_sdk_config(config, &sources, &sdk)
     });
     let building = tokio::sync::Mutex::new(Some(building));

@@ -113,6 +113,30 @@ impl SwitchPort for AwsSsm {
     }
 }
 
+/// Every SSM parameter under `path` (recursive, decrypted, every page) as (name, value): the
+/// settings kept in Parameter Store (`SETTINGS_PARAMETER_PATH`, see [`crate::config`]). Read once
+/// at start-up; an error stops the function from starting.
+pub async fn read_settings(sdk: &aws_config::SdkConfig, path: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let client = aws_sdk_ssm::Client::new(sdk);
+    let mut out = Vec::new();
+    let mut pages = client
+        .get_parameters_by_path()
+        .path(path)
+        .recursive(true)
+        .with_decryption(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ssm", "GetParametersByPath", path, &e))?;
+        for p in page.parameters.unwrap_or_default() {
+            if let Some(name) = p.name {
+                out.push((name, p.value.unwrap_or_default()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Security Hub workflow status set on another product's finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -103,12 +103,33 @@ fn invoke(env: &Env, port: u16, function: &str, sample: &str) -> Value {
 async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_moto() {
     let env = Env::seeded().await;
     let port = free_port();
-    // moto has no BatchUpdateFindings: the GuardDuty note is switched off here (the GuardDuty
-    // replay tests cover it with aws-smithy-mocks).
+    // The allow-list comes from SSM parameters read at init (SETTINGS_PARAMETER_PATH): the
+    // functions start, and act on this account, only if they read it.
+    let path = format!("/cr-{}/settings", env.account_id());
+    let ssm = aws_sdk_ssm::Client::new(&env.direct);
+    for (name, value) in [("1", env.account_id()), ("2", "210987654321")] {
+        ssm.put_parameter()
+            .name(format!("{path}/ALLOWED_ACCOUNTS/{name}"))
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+    // GuardDuty's own finding, as its integration would have imported it into Security Hub: the
+    // proxy answers BatchUpdateFindings (moto has none) for the finding's own account.
+    let gd: Value = serde_json::from_slice(&env.event("guardduty/iam-user-credential-access.json")).unwrap();
+    let gd_arn = gd["detail"]["arn"].as_str().unwrap().to_string();
+    env.proxy.seed_finding(
+        "arn:aws:securityhub:us-east-1::product/aws/guardduty",
+        &gd_arn,
+        env.account_id(),
+        "us-east-1",
+    );
     let mut vars: Vec<(String, String)> = [
         ("MODE", "remediate"),
         ("LOG_LEVEL", "info"),
-        ("ANNOTATE_SOURCE_FINDINGS", "false"),
+        ("SETTINGS_PARAMETER_PATH", path.as_str()),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -186,6 +207,13 @@ async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_mot
     assert_eq!(report["actions"][0]["api_call"], "iam:UpdateAccessKey");
     let key = env.ids.real("AKIAEXAMPLEERIN00001").to_string();
     assert_eq!(env.inspect.access_keys("erin").await[&key], "Inactive");
+    assert_eq!(report["source_finding"]["result"], "updated", "{report:#}");
+    let notes = env.proxy.finding_updates();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        (notes[0].id.as_str(), notes[0].workflow.as_deref()),
+        (gd_arn.as_str(), Some("RESOLVED"))
+    );
 
     let report = invoke(
         &env,

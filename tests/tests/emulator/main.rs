@@ -16,6 +16,7 @@ mod indirect_grants;
 mod regions;
 mod responder_undo;
 mod safety_replay;
+mod settings;
 mod shared_policies;
 mod tagging_replay;
 mod template;

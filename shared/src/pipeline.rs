@@ -100,7 +100,7 @@ impl Responder {
         Self::new(
             config,
             sources,
-            Arc::new(crate::adapters::iam::AwsIam::new(iam)),
+            Arc::new(crate::adapters::iam::AwsIam::new(iam).with_config_service(aws_sdk_config::Client::new(sdk))),
             Arc::new(crate::adapters::tags::AwsTags::from_sdk_config(sdk)),
             Arc::new(crate::adapters::securityhub::AwsSecurityHub::new(hub)),
         )

@@ -306,6 +306,35 @@ impl Contract {
     }
 }
 
+/// moto's AWS Config answers (`BatchGetResourceConfig`, `GetResourceConfigHistory`) write
+/// timestamps as `"2026-12-06 16:42:36.722797"`; AWS Config's JSON protocol (awsJson1_1) sends
+/// epoch seconds, and the SDK refuses anything else. The proxy rewrites them as AWS sends them.
+/// `None` when nothing needed rewriting.
+pub fn config_timestamps(body: &[u8]) -> Option<Vec<u8>> {
+    fn fix(v: &mut Value) -> bool {
+        match v {
+            Value::Object(map) => {
+                let mut changed = false;
+                for (k, x) in map.iter_mut() {
+                    if let (true, Some(s)) = (k.ends_with("Time"), x.as_str()) {
+                        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
+                            *x = json!(t.and_utc().timestamp_millis() as f64 / 1000.0);
+                            changed = true;
+                            continue;
+                        }
+                    }
+                    changed |= fix(x);
+                }
+                changed
+            }
+            Value::Array(items) => items.iter_mut().fold(false, |c, x| fix(x) | c),
+            _ => false,
+        }
+    }
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    fix(&mut v).then(|| serde_json::to_vec(&v).unwrap_or_default())
+}
+
 /// The answer moto gave to a rewritten request, with the findings the contract refused added.
 pub fn merge_failed(answer: &[u8], failed: &[Value]) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(answer).unwrap_or_else(|_| json!({}));
@@ -463,6 +492,17 @@ mod tests {
             Decision::Answer { status: 400, .. }
         ));
         assert!(c.updates.is_empty());
+    }
+
+    #[test]
+    fn config_timestamps_are_sent_as_epoch_seconds() {
+        let body = br#"{"baseConfigurationItems":[{"configurationItemCaptureTime":"2026-12-06 16:42:36.5","resourceName":"x"}]}"#;
+        let fixed: Value = serde_json::from_slice(&config_timestamps(body).unwrap()).unwrap();
+        let t = fixed["baseConfigurationItems"][0]["configurationItemCaptureTime"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(t, 1_796_575_356.5);
+        assert_eq!(config_timestamps(br#"{"a":1}"#), None);
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl ApiCall {
 
     /// True for calls that change state.
     pub fn is_write(&self) -> bool {
-        let read = ["Get", "List", "Describe", "GET ", "HEAD "]
+        let read = ["Get", "List", "Describe", "BatchGet", "GET ", "HEAD "]
             .iter()
             .any(|p| self.operation.starts_with(p));
         !read

@@ -11,7 +11,9 @@
 //!   only for the caller's own account and region, at most 100 findings per request and 240 KB
 //!   per finding, stale `UpdatedAt` ignored; and `BatchUpdateFindings`, which moto lacks, answered
 //!   by the proxy under AWS's rules (a finding's own account or its administrator, in the
-//!   finding's region). Every emulator test goes through it.
+//!   finding's region). Every emulator test goes through it;
+//! - **speak AWS's wire format where moto does not**: AWS Config timestamps, which moto writes as
+//!   text and the SDK (rightly) refuses, are sent as epoch seconds.
 //!
 //! It runs on a thread of its own (with its own single-threaded runtime), so a test that blocks
 //! its thread (waiting for a child process) never stalls it. Everything not faulted is forwarded
@@ -343,6 +345,12 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
     if !failed.is_empty() {
         let (head, body) = split_message(&response);
         response = with_body(head, &contract::merge_failed(body, &failed));
+    }
+    if matches!(&scope, Some((_, _, service)) if service == "config") {
+        let (head, body) = split_message(&response);
+        if let Some(fixed) = contract::config_timestamps(body) {
+            response = with_body(head, &fixed);
+        }
     }
     if matches!(&scope, Some((_, _, service)) if service == "sts") && text.contains("Action=AssumeRole&") {
         let (_, body) = split_message(&request);

@@ -18,14 +18,15 @@
 use super::iam::AwsIam;
 use super::securityhub::AwsSecurityHub;
 use super::tags::AwsTags;
-use super::{FindingsPort, IamPort, Ports};
+use super::{FindingsPort, Ports};
 use crate::error::AwsError;
 use aws_sdk_sts::config::SharedCredentialsProvider;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// A member account's assumed-role credentials and its IAM port (IAM is global).
-type MemberAccess = (SharedCredentialsProvider, Arc<dyn IamPort>);
+/// A member account's credentials and IAM client (IAM is global: one client for its regions).
+type MemberAccess = (SharedCredentialsProvider, aws_sdk_iam::Client);
 
 /// Builds and keeps the ports of every (account, region) events come from.
 pub struct Directory {
@@ -121,14 +122,17 @@ impl Directory {
                 .region(region_config)
                 .build();
             Ports {
-                iam,
+                // IAM's client is the account's; AWS Config (to resolve ids) is the region's.
+                iam: Arc::new(AwsIam::new(iam).with_config_service(aws_sdk_config::Client::new(&sdk))),
                 tags: Arc::new(AwsTags::from_sdk_config(&sdk)),
                 findings: hub(&sdk),
             }
         } else {
             let sdk = self.base.to_builder().region(region_config).build();
             Ports {
-                iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk))),
+                iam: Arc::new(
+                    AwsIam::new(aws_sdk_iam::Client::new(&sdk)).with_config_service(aws_sdk_config::Client::new(&sdk)),
+                ),
                 tags: Arc::new(AwsTags::from_sdk_config(&sdk)),
                 findings: hub(&sdk),
             }
@@ -155,7 +159,7 @@ impl Directory {
         }
         let credentials = SharedCredentialsProvider::new(provider.build().await);
         let sdk = self.base.to_builder().credentials_provider(credentials.clone()).build();
-        let iam: Arc<dyn IamPort> = Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk)));
+        let iam = aws_sdk_iam::Client::new(&sdk);
         tracing::info!(%account, %role_arn, "member account credentials");
         if let Ok(mut c) = self.accounts.lock() {
             c.insert(account.to_string(), (credentials.clone(), iam.clone()));

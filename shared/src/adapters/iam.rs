@@ -15,12 +15,66 @@ use aws_sdk_iam::Client;
 #[derive(Clone, Debug)]
 pub struct AwsIam {
     client: Client,
+    /// AWS Config of the event's region, asked first to resolve a Config resource id.
+    config: Option<aws_sdk_config::Client>,
 }
 
 impl AwsIam {
     pub fn new(client: Client) -> Self {
-        AwsIam { client }
+        AwsIam { client, config: None }
     }
+
+    /// Resolves Config resource ids with AWS Config (`BatchGetResourceConfig`: one call) before
+    /// scanning IAM's lists (one call per 100 users, roles or policies).
+    pub fn with_config_service(mut self, config: aws_sdk_config::Client) -> Self {
+        self.config = Some(config);
+        self
+    }
+}
+
+/// What AWS Config says about an IAM resource id: its name (a policy: its ARN), `Some(None)` when
+/// Config recorded its deletion (IAM ids are never reused), `None` when Config cannot tell.
+async fn from_config(
+    client: &aws_sdk_config::Client,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<Option<String>>, AwsError> {
+    use aws_sdk_config::types::{ConfigurationItemStatus as S, ResourceKey, ResourceType};
+    let key = ResourceKey::builder()
+        .resource_type(ResourceType::from(resource_type))
+        .resource_id(id)
+        .build()
+        .map_err(|e| AwsError {
+            service: "config",
+            operation: "BatchGetResourceConfig",
+            resource: id.to_string(),
+            code: "InvalidInput".into(),
+            message: e.to_string(),
+            retryable: false,
+        })?;
+    let out = client
+        .batch_get_resource_config()
+        .resource_keys(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("config", "BatchGetResourceConfig", id, &e))?;
+    let Some(item) = out.base_configuration_items.unwrap_or_default().into_iter().find(|i| {
+        i.resource_id.as_deref() == Some(id) && i.resource_type.as_ref().map(|t| t.as_str()) == Some(resource_type)
+    }) else {
+        return Ok(None);
+    };
+    match item.configuration_item_status {
+        Some(S::ResourceDeleted | S::ResourceDeletedNotRecorded) => return Ok(Some(None)),
+        Some(S::Ok | S::ResourceDiscovered) => {}
+        _ => return Ok(None),
+    }
+    let answer = if resource_type == "AWS::IAM::Policy" {
+        item.arn
+            .filter(|a| a.starts_with("arn:") && a.contains(":iam::") && a.contains(":policy/"))
+    } else {
+        item.resource_name.filter(|n| !n.is_empty())
+    };
+    Ok(answer.map(Some))
 }
 
 /// `v12` → 12, for ordering versions created in the same second.
@@ -521,6 +575,17 @@ impl IamPort for AwsIam {
     }
 
     async fn find_by_id(&self, resource_type: &str, id: &str) -> Result<Option<String>, AwsError> {
+        if let Some(config) = &self.config {
+            // Config only saves a scan: when it cannot tell (not recorded, no recorder, no
+            // permission), IAM's lists are scanned as before.
+            match from_config(config, resource_type, id).await {
+                Ok(Some(answer)) => return Ok(answer),
+                Ok(None) => tracing::debug!(resource_type, id, "AWS Config does not know the id; scanning IAM"),
+                Err(e) => {
+                    tracing::info!(error = %e, resource_type, id, "AWS Config could not resolve the id; scanning IAM")
+                }
+            }
+        }
         let c = &self.client;
         match resource_type {
             "AWS::IAM::User" => {

@@ -151,6 +151,52 @@ async fn role_configuration_item_is_judged_on_its_live_policies() {
     assert_eq!(sids(&doc), vec!["ReadRawData", "WriteCurated"]);
 }
 
+/// Config names IAM resources by id. AWS Config itself resolves the id in one call
+/// (`BatchGetResourceConfig`) instead of a scan of IAM's lists (one call per 100 policies, users
+/// or roles); where Config cannot tell (moto's Config records no IAM users, as an account that
+/// does not record them), the scan follows, and a failing Config never fails the event.
+#[tokio::test]
+async fn config_ids_are_resolved_by_aws_config_before_any_iam_scan() {
+    let env = Env::seeded().await;
+    let responder = integration_tests::responder_with_env(&env.sdk, &[("MODE", "dry-run")]);
+    let ops = |env: &Env| -> Vec<String> { env.recorded_calls().iter().map(|c| c.operation.clone()).collect() };
+
+    env.start_recording();
+    let report = responder
+        .handle_bytes(&env.event("config/compliance-admin-access-policy.json"))
+        .await;
+    assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
+    let calls = ops(&env);
+    assert!(calls.contains(&"BatchGetResourceConfig".to_string()), "{calls:?}");
+    assert!(!calls.contains(&"ListPolicies".to_string()), "no scan: {calls:?}");
+
+    env.start_recording();
+    let report = responder
+        .handle_bytes(&env.event("config/compliance-user-with-direct-policies.json"))
+        .await;
+    assert!(report.errors.is_empty(), "{report:#?}");
+    let calls = ops(&env);
+    let config = calls.iter().position(|c| c == "BatchGetResourceConfig");
+    let scan = calls.iter().position(|c| c == "ListUsers");
+    assert!(
+        config.is_some() && scan > config,
+        "Config first, then the scan: {calls:?}"
+    );
+
+    // Config refusing (no permission, no recorder) costs the scan, never the event.
+    env.proxy.inject(
+        "BatchGetResourceConfig",
+        integration_tests::proxy::Fault::ServerError,
+        None,
+    );
+    env.start_recording();
+    let report = responder
+        .handle_bytes(&env.event("config/compliance-admin-access-policy.json"))
+        .await;
+    assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
+    assert!(ops(&env).contains(&"ListPolicies".to_string()));
+}
+
 /// AWS Config sends an item too large for EventBridge as an
 /// `OversizedConfigurationItemChangeNotification` (a summary; the item itself is in S3): the role
 /// it names is judged on its live policies, read from IAM, and fixed as for a full item.

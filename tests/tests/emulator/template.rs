@@ -256,34 +256,91 @@ fn template_json(file: &str) -> Value {
 /// Resolves the intrinsic functions a policy uses into plain values (`Fn::Sub` with example
 /// values, the first branch of `Fn::If`, `Ref` to a placeholder); drops `AWS::NoValue`.
 fn resolve(v: &Value) -> Option<Value> {
+    resolve_with(v, &serde_json::Map::new())
+}
+
+/// [`resolve`] with parameter values: `Ref` and `${Name}` take them from `params` (a
+/// `CommaDelimitedList` as an array), else a placeholder; `Fn::Sub`'s own variables, `Fn::Join`
+/// and `Fn::Split` are evaluated; the pseudo parameters are `aws`, `123456789012`, `us-east-1`
+/// and the stack name `compliance-responder`.
+fn resolve_with(v: &Value, params: &serde_json::Map<String, Value>) -> Option<Value> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    };
     match v {
         Value::Object(m) if m.len() == 1 && m.contains_key("Fn::Sub") => {
-            let template = match &m["Fn::Sub"] {
-                Value::Array(a) => a[0].as_str().unwrap_or_default().to_string(),
-                other => other.as_str().unwrap_or_default().to_string(),
+            let (template, mut vars) = match &m["Fn::Sub"] {
+                Value::Array(a) => (
+                    a[0].as_str().unwrap_or_default().to_string(),
+                    a.get(1)
+                        .and_then(Value::as_object)
+                        .map(|o| {
+                            o.iter()
+                                .filter_map(|(k, v)| resolve_with(v, params).map(|v| (k.clone(), text(&v))))
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default(),
+                ),
+                other => (other.as_str().unwrap_or_default().to_string(), Vec::new()),
             };
-            let mut out = template
-                .replace("${AWS::Partition}", "aws")
-                .replace("${AWS::AccountId}", "123456789012")
-                .replace("${AWS::Region}", "us-east-1");
-            while let (Some(a), Some(b)) = (out.find("${"), out.find('}')) {
-                if b < a {
+            vars.extend([
+                ("AWS::Partition".to_string(), "aws".to_string()),
+                ("AWS::AccountId".to_string(), "123456789012".to_string()),
+                ("AWS::Region".to_string(), "us-east-1".to_string()),
+                ("AWS::StackName".to_string(), "compliance-responder".to_string()),
+            ]);
+            let mut out = String::new();
+            let mut rest = template.as_str();
+            while let Some(a) = rest.find("${") {
+                let Some(b) = rest[a..].find('}').map(|b| a + b) else {
                     break;
-                }
-                out.replace_range(a..=b, "example");
+                };
+                out.push_str(&rest[..a]);
+                let name = &rest[a + 2..b];
+                let value = vars
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| params.get(name).map(text))
+                    .unwrap_or_else(|| "example".into());
+                out.push_str(&value);
+                rest = &rest[b + 1..];
             }
+            out.push_str(rest);
             Some(Value::from(out))
         }
-        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::If") => resolve(&m["Fn::If"][1]),
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::Join") => {
+            let delimiter = m["Fn::Join"][0].as_str().unwrap_or_default().to_string();
+            let list = resolve_with(&m["Fn::Join"][1], params)?;
+            let items: Vec<String> = match list {
+                Value::Array(a) => a.iter().map(text).collect(),
+                other => vec![text(&other)],
+            };
+            Some(Value::from(items.join(&delimiter)))
+        }
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::Split") => {
+            let delimiter = m["Fn::Split"][0].as_str().unwrap_or(",").to_string();
+            let whole = text(&resolve_with(&m["Fn::Split"][1], params)?);
+            Some(Value::Array(whole.split(delimiter.as_str()).map(Value::from).collect()))
+        }
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::If") => resolve_with(&m["Fn::If"][1], params),
         Value::Object(m) if m.len() == 1 && m.contains_key("Ref") => {
-            (m["Ref"] != "AWS::NoValue").then(|| Value::from(format!("example-{}", m["Ref"].as_str().unwrap_or(""))))
+            let name = m["Ref"].as_str().unwrap_or("");
+            (name != "AWS::NoValue").then(|| {
+                params
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| Value::from(format!("example-{name}")))
+            })
         }
         Value::Object(m) => Some(Value::Object(
             m.iter()
-                .filter_map(|(k, v)| resolve(v).map(|v| (k.clone(), v)))
+                .filter_map(|(k, v)| resolve_with(v, params).map(|v| (k.clone(), v)))
                 .collect(),
         )),
-        Value::Array(a) => Some(Value::Array(a.iter().filter_map(resolve).collect())),
+        Value::Array(a) => Some(Value::Array(a.iter().filter_map(|x| resolve_with(x, params)).collect())),
         other => Some(other.clone()),
     }
 }
@@ -437,4 +494,148 @@ fn failures_page_someone_and_each_event_is_handled_once() {
         m["Resources"]["RemediationRole"]["Condition"], "NeedsRemediationRole",
         "no remediation role in the central account, one per member account (us-east-1)"
     );
+}
+
+/// The remediation role and the central functions' roles cannot change a protected principal
+/// whatever the code does (issue 16): evaluated with the project's own engine, every IAM write
+/// they are granted is explicitly denied on the organization's access role (at any path), AWS's
+/// reserved and service-linked roles, Control Tower's and the StackSets' roles, the responder's own
+/// roles, the break-glass names or patterns given as parameters, and any user or role carrying the
+/// exemption tag (`aws:ResourceTag/...` present); and still allowed on an ordinary user and role,
+/// so the denies take nothing the fixes need.
+#[test]
+fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
+    use compliance_responder::grants::{Decision, Grants};
+    use compliance_responder::policy::PolicyDocument;
+    let arn = |rest: &str| format!("arn:aws:iam::123456789012:{rest}");
+    let common = [
+        "role/OrganizationAccountAccessRole",
+        "role/org/OrganizationAccountAccessRole",
+        "role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789abcdef",
+        "role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty",
+        "role/AWSControlTowerExecution",
+        "role/aws-controltower-AuditAdministratorRole",
+        "role/service-role/aws-controltower-ConfigRecorderRole",
+        "role/stacksets-exec-0123456789abcdef0123456789abcdef",
+        "role/AWSCloudFormationStackSetExecutionRole",
+    ];
+    let member = template_json("member-template.yaml");
+    let central = template_json("template.yaml");
+    let member_params: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+        "RoleName": "compliance-responder-remediation",
+        "ProtectedRoleNames": ["break-glass-admin", "ops-root"],
+    }))
+    .unwrap();
+    let central_params: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+        "ProtectedPrincipals": "arn:aws:iam::*:role/break-glass-*,arn:aws:iam::*:user/emergency",
+        "MemberRoleName": "compliance-responder-remediation",
+    }))
+    .unwrap();
+    let mut cases: Vec<(String, Value, Vec<String>)> = vec![(
+        "member RemediationRole".into(),
+        resolve_with(
+            &member["Resources"]["RemediationRole"]["Properties"]["Policies"][0]["PolicyDocument"],
+            &member_params,
+        )
+        .unwrap(),
+        [
+            "role/compliance-responder-remediation",
+            "role/break-glass-admin",
+            "role/team/ops-root",
+        ]
+        .iter()
+        .map(|r| arn(r))
+        .collect(),
+    )];
+    for function in ["CloudTrailResponder", "ConfigResponder", "GuardDutyResponder"] {
+        cases.push((
+            function.into(),
+            resolve_with(
+                &central["Resources"][function]["Properties"]["Policies"][0],
+                &central_params,
+            )
+            .unwrap(),
+            [
+                "role/compliance-responder-CloudTrailResponderRole-AbCdEf123456",
+                "role/break-glass-1",
+                "user/emergency",
+            ]
+            .iter()
+            .map(|r| arn(r))
+            .collect(),
+        ));
+    }
+    for (name, doc, own) in cases {
+        let statements = doc["Statement"].as_array().unwrap().clone();
+        let writes: Vec<String> = statements
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                _ => vec![],
+            })
+            .filter(|a| {
+                let op = a.strip_prefix("iam:").unwrap_or("Get");
+                !op.starts_with("Get") && !op.starts_with("List")
+            })
+            .collect();
+        assert!(!writes.is_empty(), "{name}: no IAM write found");
+        let kind_of = |action: &str| {
+            if action.contains("Role") {
+                Some("role/")
+            } else if action.contains("User") || action == "iam:UpdateAccessKey" {
+                Some("user/")
+            } else {
+                None
+            }
+        };
+        let with = PolicyDocument::parse(&doc.to_string()).unwrap();
+        let g = Grants::of(&with);
+        // The same document without its conditional denies: the exemption tag absent.
+        let mut untagged = doc.clone();
+        untagged["Statement"] = Value::Array(
+            statements
+                .iter()
+                .filter(|s| !(s["Effect"] == "Deny" && s.get("Condition").is_some()))
+                .cloned()
+                .collect(),
+        );
+        let without = PolicyDocument::parse(&untagged.to_string()).unwrap();
+        let plain = Grants::of(&without);
+        let protected: Vec<String> = common.iter().map(|r| arn(r)).chain(own).collect();
+        let mut checked = 0;
+        for action in &writes {
+            let Some(kind) = kind_of(action) else { continue };
+            for target in protected.iter().filter(|t| t.contains(&format!(":{kind}"))) {
+                assert_eq!(
+                    plain.allows(action, target),
+                    Decision::ExplicitDeny,
+                    "{name}: {action} on protected {target}"
+                );
+                checked += 1;
+            }
+            let ordinary = arn(if kind == "role/" { "role/app-team" } else { "user/alice" });
+            assert_eq!(
+                plain.allows(action, &ordinary),
+                Decision::Allowed,
+                "{name}: {action} on ordinary {ordinary}: the denies must not take what a fix needs"
+            );
+            // With the exemption tag on the principal (the conditional Deny applies).
+            assert_eq!(
+                g.allows(action, &ordinary),
+                Decision::ExplicitDeny,
+                "{name}: {action} on an exempt {ordinary}"
+            );
+        }
+        assert!(checked >= 10, "{name}: {checked} protected checks");
+        let exempt = statements
+            .iter()
+            .find(|s| s["Sid"] == "NeverChangeExemptPrincipals")
+            .unwrap_or_else(|| panic!("{name}: no exemption-tag deny"));
+        assert_eq!(
+            exempt["Condition"]["Null"]["aws:ResourceTag/compliance-responder:exempt"], "false",
+            "{name}: the deny applies when the tag is present"
+        );
+    }
 }

@@ -261,7 +261,7 @@ fn resolve(v: &Value) -> Option<Value> {
 
 /// [`resolve`] with parameter values: `Ref` and `${Name}` take them from `params` (a
 /// `CommaDelimitedList` as an array), else a placeholder; `Fn::Sub`'s own variables, `Fn::Join`
-/// and `Fn::Split` are evaluated; the pseudo parameters are `aws`, `123456789012`, `us-east-1`
+/// and `Fn::Split` are evaluated, `Fn::GetAtt` is an example ARN; the pseudo parameters are `aws`, `123456789012`, `us-east-1`
 /// and the stack name `compliance-responder`.
 fn resolve_with(v: &Value, params: &serde_json::Map<String, Value>) -> Option<Value> {
     let text = |v: &Value| match v {
@@ -326,6 +326,10 @@ fn resolve_with(v: &Value, params: &serde_json::Map<String, Value>) -> Option<Va
             Some(Value::Array(whole.split(delimiter.as_str()).map(Value::from).collect()))
         }
         Value::Object(m) if m.len() == 1 && m.contains_key("Fn::If") => resolve_with(&m["Fn::If"][1], params),
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::GetAtt") => Some(Value::from(format!(
+            "arn:aws:example:us-east-1:123456789012:{}",
+            m["Fn::GetAtt"][0].as_str().unwrap_or("example")
+        ))),
         Value::Object(m) if m.len() == 1 && m.contains_key("Ref") => {
             let name = m["Ref"].as_str().unwrap_or("");
             (name != "AWS::NoValue").then(|| {
@@ -551,12 +555,12 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
         cases.push((
             function.into(),
             resolve_with(
-                &central["Resources"][function]["Properties"]["Policies"][0],
+                &central["Resources"][format!("{function}Role")]["Properties"]["Policies"][0]["PolicyDocument"],
                 &central_params,
             )
             .unwrap(),
             [
-                "role/compliance-responder-CloudTrailResponderRole-AbCdEf123456",
+                "role/compliance-responder/compliance-responder-cloudtrail",
                 "role/break-glass-1",
                 "user/emergency",
             ]
@@ -637,5 +641,74 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
             exempt["Condition"]["Null"]["aws:ResourceTag/compliance-responder:exempt"], "false",
             "{name}: the deny applies when the tag is present"
         );
+    }
+}
+
+/// The member role trusts exactly the central functions' roles (issue 16): each function runs
+/// with its own role of a fixed name under `/compliance-responder/`, and the member template's
+/// trust names those ARNs (`ArnEquals` on `aws:PrincipalArn`, no wildcard), inside the
+/// organization, with the ExternalId when set. A role someone creates in the central account
+/// (`compliance-responder-x`) is not trusted.
+#[test]
+fn the_member_role_trusts_exactly_the_central_function_roles() {
+    let central = template_json("template.yaml");
+    let member = template_json("member-template.yaml");
+    let (account, stack) = ("111122223333", "compliance-responder");
+    let mut roles: Vec<String> = Vec::new();
+    for (name, f) in central["Resources"].as_object().unwrap() {
+        if f["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let role_id = f["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: a role of its own (Role: !GetAtt <it>.Arn)"));
+        let role = &central["Resources"][role_id]["Properties"];
+        assert_eq!(role["Path"], "/compliance-responder/", "{role_id}");
+        let role_name = role["RoleName"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .replace("${AWS::StackName}", stack);
+        roles.push(format!("arn:aws:iam::{account}:role/compliance-responder/{role_name}"));
+    }
+    roles.sort();
+    assert_eq!(roles.len(), 4);
+    let statement = &member["Resources"]["RemediationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    let condition = &statement["Condition"];
+    assert!(condition.get("ArnLike").is_none(), "no name pattern: {condition}");
+    let trusted = &condition["ArnEquals"]["aws:PrincipalArn"]["Fn::If"];
+    assert_eq!(trusted[0], "HasCentralRoleArns");
+    assert_eq!(trusted[1], serde_json::json!({"Ref": "CentralRoleArns"}));
+    let mut derived: Vec<String> = trusted[2]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .replace("${AWS::Partition}", "aws")
+                .replace("${CentralAccountId}", account)
+                .replace("${CentralStackName}", stack)
+        })
+        .collect();
+    derived.sort();
+    assert_eq!(
+        derived, roles,
+        "the member role trusts exactly the central functions' roles"
+    );
+    assert!(derived.iter().all(|a| !a.contains('*')));
+    assert_eq!(
+        condition["StringEquals"]["aws:PrincipalOrgID"],
+        serde_json::json!({"Ref": "OrganizationId"})
+    );
+    assert!(condition["StringEquals"]["sts:ExternalId"].is_object());
+    let output = central["Outputs"]["CentralRoleArns"]["Value"].to_string();
+    for f in [
+        "CloudTrailResponderRole",
+        "TaggingResponderRole",
+        "ConfigResponderRole",
+        "GuardDutyResponderRole",
+    ] {
+        assert!(output.contains(f), "CentralRoleArns output lists {f}");
     }
 }

@@ -13,6 +13,7 @@ mod differential;
 mod fault_replay;
 mod guardduty_replay;
 mod indirect_grants;
+mod least_privilege;
 mod regions;
 mod responder_undo;
 mod safety_replay;

@@ -238,7 +238,7 @@ fn member_accounts_forward_exactly_the_handled_events() {
 }
 
 /// A template as JSON, through cfn-lint's CloudFormation YAML reader (short-form tags included).
-fn template_json(file: &str) -> Value {
+pub(crate) fn template_json(file: &str) -> Value {
     let python = repo_root().join(".tools/venv/bin/python");
     assert!(python.exists(), "run `make tools` first (cfn-lint)");
     let out = std::process::Command::new(python)
@@ -263,7 +263,7 @@ fn resolve(v: &Value) -> Option<Value> {
 /// `CommaDelimitedList` as an array), else a placeholder; `Fn::Sub`'s own variables, `Fn::Join`
 /// and `Fn::Split` are evaluated, `Fn::GetAtt` is an example ARN; the pseudo parameters are `aws`, `123456789012`, `us-east-1`
 /// and the stack name `compliance-responder`.
-fn resolve_with(v: &Value, params: &serde_json::Map<String, Value>) -> Option<Value> {
+pub(crate) fn resolve_with(v: &Value, params: &serde_json::Map<String, Value>) -> Option<Value> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),

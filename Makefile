@@ -18,7 +18,7 @@ demo: tools ## Start moto, seed over-permissive IAM, replay events/ and show wha
 lint: tools ## rustfmt, clippy and cfn-lint; warnings are errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cfn-lint template.yaml member-template.yaml
+	cfn-lint template.yaml member-template.yaml scp-template.yaml
 
 test: tools lint ## Everything a change must pass: lint, unit/property/table tests, emulator and cargo-lambda replay tests
 	cargo test --workspace

@@ -712,3 +712,179 @@ fn the_member_role_trusts_exactly_the_central_function_roles() {
         assert!(output.contains(f), "CentralRoleArns output lists {f}");
     }
 }
+
+/// The organization guard (issue 16): the SCP of `scp-template.yaml`, resolved, fits AWS
+/// Organizations' quota for an SCP document (5,120 characters), names only actions the catalogue
+/// knows (a typo in a Deny protects nothing), lists in its exemption-tag deny only actions that
+/// document `aws:TagKeys` (any other would never match), and covers what the responder depends on:
+/// the member and central roles, every forwarding rule (all named `compliance-responder-*`), the
+/// central functions and the passing of their roles. Evaluated with the project's engine
+/// (conditions taken to apply: the caller is not the excepted role); the ordinary stays untouched.
+#[test]
+fn the_organization_guard_scp_holds_what_it_promises() {
+    use compliance_responder::catalogue::Catalogue;
+    use compliance_responder::grants::{Decision, Grants};
+    use compliance_responder::policy::PolicyDocument;
+    let scp = template_json("scp-template.yaml");
+    let params: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+        "CentralAccountId": "111122223333",
+        "CentralStackName": "compliance-responder",
+        "MemberRoleName": "compliance-responder-remediation",
+        "DeployRoleName": "deploy/cicd-deployer",
+        "SecurityTeamRoleName": "security-admin",
+        "ExemptionTag": "compliance-responder:exempt",
+    }))
+    .unwrap();
+    let content = resolve_with(&scp["Resources"]["ResponderGuard"]["Properties"]["Content"], &params).unwrap();
+    let text = content.to_string();
+    assert!(
+        text.len() <= 5120,
+        "an SCP holds at most 5,120 characters: {}",
+        text.len()
+    );
+    let doc = PolicyDocument::parse(&text).unwrap();
+    let g = Grants::of(&doc);
+    assert!(g.unknown_deny_actions().is_empty(), "{:?}", g.unknown_deny_actions());
+    let denied = |action: &str, resource: &str| {
+        assert_eq!(
+            g.allows(action, resource),
+            Decision::ExplicitDeny,
+            "{action} on {resource}"
+        );
+    };
+    let untouched = |action: &str, resource: &str| {
+        assert_eq!(
+            g.allows(action, resource),
+            Decision::ImplicitDeny,
+            "{action} on {resource}"
+        );
+    };
+    denied(
+        "iam:PutRolePolicy",
+        "arn:aws:iam::222233334444:role/compliance-responder-remediation",
+    );
+    denied(
+        "iam:UpdateAssumeRolePolicy",
+        "arn:aws:iam::222233334444:role/compliance-responder-remediation",
+    );
+    denied(
+        "iam:DeleteRole",
+        "arn:aws:iam::111122223333:role/compliance-responder/compliance-responder-cloudtrail",
+    );
+    untouched("iam:PutRolePolicy", "arn:aws:iam::222233334444:role/app-team");
+    let member = template_json("member-template.yaml");
+    let mut rules = 0;
+    for (name, r) in member["Resources"].as_object().unwrap() {
+        if r["Type"] != "AWS::Events::Rule" {
+            continue;
+        }
+        let rule = r["Properties"]["Name"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: a fixed name"));
+        assert!(rule.starts_with("compliance-responder-") && rule.len() <= 64, "{rule}");
+        for action in [
+            "events:DeleteRule",
+            "events:DisableRule",
+            "events:RemoveTargets",
+            "events:PutTargets",
+        ] {
+            denied(action, &format!("arn:aws:events:eu-west-1:222233334444:rule/{rule}"));
+        }
+        rules += 1;
+    }
+    assert_eq!(rules, 12);
+    untouched(
+        "events:DeleteRule",
+        "arn:aws:events:eu-west-1:222233334444:rule/team-rule",
+    );
+    for function in [
+        "CloudTrailResponder",
+        "TaggingResponder",
+        "ConfigResponder",
+        "GuardDutyResponder",
+    ] {
+        let arn =
+            format!("arn:aws:lambda:eu-west-1:111122223333:function:compliance-responder-{function}-AbC123dEf456");
+        denied("lambda:UpdateFunctionCode", &arn);
+        denied("lambda:UpdateFunctionConfiguration", &arn);
+    }
+    untouched(
+        "lambda:UpdateFunctionCode",
+        "arn:aws:lambda:eu-west-1:111122223333:function:team-api",
+    );
+    denied(
+        "iam:PassRole",
+        "arn:aws:iam::111122223333:role/compliance-responder/compliance-responder-guardduty",
+    );
+    untouched("iam:PassRole", "arn:aws:iam::111122223333:role/team-api");
+
+    let cat = Catalogue::get();
+    let statements = content["Statement"].as_array().unwrap();
+    let exemption = statements
+        .iter()
+        .find(|s| s["Sid"] == "ExemptionTagOnlyByTheSecurityTeam")
+        .expect("the exemption-tag deny");
+    let keys = &exemption["Condition"]["ForAnyValue:StringLike"]["aws:TagKeys"];
+    assert_eq!(
+        keys,
+        &serde_json::json!(["compliance-responder:exempt", "compliance-responder:exempt-reason"])
+    );
+    let listed: Vec<&str> = exemption["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let supports_tag_keys = |action: &str| {
+        let id = cat
+            .find(action)
+            .unwrap_or_else(|| panic!("{action}: not in the catalogue"));
+        cat.condition_keys(id)
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case("aws:TagKeys"))
+    };
+    for action in &listed {
+        assert!(
+            supports_tag_keys(action),
+            "{action} documents no aws:TagKeys: the deny never applies to it"
+        );
+    }
+    // Every tag write the member role can make through an API that honours aws:TagKeys is
+    // guarded, and the IAM tag calls too.
+    let member_doc = &member["Resources"]["RemediationRole"]["Properties"]["Policies"][0]["PolicyDocument"];
+    let tag_writes: Vec<String> = member_doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Sid"] == "AddTags")
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+        })
+        .chain(
+            [
+                "iam:TagRole",
+                "iam:TagUser",
+                "iam:TagPolicy",
+                "iam:UntagRole",
+                "iam:UntagUser",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    for action in tag_writes.iter().filter(|a| supports_tag_keys(a)) {
+        assert!(
+            listed.contains(&action.as_str()),
+            "{action} can set the exemption tag unguarded"
+        );
+    }
+    let except = exemption["Condition"]["ArnNotLike"]["aws:PrincipalArn"].to_string();
+    assert!(
+        except.contains("role/security-admin") && except.contains("role/*/security-admin"),
+        "{except}"
+    );
+}

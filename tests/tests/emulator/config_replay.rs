@@ -138,17 +138,22 @@ async fn deleted_resource_and_compliant_results_change_nothing() {
     assert!(env.inspect.findings().await.is_empty());
 }
 
+/// A role's configuration item, full or oversized: AWS Config sends an item too large for
+/// EventBridge as an `OversizedConfigurationItemChangeNotification` (a summary; the item itself is
+/// in S3). Either way the role is judged on its live policies, read from IAM, and fixed the same.
 #[tokio::test]
 async fn role_configuration_item_is_judged_on_its_live_policies() {
-    let env = Env::seeded().await;
-    let (report, writes) = env.replay("config/item-change-role.json", Mode::Remediate).await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(writes, record_fix_update(&["iam:PutRolePolicy"]));
-    let doc = env
-        .inspect
-        .inline_document("role", "data-pipeline", "pipeline-access")
-        .await;
-    assert_eq!(sids(&doc), vec!["ReadRawData", "WriteCurated"]);
+    for sample in ["config/item-change-role.json", "config/item-change-oversized-role.json"] {
+        let env = Env::seeded().await;
+        let (report, writes) = env.replay(sample, Mode::Remediate).await;
+        assert_eq!(report.status, ReportStatus::Remediated, "{sample}: {report:#?}");
+        assert_eq!(writes, record_fix_update(&["iam:PutRolePolicy"]), "{sample}");
+        let doc = env
+            .inspect
+            .inline_document("role", "data-pipeline", "pipeline-access")
+            .await;
+        assert_eq!(sids(&doc), vec!["ReadRawData", "WriteCurated"], "{sample}");
+    }
 }
 
 /// Config names IAM resources by id. AWS Config itself resolves the id in one call
@@ -195,24 +200,6 @@ async fn config_ids_are_resolved_by_aws_config_before_any_iam_scan() {
         .await;
     assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
     assert!(ops(&env).contains(&"ListPolicies".to_string()));
-}
-
-/// AWS Config sends an item too large for EventBridge as an
-/// `OversizedConfigurationItemChangeNotification` (a summary; the item itself is in S3): the role
-/// it names is judged on its live policies, read from IAM, and fixed as for a full item.
-#[tokio::test]
-async fn an_oversized_configuration_item_is_judged_on_the_live_role() {
-    let env = Env::seeded().await;
-    let (report, writes) = env
-        .replay("config/item-change-oversized-role.json", Mode::Remediate)
-        .await;
-    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_eq!(writes, record_fix_update(&["iam:PutRolePolicy"]));
-    let doc = env
-        .inspect
-        .inline_document("role", "data-pipeline", "pipeline-access")
-        .await;
-    assert_eq!(sids(&doc), vec!["ReadRawData", "WriteCurated"]);
 }
 
 #[tokio::test]

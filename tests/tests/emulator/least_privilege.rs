@@ -6,7 +6,7 @@
 //! account). Every call made must be allowed; every action a role grants must be made by some
 //! replay here, or be listed in [`KEPT`] with the reason it is kept.
 
-use crate::template::{resolve_with, template_json};
+use crate::template::{granted, resolve_with, template_json};
 use compliance_responder::grants::{Decision, Grants};
 use compliance_responder::policy::PolicyDocument;
 use compliance_responder::sources::created::CREATE_EVENTS;
@@ -206,21 +206,6 @@ fn untagged(doc: &Value) -> Value {
             .collect(),
     );
     out
-}
-
-/// Literal actions of a document's Allow statements (the roles' policies list them one by one).
-fn granted(doc: &Value) -> BTreeSet<String> {
-    doc["Statement"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["Effect"] == "Allow")
-        .flat_map(|s| match &s["Action"] {
-            Value::String(a) => vec![a.clone()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-            _ => vec![],
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

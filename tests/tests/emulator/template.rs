@@ -349,6 +349,22 @@ pub(crate) fn resolve_with(v: &Value, params: &serde_json::Map<String, Value>) -
     }
 }
 
+/// The literal actions of a policy document's Allow statements (the templates list them one by
+/// one).
+pub(crate) fn granted(doc: &Value) -> std::collections::BTreeSet<String> {
+    doc["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => vec![],
+        })
+        .collect()
+}
+
 /// The responder's own execution and remediation policies pass its own over-permission rules.
 #[test]
 fn the_responders_own_policies_pass_its_own_rules() {
@@ -571,14 +587,8 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
     }
     for (name, doc, own) in cases {
         let statements = doc["Statement"].as_array().unwrap().clone();
-        let writes: Vec<String> = statements
-            .iter()
-            .filter(|s| s["Effect"] == "Allow")
-            .flat_map(|s| match &s["Action"] {
-                Value::String(a) => vec![a.clone()],
-                Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-                _ => vec![],
-            })
+        let writes: Vec<String> = granted(&doc)
+            .into_iter()
             .filter(|a| {
                 let op = a.strip_prefix("iam:").unwrap_or("Get");
                 !op.starts_with("Get") && !op.starts_with("List")

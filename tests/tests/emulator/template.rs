@@ -560,6 +560,7 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
         .unwrap(),
         [
             "role/compliance-responder-remediation",
+            "role/compliance-responder-forwarding-eu-west-1",
             "role/break-glass-admin",
             "role/team/ops-root",
         ]
@@ -782,7 +783,20 @@ fn the_organization_guard_scp_holds_what_it_promises() {
         "arn:aws:iam::111122223333:role/compliance-responder/compliance-responder-cloudtrail",
     );
     untouched("iam:PutRolePolicy", "arn:aws:iam::222233334444:role/app-team");
+    // The forwarding role, by the fixed name the member template gives it.
     let member = template_json("member-template.yaml");
+    let forwarding = member["Resources"]["ForwardingRole"]["Properties"]["RoleName"]["Fn::Sub"]
+        .as_str()
+        .expect("the forwarding role has a fixed name")
+        .replace("${AWS::Region}", "eu-west-1");
+    denied(
+        "iam:PutRolePolicy",
+        &format!("arn:aws:iam::222233334444:role/{forwarding}"),
+    );
+    denied(
+        "iam:DeleteRole",
+        &format!("arn:aws:iam::222233334444:role/{forwarding}"),
+    );
     let mut rules = 0;
     for (name, r) in member["Resources"].as_object().unwrap() {
         if r["Type"] != "AWS::Events::Rule" {

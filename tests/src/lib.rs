@@ -1198,6 +1198,19 @@ impl Env {
         self.account.child_env(&self.proxy.endpoint())
     }
 
+    /// Puts (or overwrites) a String SSM parameter in this account, straight to the emulator.
+    pub async fn put_parameter(&self, name: &str, value: &str) {
+        aws_sdk_ssm::Client::new(&self.direct)
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+
     /// Starts recording the calls that reach the emulator through this test's proxy.
     pub fn start_recording(&self) {
         self.proxy.start_recording();

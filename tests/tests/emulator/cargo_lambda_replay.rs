@@ -106,15 +106,9 @@ async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_mot
     // The allow-list comes from SSM parameters read at init (SETTINGS_PARAMETER_PATH): the
     // functions start, and act on this account, only if they read it.
     let path = format!("/cr-{}/settings", env.account_id());
-    let ssm = aws_sdk_ssm::Client::new(&env.direct);
     for (name, value) in [("1", env.account_id()), ("2", "210987654321")] {
-        ssm.put_parameter()
-            .name(format!("{path}/ALLOWED_ACCOUNTS/{name}"))
-            .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .send()
-            .await
-            .expect("put parameter");
+        env.put_parameter(&format!("{path}/ALLOWED_ACCOUNTS/{name}"), value)
+            .await;
     }
     // GuardDuty's own finding, as its integration would have imported it into Security Hub: the
     // proxy answers BatchUpdateFindings (moto has none) for the finding's own account.

@@ -212,14 +212,13 @@ fn untagged(doc: &Value) -> Value {
 async fn every_call_is_allowed_and_every_grant_is_used() {
     let central = template_json("template.yaml");
     let member = template_json("member-template.yaml");
-    let params: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+    let params = serde_json::json!({
         "MemberRoleName": "compliance-responder-remediation",
         "RoleName": "compliance-responder-remediation",
         "KillSwitch": "/compliance-responder/kill-switch",
         "ProtectedPrincipals": "arn:aws:iam::*:role/break-glass-*",
         "ProtectedRoleNames": ["break-glass-admin"],
-    }))
-    .unwrap();
+    });
     let role_doc = |t: &Value, resource: &str| -> Value {
         resolve_with(
             &t["Resources"][resource]["Properties"]["Policies"][0]["PolicyDocument"],
@@ -249,14 +248,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     let mut denied = Vec::new();
     for (name, function, extra) in &runs {
         let env = Env::seeded().await;
-        aws_sdk_ssm::Client::new(&env.direct)
-            .put_parameter()
-            .name("/compliance-responder/kill-switch")
-            .value("off")
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .send()
-            .await
-            .unwrap();
+        env.put_parameter("/compliance-responder/kill-switch", "off").await;
         let mut vars = vec![
             ("MODE", "remediate"),
             ("KILL_SWITCH_PARAMETER", "/compliance-responder/kill-switch"),

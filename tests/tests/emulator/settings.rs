@@ -9,17 +9,6 @@ use compliance_responder::adapters::read_settings;
 use compliance_responder::{Config, ReportStatus, Responder};
 use integration_tests::{Env, ALL_SOURCES};
 
-async fn put(env: &Env, name: &str, value: &str) {
-    aws_sdk_ssm::Client::new(&env.direct)
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .expect("put parameter");
-}
-
 fn env_lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
     move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
 }
@@ -34,17 +23,15 @@ async fn list_settings_read_from_ssm_parameters_take_effect() {
     let path = format!("/cr-{}/settings", env.account_id());
     let accounts: Vec<String> = (0..1200).map(|i| format!("{:012}", 500_000_000_000u64 + i)).collect();
     for (n, chunk) in accounts.chunks(50).enumerate() {
-        put(&env, &format!("{path}/ALLOWED_ACCOUNTS/{n:02}"), &chunk.join(",")).await;
+        env.put_parameter(&format!("{path}/ALLOWED_ACCOUNTS/{n:02}"), &chunk.join(","))
+            .await;
     }
-    put(&env, &format!("{path}/ALLOWED_ACCOUNTS/this"), env.account_id()).await;
-    put(
-        &env,
-        &format!("{path}/PROTECTED_PRINCIPALS"),
-        "arn:aws:iam::*:user/alice",
-    )
-    .await;
+    env.put_parameter(&format!("{path}/ALLOWED_ACCOUNTS/this"), env.account_id())
+        .await;
+    env.put_parameter(&format!("{path}/PROTECTED_PRINCIPALS"), "arn:aws:iam::*:user/alice")
+        .await;
     // Another function's settings beside the path are not read.
-    put(&env, &format!("{path}-other/MODE"), "remediate").await;
+    env.put_parameter(&format!("{path}-other/MODE"), "remediate").await;
 
     let parameters = read_settings(&env.sdk, &path).await.expect("read the settings");
     assert_eq!(parameters.len(), 26, "every page read");
@@ -78,7 +65,8 @@ async fn list_settings_read_from_ssm_parameters_take_effect() {
 async fn a_misnamed_or_unreadable_settings_parameter_stops_the_start() {
     let env = Env::empty().await;
     let path = format!("/cr-{}/settings", env.account_id());
-    put(&env, &format!("{path}/ALLOWED_ACOUNTS"), "111111111111").await;
+    env.put_parameter(&format!("{path}/ALLOWED_ACOUNTS"), "111111111111")
+        .await;
     let parameters = read_settings(&env.sdk, &path).await.unwrap();
     let err = Config::from_lookup_and_parameters(|_| None, &path, &parameters).unwrap_err();
     assert!(err.to_string().contains("ALLOWED_ACOUNTS"), "{err}");

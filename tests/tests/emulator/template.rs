@@ -256,14 +256,14 @@ pub(crate) fn template_json(file: &str) -> Value {
 /// Resolves the intrinsic functions a policy uses into plain values (`Fn::Sub` with example
 /// values, the first branch of `Fn::If`, `Ref` to a placeholder); drops `AWS::NoValue`.
 fn resolve(v: &Value) -> Option<Value> {
-    resolve_with(v, &serde_json::Map::new())
+    resolve_with(v, &Value::Null)
 }
 
 /// [`resolve`] with parameter values: `Ref` and `${Name}` take them from `params` (a
 /// `CommaDelimitedList` as an array), else a placeholder; `Fn::Sub`'s own variables, `Fn::Join`
 /// and `Fn::Split` are evaluated, `Fn::GetAtt` is an example ARN; the pseudo parameters are `aws`, `123456789012`, `us-east-1`
 /// and the stack name `compliance-responder`.
-pub(crate) fn resolve_with(v: &Value, params: &serde_json::Map<String, Value>) -> Option<Value> {
+pub(crate) fn resolve_with(v: &Value, params: &Value) -> Option<Value> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
@@ -541,16 +541,14 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
     ];
     let member = template_json("member-template.yaml");
     let central = template_json("template.yaml");
-    let member_params: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+    let member_params = serde_json::json!({
         "RoleName": "compliance-responder-remediation",
         "ProtectedRoleNames": ["break-glass-admin", "ops-root"],
-    }))
-    .unwrap();
-    let central_params: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+    });
+    let central_params = serde_json::json!({
         "ProtectedPrincipals": "arn:aws:iam::*:role/break-glass-*,arn:aws:iam::*:user/emergency",
         "MemberRoleName": "compliance-responder-remediation",
-    }))
-    .unwrap();
+    });
     let mut cases: Vec<(String, Value, Vec<String>)> = vec![(
         "member RemediationRole".into(),
         resolve_with(
@@ -737,15 +735,14 @@ fn the_organization_guard_scp_holds_what_it_promises() {
     use compliance_responder::grants::{Decision, Grants};
     use compliance_responder::policy::PolicyDocument;
     let scp = template_json("scp-template.yaml");
-    let params: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+    let params = serde_json::json!({
         "CentralAccountId": "111122223333",
         "CentralStackName": "compliance-responder",
         "MemberRoleName": "compliance-responder-remediation",
         "DeployRoleName": "deploy/cicd-deployer",
         "SecurityTeamRoleName": "security-admin",
         "ExemptionTag": "compliance-responder:exempt",
-    }))
-    .unwrap();
+    });
     let content = resolve_with(&scp["Resources"]["ResponderGuard"]["Properties"]["Content"], &params).unwrap();
     let text = content.to_string();
     assert!(

@@ -6,7 +6,7 @@
 //! | `SECURITY_HUB_PRODUCT_ARN` | an ASFF product ARN | `arn:<partition>:securityhub:<region>:<account>:product/<account>/default` |
 //! | `SECURITY_HUB_REGION` | an AWS region: every finding is recorded there | the region each finding is about (below) |
 //! | `GLOBAL_FINDINGS_REGION` | an AWS region: where findings about IAM (a global service) are recorded, whatever region reported them | the partition's IAM region (`us-east-1`, `cn-north-1`, `us-gov-west-1`) |
-//! | `RESPONDER_ROLE_ARNS` | comma-separated exact role ARNs of the responder's own functions: events they caused are dropped before any AWS call | none |
+//! | `RESPONDER_ROLE_ARNS` | comma-separated exact role ARNs of the responder's own roles (account `*`: that role name in every account, for the member roles): events they caused are dropped before any AWS call | none |
 //! | `LOG_LEVEL` | `error`, `warn`, `info`, `debug`, `trace` or a `tracing` filter | `info` |
 //! | `REQUIRED_TAGS` | `Key[=default];...`; defaults may use `${creator}`, `${account}`, `${region}` | `Owner=${creator};CostCenter=unassigned` |
 //! | `REQUIRED_TAG_VALUES` | `Key=value1\|value2;...`: the only values a key may have | none |
@@ -24,8 +24,10 @@
 //! | `AWS_MAX_ATTEMPTS` | attempts per AWS call (standard retry mode, exponential backoff) | `4` |
 //! | `KILL_SWITCH_PARAMETER` | an SSM parameter name: `on` forces dry-run everywhere; missing or unreadable also does | unset: no kill switch |
 //! | `KILL_SWITCH_TTL_SECONDS` | how long a read of the kill switch is reused | `30` |
-//! | `MEMBER_ROLE_NAME` | role assumed in member accounts for their events | unset: single account |
-//! | `MEMBER_ROLE_EXTERNAL_ID` | ExternalId for that role | unset |
+//! | `MEMBER_ROLE_NAME` | role assumed in member accounts for IAM policy and trust rewrites | unset: single account |
+//! | `MEMBER_TAGGING_ROLE_NAME` | role assumed in member accounts to tag created resources | unset |
+//! | `MEMBER_CONTAINMENT_ROLE_NAME` | role assumed in member accounts to contain leaked credentials | unset |
+//! | `MEMBER_ROLE_EXTERNAL_ID` | ExternalId for those roles | unset |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
 //! | `SETTINGS_PARAMETER_PATH` | an SSM parameter path such as `/compliance-responder/settings`: the list settings that grow with the organization are also read from parameters under it at start-up (see [`PARAMETER_SETTINGS`]) | unset: environment only |
 //!
@@ -43,6 +45,7 @@
 //! setting (a typo such as `ALLOWED_ACOUNTS` would otherwise allow every account), or a path that
 //! cannot be read, stops the function from starting.
 
+use crate::finding::Capability;
 use serde::Serialize;
 
 /// Whether fixes are applied.
@@ -186,11 +189,44 @@ pub struct Config {
     /// SSM parameter whose value `on` forces dry-run (`KILL_SWITCH_PARAMETER`).
     pub kill_switch_parameter: Option<String>,
     pub kill_switch_ttl_seconds: u64,
-    /// Role assumed in member accounts (`MEMBER_ROLE_NAME`); `None`: single account.
-    pub member_role_name: Option<String>,
+    /// The roles assumed in member accounts, one per capability; none: single account.
+    pub member_roles: MemberRoles,
     pub member_external_id: Option<String>,
     /// The exemption tag key (`EXEMPT_TAG`).
     pub exempt_tag: String,
+}
+
+/// The role assumed in member accounts for each capability (`MEMBER_ROLE_NAME` for IAM
+/// rewrites, `MEMBER_TAGGING_ROLE_NAME`, `MEMBER_CONTAINMENT_ROLE_NAME`). A function is given only
+/// the ones it needs; a fix whose capability has no role is not made in a member account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MemberRoles {
+    pub iam_rewrite: Option<String>,
+    pub tagging: Option<String>,
+    pub containment: Option<String>,
+}
+
+impl MemberRoles {
+    /// The role of `capability`, if this function has one.
+    pub fn of(&self, capability: Capability) -> Option<&str> {
+        match capability {
+            Capability::IamRewrite => self.iam_rewrite.as_deref(),
+            Capability::Tagging => self.tagging.as_deref(),
+            Capability::Containment => self.containment.as_deref(),
+        }
+    }
+
+    /// Whether any member role is set (an organization deployment).
+    pub fn any(&self) -> bool {
+        self.names().next().is_some()
+    }
+
+    /// Every member role name set.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        [&self.iam_rewrite, &self.tagging, &self.containment]
+            .into_iter()
+            .filter_map(|r| r.as_deref())
+    }
 }
 
 impl Config {
@@ -226,7 +262,7 @@ impl Default for Config {
             max_attempts: 4,
             kill_switch_parameter: None,
             kill_switch_ttl_seconds: 30,
-            member_role_name: None,
+            member_roles: MemberRoles::default(),
             member_external_id: None,
             exempt_tag: crate::exemptions::EXEMPT_TAG.into(),
         }
@@ -494,12 +530,13 @@ impl Config {
                 || parts[0] != "arn"
                 || parts[2] != "iam"
                 || !parts[5].starts_with("role/")
-                || a.contains('*')
+                || parts[..4].iter().chain([&parts[5]]).any(|p| p.contains('*'))
+                || (parts[4] != "*" && parts[4].contains('*'))
         }) {
             return Err(invalid(
                 "RESPONDER_ROLE_ARNS",
                 bad,
-                "exact IAM role ARNs, comma-separated",
+                "exact IAM role ARNs, comma-separated (the account may be * for a member role of every account)",
             ));
         }
         let log_level = non_empty("LOG_LEVEL")
@@ -593,13 +630,19 @@ impl Config {
             0,
             "a whole number of seconds",
         )?;
-        let member_role_name = non_empty("MEMBER_ROLE_NAME");
-        if let Some(r) = &member_role_name {
-            let ok = r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-            if !ok {
-                return Err(invalid("MEMBER_ROLE_NAME", r, "an IAM role name"));
+        let role_name = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            match non_empty(variable) {
+                Some(r) if r.len() > 64 || !r.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) => {
+                    Err(invalid(variable, &r, "an IAM role name"))
+                }
+                r => Ok(r),
             }
-        }
+        };
+        let member_roles = MemberRoles {
+            iam_rewrite: role_name(Capability::IamRewrite.setting())?,
+            tagging: role_name(Capability::Tagging.setting())?,
+            containment: role_name(Capability::Containment.setting())?,
+        };
         let member_external_id = non_empty("MEMBER_ROLE_EXTERNAL_ID");
         let exempt_tag = non_empty("EXEMPT_TAG").unwrap_or_else(|| crate::exemptions::EXEMPT_TAG.into());
         if exempt_tag.chars().count() > crate::resource::MAX_TAG_KEY - "-reason".len()
@@ -633,7 +676,7 @@ impl Config {
             max_attempts,
             kill_switch_parameter,
             kill_switch_ttl_seconds,
-            member_role_name,
+            member_roles,
             member_external_id,
             exempt_tag,
         })

@@ -206,6 +206,32 @@ impl Actor {
     }
 }
 
+/// What a fix of a finding may change, and so which member role does it: each capability has a
+/// role of its own in member accounts (`member-template.yaml`), trusted only by the central
+/// functions that need it, so a function can never act beyond its capability there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// IAM policy and trust rewrites, exemption records (`MEMBER_ROLE_NAME`).
+    IamRewrite,
+    /// Tags on created resources (`MEMBER_TAGGING_ROLE_NAME`).
+    Tagging,
+    /// Credential containment: keys deactivated, sessions revoked, quarantine
+    /// (`MEMBER_CONTAINMENT_ROLE_NAME`).
+    Containment,
+}
+
+impl Capability {
+    /// The setting that names this capability's member role.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Capability::IamRewrite => "MEMBER_ROLE_NAME",
+            Capability::Tagging => "MEMBER_TAGGING_ROLE_NAME",
+            Capability::Containment => "MEMBER_CONTAINMENT_ROLE_NAME",
+        }
+    }
+}
+
 impl Subject {
     /// Whether the subject is an IAM resource: IAM is a global service, so a finding about it is
     /// the same finding whatever region reported it, and is recorded in one region.
@@ -221,6 +247,21 @@ impl Subject {
             | Subject::TagsChanged { .. } => true,
             Subject::ConfigResource { resource_type, .. } => resource_type.starts_with("AWS::IAM::"),
             Subject::ResourcesCreated { .. } | Subject::ResourceTagsCheck { .. } | Subject::Unhandled { .. } => false,
+        }
+    }
+
+    /// The capability a fix of this subject needs (an unhandled subject writes nothing: the
+    /// narrowest role, tagging, reads it).
+    pub fn capability(&self) -> Capability {
+        match self {
+            Subject::CredentialCompromise(_) => Capability::Containment,
+            Subject::ResourcesCreated { .. } | Subject::ResourceTagsCheck { .. } | Subject::Unhandled { .. } => {
+                Capability::Tagging
+            }
+            Subject::ConfigResource { resource_type, .. } if !resource_type.starts_with("AWS::IAM::") => {
+                Capability::Tagging
+            }
+            _ => Capability::IamRewrite,
         }
     }
 }

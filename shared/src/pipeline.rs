@@ -121,15 +121,15 @@ impl Responder {
     }
 
     /// Reads, fixes and records each event in its own account and region: other regions with
-    /// clients of that region, other accounts through `MEMBER_ROLE_NAME` (when set), assumed
-    /// with credentials from `sdk`.
+    /// clients of that region, other accounts through the member role of the fix's capability
+    /// (`MEMBER_ROLE_NAME`, `MEMBER_TAGGING_ROLE_NAME`, `MEMBER_CONTAINMENT_ROLE_NAME`, when
+    /// set), assumed with credentials from `sdk`.
     pub fn with_directory(mut self, sdk: &aws_config::SdkConfig) -> Self {
-        let member = self
-            .config
-            .member_role_name
-            .clone()
-            .map(|role| (role, self.config.member_external_id.clone()));
-        self.directory = Some(crate::adapters::accounts::Directory::new(sdk.clone(), member));
+        self.directory = Some(crate::adapters::accounts::Directory::new(
+            sdk.clone(),
+            self.config.member_roles.clone(),
+            self.config.member_external_id.clone(),
+        ));
         self
     }
 
@@ -156,7 +156,13 @@ impl Responder {
             return Ok(self.ports.clone());
         };
         Ok(directory
-            .ports(&finding.account, region, &finding.partition, &finding.event_id)
+            .ports(
+                &finding.account,
+                region,
+                &finding.partition,
+                &finding.event_id,
+                finding.subject.capability(),
+            )
             .await?
             .unwrap_or_else(|| self.ports.clone()))
     }
@@ -179,7 +185,7 @@ impl Responder {
     }
 
     /// Whether the event was caused by the responder itself (its own functions' roles, or the
-    /// member role it assumes): its own writes match its own CloudTrail patterns, and must not
+    /// member roles they assume): its own writes match its own CloudTrail patterns, and must not
     /// re-trigger it.
     fn own_change(&self, finding: &Finding) -> Option<String> {
         if finding.source != SourceKind::CloudTrail {
@@ -189,16 +195,12 @@ impl Responder {
         let own = self.config.responder_roles.iter().any(|arn| {
             let parts: Vec<&str> = arn.splitn(6, ':').collect();
             parts.len() == 6
-                && parts[4] == account
+                && (parts[4] == account || parts[4] == "*")
                 && parts[5]
                     .rsplit('/')
                     .next()
                     .is_some_and(|n| n.eq_ignore_ascii_case(role))
-        }) || self
-            .config
-            .member_role_name
-            .as_deref()
-            .is_some_and(|m| m.eq_ignore_ascii_case(role));
+        }) || self.config.member_roles.names().any(|m| m.eq_ignore_ascii_case(role));
         own.then(|| format!("the change was made by the responder's own role {role} in {account}; its own changes do not re-trigger it"))
     }
 

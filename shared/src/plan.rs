@@ -48,6 +48,15 @@ pub enum Action {
         policy_arn: String,
         version_id: String,
     },
+    /// The inverse of a rewrite's new default version: `version_id` is made the default again,
+    /// then the version the rewrite created (`created_document`, while it is the newest) is
+    /// deleted, so the policy is back as it was with room for any version the rewrite deleted.
+    /// A version someone created since is never deleted.
+    RevertPolicyVersion {
+        policy_arn: String,
+        version_id: String,
+        created_document: String,
+    },
     UpdateAssumeRolePolicy {
         role_name: String,
         document: String,
@@ -92,7 +101,8 @@ impl Action {
             | Action::DeleteInlinePolicy { principal, policy_name } => format!("inline {principal} {policy_name}"),
             Action::CreatePolicyVersion { policy_arn, .. }
             | Action::SetDefaultPolicyVersion { policy_arn, .. }
-            | Action::DeletePolicyVersion { policy_arn, .. } => format!("policy {policy_arn}"),
+            | Action::DeletePolicyVersion { policy_arn, .. }
+            | Action::RevertPolicyVersion { policy_arn, .. } => format!("policy {policy_arn}"),
             Action::UpdateAssumeRolePolicy { role_name, .. } => format!("trust {role_name}"),
             Action::SetAccessKeyStatus {
                 user_name,
@@ -130,6 +140,11 @@ impl Action {
             Action::DeletePolicyVersion { policy_arn, version_id } => {
                 format!("delete version {version_id} of {policy_arn}")
             }
+            Action::RevertPolicyVersion {
+                policy_arn, version_id, ..
+            } => {
+                format!("make {version_id} the default version of {policy_arn} again and delete the version the fix created")
+            }
             Action::UpdateAssumeRolePolicy { role_name, .. } => format!("replace the trust policy of role {role_name}"),
             Action::SetAccessKeyStatus {
                 user_name,
@@ -157,6 +172,7 @@ impl Action {
             Action::CreatePolicyVersion { .. } => "iam:CreatePolicyVersion".into(),
             Action::SetDefaultPolicyVersion { .. } => "iam:SetDefaultPolicyVersion".into(),
             Action::DeletePolicyVersion { .. } => "iam:DeletePolicyVersion".into(),
+            Action::RevertPolicyVersion { .. } => "iam:SetDefaultPolicyVersion".into(),
             Action::UpdateAssumeRolePolicy { .. } => "iam:UpdateAssumeRolePolicy".into(),
             Action::SetAccessKeyStatus { .. } => "iam:UpdateAccessKey".into(),
             Action::TagResource { resource, .. } if resource.kind == ResourceKind::SqsQueue => "sqs:TagQueue".into(),
@@ -390,10 +406,15 @@ fn plan_target(target: &Target, edits: &[StatementEdit], observed: &Observed) ->
                         ));
                     }
                     steps.push((
-                        Action::CreatePolicyVersion { policy_arn: policy_arn.clone(), document, set_as_default: true },
-                        Action::SetDefaultPolicyVersion {
+                        Action::CreatePolicyVersion {
+                            policy_arn: policy_arn.clone(),
+                            document: document.clone(),
+                            set_as_default: true,
+                        },
+                        Action::RevertPolicyVersion {
                             policy_arn: policy_arn.clone(),
                             version_id: policy.default_version_id.clone(),
+                            created_document: document,
                         },
                     ));
                     Ok(steps)
@@ -489,11 +510,15 @@ mod tests {
         assert!(
             matches!(&plan.steps[0].action, Action::CreatePolicyVersion { set_as_default: true, document, .. } if !document.contains(r#""Action":"*""#))
         );
+        let Action::CreatePolicyVersion { document, .. } = &plan.steps[0].action else {
+            unreachable!()
+        };
         assert_eq!(
             plan.steps[0].inverse,
-            Action::SetDefaultPolicyVersion {
+            Action::RevertPolicyVersion {
                 policy_arn: ARN.into(),
-                version_id: "v2".into()
+                version_id: "v2".into(),
+                created_document: document.clone(),
             }
         );
         let plan = Plan::build(&[&r], &managed(5));

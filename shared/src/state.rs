@@ -302,7 +302,8 @@ impl Observed {
                 }
                 Action::CreatePolicyVersion { .. }
                 | Action::SetDefaultPolicyVersion { .. }
-                | Action::DeletePolicyVersion { .. } => {}
+                | Action::DeletePolicyVersion { .. }
+                | Action::RevertPolicyVersion { .. } => {}
             }
         }
         next

@@ -1250,6 +1250,24 @@ impl Env {
         (report, writes)
     }
 
+    /// The role ARNs the recorded calls assumed with STS, in order (the responder's member
+    /// roles, the undo role).
+    pub fn assumed_roles(&self) -> Vec<String> {
+        self.recorded_calls()
+            .iter()
+            .filter(|c| c.service == "sts" && c.operation == "AssumeRole")
+            .filter_map(|c| {
+                let body = c.request.split_once("RoleArn=")?.1;
+                let arn = body.split('&').next()?;
+                Some(
+                    percent_encoding::percent_decode_str(arn)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// Replays a sample event in `mode` with the default configuration.
     pub async fn replay(&self, path: &str, mode: Mode) -> (compliance_responder::Report, Vec<String>) {
         self.replay_with(&responder(&self.sdk, mode), path).await

@@ -5,11 +5,14 @@
 //! - The function's own account and region use the function's own clients.
 //! - Another region of the same account: the same credentials, clients of that region (a
 //!   `eu-west-1` bucket is "not found" from `us-east-1`).
-//! - Another account of the organization (`MEMBER_ROLE_NAME`, optional
-//!   `MEMBER_ROLE_EXTERNAL_ID`): credentials of a role assumed with STS there, one provider per
-//!   account (its credentials refresh themselves) shared by that account's clients of every region.
-//!   The session name carries the id of the event that opened it (`cr-<event id>`), so CloudTrail
-//!   in the member account links the writes to the event.
+//! - Another account of the organization: credentials of the member role of the fix's
+//!   [`Capability`] assumed with STS there (`MEMBER_ROLE_NAME` for IAM rewrites,
+//!   `MEMBER_TAGGING_ROLE_NAME`, `MEMBER_CONTAINMENT_ROLE_NAME`; optional
+//!   `MEMBER_ROLE_EXTERNAL_ID`), one provider per account and capability (its credentials refresh
+//!   themselves) shared by that account's clients of every region. A capability the function has
+//!   no role for is refused before any call: a function never borrows another's role. The
+//!   session name carries the id of the event that opened it (`cr-<event id>`), so CloudTrail in
+//!   the member account links the writes to the event.
 //!
 //! Findings about a member account are imported in that account through the same role (Security
 //! Hub takes a default-product finding only from its own account and region); the central view
@@ -19,25 +22,32 @@ use super::iam::AwsIam;
 use super::securityhub::AwsSecurityHub;
 use super::tags::AwsTags;
 use super::{FindingsPort, Ports};
+use crate::config::MemberRoles;
 use crate::error::AwsError;
+use crate::finding::Capability;
 use aws_sdk_sts::config::SharedCredentialsProvider;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// A member account's assumed-role credentials and its IAM port (IAM is global).
 /// A member account's credentials and IAM client (IAM is global: one client for its regions).
 type MemberAccess = (SharedCredentialsProvider, aws_sdk_iam::Client);
+
+/// Account, region, and the capability whose member role the ports act as (`None`: the
+/// function's own account and role).
+type PortsKey = (String, String, Option<Capability>);
 
 /// Builds and keeps the ports of every (account, region) events come from.
 pub struct Directory {
     base: aws_config::SdkConfig,
     home_region: Option<String>,
-    member_role: Option<(String, Option<String>)>,
+    member_roles: MemberRoles,
+    external_id: Option<String>,
     home_account: Mutex<Option<String>>,
-    /// Per member account: its assumed-role credentials and its IAM port (IAM is global).
-    accounts: Mutex<HashMap<String, MemberAccess>>,
-    /// Per (account, region): the ports of that region.
-    regional: Mutex<HashMap<(String, String), Ports>>,
+    /// Per member account and capability: the assumed-role credentials and IAM client.
+    accounts: Mutex<HashMap<(String, Capability), MemberAccess>>,
+    /// Per (account, region, capability): the ports of that region (the capability is `None`
+    /// for the function's own account: its own role).
+    regional: Mutex<HashMap<PortsKey, Ports>>,
 }
 
 /// `cr-` and the event id, limited to what STS accepts (64 of `\w+=,.@-`).
@@ -56,12 +66,13 @@ fn hub(sdk: &aws_config::SdkConfig) -> Arc<dyn FindingsPort> {
 
 impl Directory {
     /// `base` is the function's own SDK configuration (its region is the home region);
-    /// `member_role` the role name (and ExternalId) assumed in other accounts, if any.
-    pub fn new(base: aws_config::SdkConfig, member_role: Option<(String, Option<String>)>) -> Self {
+    /// `member_roles` the roles (and ExternalId) assumed in other accounts, if any.
+    pub fn new(base: aws_config::SdkConfig, member_roles: MemberRoles, external_id: Option<String>) -> Self {
         Directory {
             home_region: base.region().map(|r| r.to_string()),
             base,
-            member_role,
+            member_roles,
+            external_id,
             home_account: Mutex::new(None),
             accounts: Mutex::new(HashMap::new()),
             regional: Mutex::new(HashMap::new()),
@@ -87,34 +98,39 @@ impl Directory {
         Ok(account)
     }
 
-    /// Whether `account` is another account than the function's (always false without a member
-    /// role: a single-account deployment acts with its own credentials, and the cross-account
+    /// Whether `account` is another account than the function's (always false without member
+    /// roles: a single-account deployment acts with its own credentials, and the cross-account
     /// guard withholds fixes of resources elsewhere).
     async fn is_member(&self, account: &str) -> Result<bool, AwsError> {
-        Ok(self.member_role.is_some() && self.home_account().await? != account)
+        Ok(self.member_roles.any() && self.home_account().await? != account)
     }
 
-    /// The ports for `account` in `region`: `None` for the function's own account and region (use
-    /// the function's own ports).
+    /// The ports for `account` in `region`, for a fix of `capability`: `None` for the function's
+    /// own account and region (use the function's own ports).
     pub async fn ports(
         &self,
         account: &str,
         region: &str,
         partition: &str,
         event_id: &str,
+        capability: Capability,
     ) -> Result<Option<Ports>, AwsError> {
         let member = self.is_member(account).await?;
         if !member && self.home_region.as_deref() == Some(region) {
             return Ok(None);
         }
         // Without member accounts every account is the function's own: one key per region.
-        let key = (if member { account } else { "" }.to_string(), region.to_string());
+        let key = if member {
+            (account.to_string(), region.to_string(), Some(capability))
+        } else {
+            (String::new(), region.to_string(), None)
+        };
         if let Some(p) = self.regional.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(Some(p));
         }
         let region_config = aws_config::Region::new(region.to_string());
         let ports = if member {
-            let (credentials, iam) = self.member(account, partition, event_id).await;
+            let (credentials, iam) = self.member(account, partition, event_id, capability).await?;
             let sdk = self
                 .base
                 .to_builder()
@@ -137,34 +153,58 @@ impl Directory {
                 findings: hub(&sdk),
             }
         };
-        tracing::info!(%account, %region, member, "clients built");
+        tracing::info!(%account, %region, member, ?capability, "clients built");
         if let Ok(mut c) = self.regional.lock() {
             c.insert(key, ports.clone());
         }
         Ok(Some(ports))
     }
 
-    /// The assumed-role credentials and IAM port of a member account, built once.
-    async fn member(&self, account: &str, partition: &str, event_id: &str) -> MemberAccess {
-        if let Some(found) = self.accounts.lock().ok().and_then(|c| c.get(account).cloned()) {
-            return found;
+    /// The assumed-role credentials and IAM client of a member account for `capability`, built
+    /// once. A capability this function has no role for is refused (no call is made).
+    async fn member(
+        &self,
+        account: &str,
+        partition: &str,
+        event_id: &str,
+        capability: Capability,
+    ) -> Result<MemberAccess, AwsError> {
+        let key = (account.to_string(), capability);
+        if let Some(found) = self.accounts.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(found);
         }
-        let (role_name, external_id) = self.member_role.clone().unwrap_or_default();
+        let Some(role_name) = self.member_roles.of(capability) else {
+            return Err(AwsError {
+                service: "sts",
+                operation: "AssumeRole",
+                resource: account.to_string(),
+                code: "NoMemberRole".into(),
+                message: format!(
+                    "this function has no member role for {} ({} is unset): it does not act in other accounts",
+                    serde_json::to_value(capability)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("this capability"),
+                    capability.setting()
+                ),
+                retryable: false,
+            });
+        };
         let role_arn = format!("arn:{partition}:iam::{account}:role/{role_name}");
         let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role_arn)
             .session_name(session_name(event_id))
             .configure(&self.base);
-        if let Some(id) = &external_id {
+        if let Some(id) = &self.external_id {
             provider = provider.external_id(id);
         }
         let credentials = SharedCredentialsProvider::new(provider.build().await);
         let sdk = self.base.to_builder().credentials_provider(credentials.clone()).build();
         let iam = aws_sdk_iam::Client::new(&sdk);
-        tracing::info!(%account, %role_arn, "member account credentials");
+        tracing::info!(%account, %role_arn, ?capability, "member account credentials");
         if let Ok(mut c) = self.accounts.lock() {
-            c.insert(account.to_string(), (credentials.clone(), iam.clone()));
+            c.insert(key, (credentials.clone(), iam.clone()));
         }
-        (credentials, iam)
+        Ok((credentials, iam))
     }
 }
 

@@ -359,6 +359,68 @@ impl AwsIam {
         Ok(Some((versions, oldest_non_default)))
     }
 
+    /// [`Action::RevertPolicyVersion`]: `version_id` made the default again, then the newest
+    /// version deleted when its document is the one the fix created (compared as JSON, IAM
+    /// returns it URL-encoded). Done when the old version is the default and the fix's version is
+    /// gone; a newer version someone else created is left alone.
+    async fn revert_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+        created_document: &str,
+    ) -> Result<Applied, AwsError> {
+        let Some((versions, _)) = self.policy_versions(arn).await? else {
+            return Err(AwsError {
+                service: "iam",
+                operation: "ListPolicyVersions",
+                resource: arn.to_string(),
+                code: "NoSuchEntity".into(),
+                message: "the policy no longer exists".into(),
+                retryable: false,
+            });
+        };
+        let mut applied = Applied::AlreadyInPlace;
+        if !versions.iter().any(|v| v.is_default && v.id == version_id) {
+            write_result(
+                self.client
+                    .set_default_policy_version()
+                    .policy_arn(arn)
+                    .version_id(version_id)
+                    .send()
+                    .await,
+                "SetDefaultPolicyVersion",
+                arn,
+                false,
+            )?;
+            applied = Applied::Done;
+        }
+        let as_json = |text: &str| {
+            let decoded = crate::policy::decode(text).ok()?;
+            serde_json::from_str::<serde_json::Value>(&decoded).ok()
+        };
+        let Some(newest) = versions.last().filter(|v| v.id != version_id) else {
+            return Ok(applied);
+        };
+        let Some(document) = self.version_document(arn, &newest.id).await? else {
+            return Ok(applied);
+        };
+        if as_json(&document).is_some() && as_json(&document) == as_json(created_document) {
+            write_result(
+                self.client
+                    .delete_policy_version()
+                    .policy_arn(arn)
+                    .version_id(&newest.id)
+                    .send()
+                    .await,
+                "DeletePolicyVersion",
+                arn,
+                true,
+            )?;
+            applied = Applied::Done;
+        }
+        Ok(applied)
+    }
+
     /// One version and its document (`GetPolicyVersion`); without an id, the newest non-default
     /// version (`ListPolicyVersions` first). `None` when the policy or the version is gone, or
     /// (without an id) when every version but the default is.
@@ -774,6 +836,14 @@ impl IamPort for AwsIam {
                 r,
                 false,
             ),
+            Action::RevertPolicyVersion {
+                policy_arn,
+                version_id,
+                created_document,
+            } => {
+                self.revert_policy_version(policy_arn, version_id, created_document)
+                    .await
+            }
             Action::DeletePolicyVersion { policy_arn, version_id } => write_result(
                 c.delete_policy_version()
                     .policy_arn(policy_arn)

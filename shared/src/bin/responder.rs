@@ -4,7 +4,9 @@
 //! responder check-policy [--trust] [--aws-managed] FILE...
 //!                                             one JSON line per violation; exit 0 clean, 1 violations, 2 bad input
 //! responder plan EVENT.json                   verdicts and remediation plan for an event, no AWS call
-//! responder undo REPORT.json                  apply the recorded inverses of a remediation report (uses AWS_ENDPOINT_URL)
+//! responder undo REPORT.json [--role-arn ARN] [--external-id ID]
+//!                                             apply the recorded inverses of a remediation report (uses AWS_ENDPOINT_URL);
+//!                                             in a member account, as its undo role (member-template.yaml)
 //! ```
 
 use compliance_responder::adapters::iam::AwsIam;
@@ -23,7 +25,11 @@ const USAGE: &str = "usage:
                                               check policy documents (--trust: role trust policies;
                                               --aws-managed: no customer size quota, as for AWS-managed policies)
   responder plan EVENT.json                   show verdicts and the remediation plan for an event (no AWS call)
-  responder undo REPORT.json                  apply the recorded inverse of each applied action, newest first";
+  responder undo REPORT.json [--role-arn ARN] [--external-id ID]
+                                              apply the recorded inverse of each applied action, newest first,
+                                              with the caller's credentials or as the role given (in a member
+                                              account: its compliance-responder-undo role; the functions' roles
+                                              are denied the inverses that re-open a risk)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -168,8 +174,27 @@ fn inverses(report: &Value) -> Result<Vec<Action>, String> {
     Ok(out)
 }
 
+/// `undo`'s arguments: the report file, and the role (and ExternalId) to act as.
+fn undo_args(args: &[String]) -> Option<(&String, Option<&String>, Option<&String>)> {
+    let (mut file, mut role, mut external_id) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--role-arn" => role = Some(it.next()?),
+            "--external-id" => external_id = Some(it.next()?),
+            flag if flag.starts_with("--") => return None,
+            _ if file.is_none() => file = Some(a),
+            _ => return None,
+        }
+    }
+    if external_id.is_some() && role.is_none() {
+        return None;
+    }
+    Some((file?, role, external_id))
+}
+
 async fn undo(args: &[String]) -> ExitCode {
-    let [file] = args else {
+    let Some((file, role_arn, external_id)) = undo_args(args) else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
@@ -194,7 +219,18 @@ async fn undo(args: &[String]) -> ExitCode {
         eprintln!("{file}: no applied action to undo");
         return ExitCode::SUCCESS;
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    if let Some(role_arn) = role_arn {
+        let session = format!("cr-undo-{}", std::process::id());
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name(session)
+            .configure(&sdk);
+        if let Some(id) = external_id {
+            provider = provider.external_id(id);
+        }
+        let credentials = aws_sdk_sts::config::SharedCredentialsProvider::new(provider.build().await);
+        sdk = sdk.to_builder().credentials_provider(credentials).build();
+    }
     let ports = Ports {
         iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(&sdk))),
         tags: Arc::new(AwsTags::from_sdk_config(&sdk)),

@@ -1,15 +1,18 @@
 //! Least privilege, proven (issue 16): every sample event is replayed, in remediate mode, by a
 //! responder configured as the function the template routes it to; every AWS call that reaches
 //! the emulator is recorded, turned into its IAM action and resource, and evaluated with the
-//! project's own policy engine against that function's role in `template.yaml` and against the
-//! member remediation role in `member-template.yaml` (which makes the same calls in a member
-//! account). Every call made must be allowed; every action a role grants must be made by some
-//! replay here, or be listed in [`KEPT`] with the reason it is kept.
+//! project's own policy engine, within each role's permissions boundary, against that function's
+//! role in `template.yaml` and against the member role of the fix's capability in
+//! `member-template.yaml` (which makes the same calls in a member account). Each applied fix is
+//! then undone with `responder undo`, and its calls are evaluated against the undo role. Every
+//! call made must be allowed; every action a role grants must be made by some replay here, or be
+//! listed in [`KEPT`] with the reason it is kept.
 
-use crate::template::{granted, resolve_with, template_json};
-use compliance_responder::grants::{Decision, Grants};
-use compliance_responder::policy::PolicyDocument;
+use crate::responder_undo::responder_bin;
+use crate::template::{granted, template_json, RolePolicy};
+use compliance_responder::grants::Decision;
 use compliance_responder::sources::created::CREATE_EVENTS;
+use compliance_responder::ReportStatus;
 use integration_tests::{responder_with_env, sample_events, ApiCall, Env};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 const ACCOUNT: &str = "123456789012";
 
 /// Granted actions that no sample replay makes, and why each is kept. Per role: the template
-/// resource (or "member") and the action.
+/// resource (central function roles, member roles) and the action.
 const KEPT: &[(&str, &str, &str)] = &[
     ("CloudTrailResponderRole", "iam:PutUserPolicy", "a user's inline policy keeping other statements is rewritten (the user samples' are admin-only: deleted)"),
     ("GuardDutyResponderRole", "iam:GetAccessKeyLastUsed", "the owner of a key that is not in the named user's list (guardduty_replay.rs)"),
@@ -28,7 +31,6 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("GuardDutyResponderRole", "iam:PutUserPolicy", "a user's sessions are revoked for temporary ASIA keys (guardduty_replay.rs)"),
     ("CloudTrailResponderRole", "iam:DeleteGroupPolicy", "a group's emptied inline policy is deleted (no group sample)"),
     ("CloudTrailResponderRole", "iam:DeleteRolePolicy", "an emptied inline role policy is deleted (the samples keep statements)"),
-    ("CloudTrailResponderRole", "iam:SetDefaultPolicyVersion", "the recorded inverse of a rewrite, applied by `responder undo`"),
     ("CloudTrailResponderRole", "sts:AssumeRole", "the member role, in member accounts (regions.rs, safety_replay.rs)"),
     ("CloudTrailResponderRole", "ssm:GetParametersByPath", "the settings, read at init (settings.rs, cargo_lambda_replay.rs)"),
     ("ConfigResponderRole", "iam:DetachUserPolicy", "an AWS-managed admin policy found by a Config rule is detached (the Config samples rewrite customer-managed ones)"),
@@ -41,7 +43,6 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("ConfigResponderRole", "iam:DeleteGroupPolicy", "an emptied inline policy is deleted"),
     ("ConfigResponderRole", "iam:UpdateAssumeRolePolicy", "an open trust found in a role's configuration item"),
     ("ConfigResponderRole", "iam:DeletePolicyVersion", "at IAM's five versions the oldest is deleted first"),
-    ("ConfigResponderRole", "iam:SetDefaultPolicyVersion", "the recorded inverse of a rewrite (`responder undo`)"),
     ("ConfigResponderRole", "iam:GetGroup", "a group named by Config (no group sample)"),
     ("ConfigResponderRole", "iam:GetGroupPolicy", "a group named by Config (no group sample)"),
     ("ConfigResponderRole", "iam:ListAttachedGroupPolicies", "a group named by Config (no group sample)"),
@@ -77,6 +78,34 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("TaggingResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
     ("GuardDutyResponderRole", "sts:AssumeRole", "the member role, in member accounts"),
     ("GuardDutyResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
+    // The member roles: the same fixes as the central roles', made in a member account.
+    ("RemediationRole", "iam:PutUserPolicy", "a user's inline policy keeping other statements is rewritten"),
+    ("RemediationRole", "iam:DeleteRolePolicy", "an emptied inline role policy is deleted (the samples keep statements)"),
+    ("RemediationRole", "iam:DeleteGroupPolicy", "a group's emptied inline policy is deleted (no group sample)"),
+    ("RemediationRole", "iam:ListRoles", "the scan when AWS Config cannot resolve a role id"),
+    ("RemediationRole", "iam:ListGroups", "the scan when AWS Config cannot resolve a group id"),
+    ("RemediationRole", "iam:ListPolicies", "the scan when AWS Config cannot resolve a policy id"),
+    ("TaggingRole", "config:BatchGetResourceConfig", "a required-tags result known by its Config resource id (RDS)"),
+    ("TaggingRole", "s3:PutBucketTagging", "service tag call behind tag:TagResources"),
+    ("TaggingRole", "ec2:CreateTags", "service tag call behind tag:TagResources"),
+    ("TaggingRole", "lambda:TagResource", "service tag call behind tag:TagResources"),
+    ("TaggingRole", "dynamodb:TagResource", "service tag call behind tag:TagResources"),
+    ("TaggingRole", "rds:AddTagsToResource", "service tag call behind tag:TagResources"),
+    ("TaggingRole", "sns:TagResource", "service tag call behind tag:TagResources"),
+    ("ContainmentRole", "iam:GetAccessKeyLastUsed", "the owner of a key that is not in the named user's list"),
+    ("ContainmentRole", "iam:GetUserPolicy", "an existing AWSRevokeOlderSessions policy on a user is read"),
+    ("ContainmentRole", "iam:ListUserPolicies", "a user's inline policies are counted against IAM's quota before a revocation"),
+    ("ContainmentRole", "iam:PutUserPolicy", "a user's sessions are revoked for temporary ASIA keys"),
+    // The undo role: the inverse of every write the function roles may make.
+    ("UndoRole", "iam:DeleteUserPolicy", "the inverse of a revocation put on a user"),
+    ("UndoRole", "iam:DeleteGroupPolicy", "the inverse of a group inline policy put"),
+    ("UndoRole", "s3:GetBucketTagging", "service call behind tag:UntagResources for a bucket"),
+    ("UndoRole", "s3:PutBucketTagging", "service call behind tag:UntagResources for a bucket"),
+    ("UndoRole", "ec2:DeleteTags", "service untag call behind tag:UntagResources"),
+    ("UndoRole", "lambda:UntagResource", "service untag call behind tag:UntagResources"),
+    ("UndoRole", "dynamodb:UntagResource", "service untag call behind tag:UntagResources"),
+    ("UndoRole", "rds:RemoveTagsFromResource", "service untag call behind tag:UntagResources"),
+    ("UndoRole", "sns:UntagResource", "service untag call behind tag:UntagResources"),
 ];
 
 /// One replay: the sample, the function it goes to, extra settings.
@@ -183,52 +212,36 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
     Some((format!("{prefix}:{operation}"), resource))
 }
 
-/// `doc` as it applies to principals without the exemption tag: its conditional denies, which
-/// must all be the exemption-tag deny (the engine takes any condition to apply; the tagged case
-/// is proven in `template.rs`), left out. Replayed principals carry no exemption tag, or the code
-/// withholds the write before IAM is asked.
-fn untagged(doc: &Value) -> Value {
-    let mut out = doc.clone();
-    let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
-    for s in &statements {
-        if s["Effect"] == "Deny" && s.get("Condition").is_some() {
-            assert_eq!(
-                s["Condition"],
-                serde_json::json!({"Null": {"aws:ResourceTag/compliance-responder:exempt": "false"}}),
-                "a conditional deny other than the exemption tag's: {s}"
-            );
+/// The member role a replay acts through in a member account: the one of the fix's capability,
+/// as the template configures each function.
+fn member_role_of(function: &str, event: &Value) -> &'static str {
+    match function {
+        "GuardDutyResponder" => "ContainmentRole",
+        "TaggingResponder" => "TaggingRole",
+        "CloudTrailResponder" => "RemediationRole",
+        _ => {
+            let d = &event["detail"];
+            let kind = [
+                &d["configurationItem"]["resourceType"],
+                &d["configurationItemSummary"]["resourceType"],
+                &d["resourceType"],
+            ]
+            .into_iter()
+            .find_map(Value::as_str)
+            .unwrap_or_default();
+            if kind.starts_with("AWS::IAM::") {
+                "RemediationRole"
+            } else {
+                "TaggingRole"
+            }
         }
     }
-    out["Statement"] = Value::Array(
-        statements
-            .into_iter()
-            .filter(|s| !(s["Effect"] == "Deny" && s.get("Condition").is_some()))
-            .collect(),
-    );
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_is_allowed_and_every_grant_is_used() {
     let central = template_json("template.yaml");
     let member = template_json("member-template.yaml");
-    let params = serde_json::json!({
-        "MemberRoleName": "compliance-responder-remediation",
-        "RoleName": "compliance-responder-remediation",
-        "KillSwitch": "/compliance-responder/kill-switch",
-        "ProtectedPrincipals": "arn:aws:iam::*:role/break-glass-*",
-        "ProtectedRoleNames": ["break-glass-admin"],
-    });
-    let role_doc = |t: &Value, resource: &str| -> Value {
-        resolve_with(
-            &t["Resources"][resource]["Properties"]["Policies"][0]["PolicyDocument"],
-            &params,
-        )
-        .unwrap()
-    };
-    let member_doc = role_doc(&member, "RemediationRole");
-    let member_policy = PolicyDocument::parse(&untagged(&member_doc).to_string()).unwrap();
-    let member_grants = Grants::of(&member_policy);
 
     // Every sample, by the function the template routes it to; GuardDuty's samples once more
     // with quarantine on; all with the kill switch read and the GuardDuty note attempted.
@@ -244,8 +257,11 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
             }
         }
     }
+    let dir = std::env::temp_dir().join(format!("least-privilege-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut denied = Vec::new();
+    let mut undone = 0;
     for (name, function, extra) in &runs {
         let env = Env::seeded().await;
         env.put_parameter("/compliance-responder/kill-switch", "off").await;
@@ -257,27 +273,63 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
         vars.extend(extra.iter().copied());
         let r = responder_with_env(&env.sdk, &vars);
         env.start_recording();
-        r.handle_bytes(&env.event(name)).await;
+        let bytes = env.event(name);
+        let report = r.handle_bytes(&bytes).await;
+        let event: Value = serde_json::from_slice(&bytes).unwrap();
         let role = format!("{function}Role");
-        let doc = role_doc(&central, &role);
-        let policy = PolicyDocument::parse(&untagged(&doc).to_string()).unwrap();
-        let grants = Grants::of(&policy);
+        let central_role = RolePolicy::of(&central, &role).untagged();
+        // The member role of the fix's capability makes the same calls in a member account (not
+        // the SSM reads of the central stack's own parameters).
+        let member_role = member_role_of(function, &event);
+        let member_policy = RolePolicy::of(&member, member_role).untagged();
         for call in env.recorded_calls() {
             let Some((action, resource)) = authorization(&call) else {
                 continue;
             };
-            if grants.allows(&action, &resource) != Decision::Allowed {
+            if central_role.allows(&action, &resource) != Decision::Allowed {
                 denied.push(format!("{name}: {role} may not {action} on {resource}"));
             }
-            // The member role makes the same calls in a member account (not the SSM reads of
-            // the central stack's own parameters).
-            if !action.starts_with("ssm:") && member_grants.allows(&action, &resource) != Decision::Allowed {
-                denied.push(format!("{name}: the member role may not {action} on {resource}"));
+            if !action.starts_with("ssm:") {
+                if member_policy.allows(&action, &resource) != Decision::Allowed {
+                    denied.push(format!("{name}: member {member_role} may not {action} on {resource}"));
+                }
+                used.entry(member_role).or_default().insert(action.clone());
             }
-            used.entry(function).or_default().insert(action.clone());
-            used.entry("member").or_default().insert(action);
+            used.entry(function).or_default().insert(action);
+        }
+        // What was applied is undone as `responder undo --role-arn` does it: every call of the
+        // inverses must be the undo role's.
+        if report.status == ReportStatus::Remediated {
+            let file = dir.join("report.json");
+            std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
+            env.start_recording();
+            let out = std::process::Command::new(responder_bin())
+                .arg("undo")
+                .arg(&file)
+                .envs(env.child_env())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let undo = RolePolicy::of(&member, "UndoRole").untagged();
+            for call in env.recorded_calls() {
+                let Some((action, resource)) = authorization(&call) else {
+                    continue;
+                };
+                if undo.allows(&action, &resource) != Decision::Allowed {
+                    denied.push(format!("{name} undone: UndoRole may not {action} on {resource}"));
+                }
+                used.entry("UndoRole").or_default().insert(action);
+            }
+            undone += 1;
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(undone >= 10, "{undone} replays undone");
     assert!(
         denied.is_empty(),
         "calls the templates do not allow:\n{}",
@@ -286,26 +338,23 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
 
     let kept = |role: &str, action: &str| KEPT.iter().any(|(r, a, _)| *r == role && *a == action);
     let mut unused = Vec::new();
-    for function in [
-        "CloudTrailResponder",
-        "TaggingResponder",
-        "ConfigResponder",
-        "GuardDutyResponder",
-    ] {
-        let role = format!("{function}Role");
-        let made = used.get(function).cloned().unwrap_or_default();
-        for action in granted(&role_doc(&central, &role)) {
+    let roles = [
+        (&central, "CloudTrailResponderRole", "CloudTrailResponder"),
+        (&central, "TaggingResponderRole", "TaggingResponder"),
+        (&central, "ConfigResponderRole", "ConfigResponder"),
+        (&central, "GuardDutyResponderRole", "GuardDutyResponder"),
+        (&member, "RemediationRole", "RemediationRole"),
+        (&member, "TaggingRole", "TaggingRole"),
+        (&member, "ContainmentRole", "ContainmentRole"),
+        (&member, "UndoRole", "UndoRole"),
+    ];
+    for (template, role, key) in roles {
+        let made = used.get(key).cloned().unwrap_or_default();
+        for action in granted(&RolePolicy::of(template, role).identity) {
             let infrastructure = action == "sqs:SendMessage"; // Lambda's on-failure destination
-            if !made.contains(&action) && !infrastructure && !kept(&role, &action) {
+            if !made.contains(&action) && !infrastructure && !kept(role, &action) {
                 unused.push(format!("{role}: {action}"));
             }
-        }
-    }
-    let made = used.get("member").cloned().unwrap_or_default();
-    let central_kept: BTreeSet<&str> = KEPT.iter().map(|(_, a, _)| *a).collect();
-    for action in granted(&member_doc) {
-        if !made.contains(&action) && !central_kept.contains(action.as_str()) {
-            unused.push(format!("member RemediationRole: {action}"));
         }
     }
     assert!(
@@ -316,11 +365,14 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     // A reason for something no longer granted, or now used, is stale.
     let mut stale = Vec::new();
     for (role, action, _) in KEPT {
-        let doc = role_doc(&central, role);
-        let function = role.trim_end_matches("Role");
-        if !granted(&doc).contains(*action) {
+        let (template, key) = roles
+            .iter()
+            .find(|(_, r, _)| r == role)
+            .map(|(t, _, k)| (*t, *k))
+            .unwrap_or_else(|| panic!("KEPT names an unknown role {role}"));
+        if !granted(&RolePolicy::of(template, role).identity).contains(*action) {
             stale.push(format!("{role} {action}: no longer granted"));
-        } else if used.get(function).is_some_and(|u| u.contains(*action)) {
+        } else if used.get(key).is_some_and(|u| u.contains(*action)) {
             stale.push(format!("{role} {action}: a replay makes it now"));
         }
     }

@@ -129,17 +129,22 @@ async fn member_event_in_eu_west_1() {
     let queue = create_queue(&member_eu, "orders-events").await;
     let home_eu = in_region(&env.direct, EU);
     let home_queue = create_queue(&home_eu, "orders-events").await;
+    // As the template configures tagging-responder: its member role is the tagging one.
     let r = responder_with_env(
         &env.sdk,
         &[
             ("MODE", "remediate"),
-            ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+            ("MEMBER_TAGGING_ROLE_NAME", "compliance-responder-tagging"),
         ],
     );
     let (report, _) = env
         .replay_bytes(&r, &moved(&env, "cloudtrail/create-queue.json", EU, Some(&member.id)))
         .await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(
+        env.assumed_roles(),
+        [format!("arn:aws:iam::{}:role/compliance-responder-tagging", member.id)]
+    );
     let tags = Inspect::new(&member_eu).tags(&queue).await;
     assert_eq!(tags.get("Owner").map(String::as_str), Some("carol"), "{tags:?}");
     assert!(
@@ -190,17 +195,25 @@ async fn member_guardduty_finding() {
     assert!(arn.contains(&member.id), "{arn}");
     let guardduty = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
     env.proxy.seed_finding(guardduty, &arn, &member.id, "us-east-1");
+    // As the template configures guardduty-responder: its member role is the containment one.
     let r = responder_with_env(
         &env.sdk,
         &[
             ("MODE", "remediate"),
-            ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+            ("MEMBER_CONTAINMENT_ROLE_NAME", "compliance-responder-containment"),
             ("ANNOTATE_SOURCE_FINDINGS", "true"),
         ],
     );
     let (report, _) = env.replay_bytes(&r, &serde_json::to_vec(&event).unwrap()).await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(
+        env.assumed_roles(),
+        [format!(
+            "arn:aws:iam::{}:role/compliance-responder-containment",
+            member.id
+        )]
+    );
     let keys = Inspect::new(&member_sdk).access_keys("erin").await;
     assert_eq!(keys.get(&key).map(String::as_str), Some("Inactive"), "{keys:?}");
     let recorded = Inspect::new(&member_sdk).findings().await;
@@ -218,6 +231,70 @@ async fn member_guardduty_finding() {
     assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
 }
 
+/// One member role per capability (issue 16): a function given only the IAM-rewrite role (as
+/// cloudtrail-responder is) never borrows it to contain credentials or tag resources in a member
+/// account. Nothing is assumed, nothing written there, and the report says which setting is missing.
+#[test]
+fn a_function_without_the_capabilitys_member_role_does_not_act_in_member_accounts() {
+    integration_tests::on_big_stack(without_capability_role());
+}
+
+async fn without_capability_role() {
+    let env = Env::empty().await;
+    let member = Account::create(env.moto).await;
+    let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
+    let iam = aws_sdk_iam::Client::new(&member_sdk);
+    iam.create_user().user_name("erin").send().await.expect("create erin");
+    let key = iam
+        .create_access_key()
+        .user_name("erin")
+        .send()
+        .await
+        .expect("erin's key")
+        .access_key
+        .expect("key")
+        .access_key_id;
+    let r = responder_with_env(
+        &env.sdk,
+        &[
+            ("MODE", "remediate"),
+            ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+        ],
+    );
+    let mut event: Value = serde_json::from_slice(&moved(
+        &env,
+        "guardduty/iam-user-credential-access.json",
+        "us-east-1",
+        Some(&member.id),
+    ))
+    .unwrap();
+    event["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = key.clone().into();
+    let queue = moved(&env, "cloudtrail/create-queue.json", "us-east-1", Some(&member.id));
+    for (what, bytes, setting) in [
+        (
+            "containment",
+            serde_json::to_vec(&event).unwrap(),
+            "MEMBER_CONTAINMENT_ROLE_NAME",
+        ),
+        ("tagging", queue, "MEMBER_TAGGING_ROLE_NAME"),
+    ] {
+        let (report, writes) = env.replay_bytes(&r, &bytes).await;
+        assert_eq!(report.status, ReportStatus::Failed, "{what}: {report:#?}");
+        assert!(
+            report
+                .errors
+                .iter()
+                .any(|e| e.code == "NoMemberRole" && e.message.contains(setting)),
+            "{what}: {:?}",
+            report.errors
+        );
+        assert!(env.assumed_roles().is_empty(), "{what}: no role assumed");
+        assert!(writes.is_empty(), "{what}: {writes:?}");
+    }
+    let keys = Inspect::new(&member_sdk).access_keys("erin").await;
+    assert_eq!(keys.get(&key).map(String::as_str), Some("Active"), "{keys:?}");
+}
+
 /// The responder's own writes match its own CloudTrail patterns: an event whose actor is one of
 /// its roles (a central function's, by exact ARN, or the member role it assumes) is dropped before
 /// any AWS call, and the change it reports is left alone.
@@ -225,7 +302,11 @@ async fn member_guardduty_finding() {
 async fn the_responders_own_changes_do_not_re_trigger_it() {
     let env = Env::seeded().await;
     let a = env.account_id().to_string();
-    let roles = format!("arn:aws:iam::{a}:role/compliance-responder/compliance-responder-cloudtrail");
+    // The central function's role by exact ARN; another function's member role by name in every
+    // account (account `*`), as the template lists them.
+    let roles = format!(
+        "arn:aws:iam::{a}:role/compliance-responder/compliance-responder-cloudtrail,arn:aws:iam::*:role/compliance-responder-containment"
+    );
     let with = |mode: &str| {
         responder_with_env(
             &env.sdk,
@@ -241,6 +322,7 @@ async fn the_responders_own_changes_do_not_re_trigger_it() {
     for (role, own) in [
         ("compliance-responder-cloudtrail", true),
         ("Compliance-Responder-Remediation", true),
+        ("compliance-responder-containment", true),
         ("compliance-responder-cloudtrail-x", false),
     ] {
         let mut e: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();

@@ -4,7 +4,7 @@ use compliance_responder::{Mode, ReportStatus};
 use integration_tests::{responder, Env};
 use std::process::Command;
 
-fn responder_bin() -> std::path::PathBuf {
+pub(crate) fn responder_bin() -> std::path::PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/responder
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("responder");
@@ -80,4 +80,156 @@ async fn undo_restores_what_the_remediation_changed() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A rewrite of a managed policy at IAM's five versions deletes the oldest and creates the new
+/// default; undoing it must first remove the version the fix created (else IAM refuses to
+/// re-create the deleted one: `LimitExceeded`), then put the old default and the deleted version
+/// back. The versions' documents and the default are as before.
+#[tokio::test]
+async fn undo_of_a_rewrite_at_five_versions_restores_every_version() {
+    let env = Env::seeded().await;
+    let arn = format!("arn:aws:iam::{}:policy/DeployTools", env.account_id());
+    let documents = |env: &Env| {
+        let iam = aws_sdk_iam::Client::new(&env.direct);
+        let arn = arn.clone();
+        async move {
+            let listed = iam.list_policy_versions().policy_arn(&arn).send().await.unwrap();
+            let mut out = Vec::new();
+            for v in listed.versions.unwrap_or_default() {
+                let id = v.version_id.unwrap_or_default();
+                let raw = iam
+                    .get_policy_version()
+                    .policy_arn(&arn)
+                    .version_id(&id)
+                    .send()
+                    .await
+                    .unwrap()
+                    .policy_version
+                    .and_then(|v| v.document)
+                    .unwrap_or_default();
+                let text = compliance_responder::policy::decode(&raw).unwrap();
+                let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+                out.push((v.is_default_version, doc.to_string()));
+            }
+            out.sort();
+            out
+        }
+    };
+    let before = documents(&env).await;
+    assert_eq!(before.len(), 5, "the sample's policy is at IAM's limit");
+    let r = responder(&env.sdk, Mode::Remediate);
+    let report = r
+        .handle_bytes(&env.event("cloudtrail/create-policy-version-escalation.json"))
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_ne!(documents(&env).await, before);
+    let file = std::env::temp_dir().join(format!("responder-undo-versions-{}.json", env.account_id()));
+    std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
+    let out = Command::new(responder_bin())
+        .arg("undo")
+        .arg(&file)
+        .envs(env.child_env())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(documents(&env).await, before);
+}
+
+/// In a member account a fix is undone as that account's undo role (issue 16: the functions'
+/// roles are denied the inverses that re-open a risk): `responder undo --role-arn` assumes it and
+/// puts back what the IAM-rewrite role changed there, and nothing in the central account.
+#[test]
+fn undo_in_a_member_account_runs_as_its_undo_role() {
+    integration_tests::on_big_stack(undo_in_member_account());
+}
+
+async fn undo_in_member_account() {
+    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let env = Env::seeded().await;
+    let member = integration_tests::Account::create(env.moto).await;
+    let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
+    aws_sdk_securityhub::Client::new(&member_sdk)
+        .enable_security_hub()
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&member_sdk);
+    iam.create_user().user_name("alice").send().await.unwrap();
+    iam.attach_user_policy()
+        .user_name("alice")
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let r = integration_tests::responder_with_env(
+        &env.sdk,
+        &[
+            ("MODE", "remediate"),
+            ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+        ],
+    );
+    let mut e: serde_json::Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();
+    e["account"] = member.id.clone().into();
+    e["detail"]["recipientAccountId"] = member.id.clone().into();
+    e["detail"]["userIdentity"]["accountId"] = member.id.clone().into();
+    let report = r.handle_bytes(&serde_json::to_vec(&e).unwrap()).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    let attached = |iam: aws_sdk_iam::Client| async move {
+        iam.list_attached_user_policies()
+            .user_name("alice")
+            .send()
+            .await
+            .unwrap()
+            .attached_policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect::<Vec<_>>()
+    };
+    assert!(attached(iam.clone()).await.is_empty(), "fixed in the member account");
+
+    let file = std::env::temp_dir().join(format!("responder-undo-member-{}.json", member.id));
+    std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
+    let undo_role = format!("arn:aws:iam::{}:role/compliance-responder-undo", member.id);
+    env.start_recording();
+    let out = Command::new(responder_bin())
+        .arg("undo")
+        .arg(&file)
+        .args(["--role-arn", &undo_role])
+        .envs(env.child_env())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.assumed_roles(), [undo_role]);
+    assert_eq!(attached(iam).await, [ADMIN]);
+    assert_eq!(
+        env.inspect.attached("user", "alice").await,
+        [ADMIN],
+        "the central account's alice was never touched"
+    );
+
+    // --external-id without a role, or an unknown flag, is a usage error.
+    for args in [&["--external-id", "x"][..], &["--role"][..]] {
+        let out = Command::new(responder_bin())
+            .arg("undo")
+            .arg("report.json")
+            .args(args)
+            .envs(env.child_env())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
 }

@@ -516,17 +516,105 @@ fn failures_page_someone_and_each_event_is_handled_once() {
     );
 }
 
-/// The remediation role and the central functions' roles cannot change a protected principal
-/// whatever the code does (issue 16): evaluated with the project's own engine, every IAM write
-/// they are granted is explicitly denied on the organization's access role (at any path), AWS's
-/// reserved and service-linked roles, Control Tower's and the StackSets' roles, the responder's own
-/// roles, the break-glass names or patterns given as parameters, and any user or role carrying the
-/// exemption tag (`aws:ResourceTag/...` present); and still allowed on an ordinary user and role,
-/// so the denies take nothing the fixes need.
+/// The parameters the role tests resolve the templates with.
+fn role_params() -> Value {
+    serde_json::json!({
+        "RoleName": "compliance-responder-remediation",
+        "TaggingRoleName": "compliance-responder-tagging",
+        "ContainmentRoleName": "compliance-responder-containment",
+        "UndoRoleName": "compliance-responder-undo",
+        "ProtectedRoleNames": ["break-glass-admin", "ops-root"],
+        "ProtectedPrincipals": "arn:aws:iam::*:role/break-glass-*,arn:aws:iam::*:user/emergency",
+        "MemberRoleName": "compliance-responder-remediation",
+        "MemberTaggingRoleName": "compliance-responder-tagging",
+        "MemberContainmentRoleName": "compliance-responder-containment",
+        "KillSwitch": "/compliance-responder/kill-switch",
+        "CentralAccountId": "111122223333",
+        "CentralStackName": "compliance-responder",
+    })
+}
+
+/// A role of a template as IAM evaluates it: its inline policy within its permissions boundary.
+pub(crate) struct RolePolicy {
+    pub identity: Value,
+    pub boundary: Value,
+}
+
+impl RolePolicy {
+    /// Role `resource` of template `t`, resolved with [`role_params`].
+    pub(crate) fn of(t: &Value, resource: &str) -> RolePolicy {
+        let props = &t["Resources"][resource]["Properties"];
+        let boundary_id = props["PermissionsBoundary"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{resource}: no permissions boundary of this template"));
+        let resolve = |v: &Value| resolve_with(v, &role_params()).unwrap();
+        RolePolicy {
+            identity: resolve(&props["Policies"][0]["PolicyDocument"]),
+            boundary: resolve(&t["Resources"][boundary_id]["Properties"]["PolicyDocument"]),
+        }
+    }
+
+    /// The same role for a principal without the exemption tag: the conditional denies left out
+    /// (the project's engine takes every condition to apply; each must be the exemption tag's).
+    pub(crate) fn untagged(&self) -> RolePolicy {
+        let strip = |doc: &Value| {
+            let mut out = doc.clone();
+            let kept: Vec<Value> = doc["Statement"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| {
+                    let conditional_deny = s["Effect"] == "Deny" && s.get("Condition").is_some();
+                    if conditional_deny {
+                        assert_eq!(
+                            s["Condition"],
+                            serde_json::json!({"Null": {"aws:ResourceTag/compliance-responder:exempt": "false"}}),
+                            "a conditional deny other than the exemption tag's: {s}"
+                        );
+                    }
+                    !conditional_deny
+                })
+                .cloned()
+                .collect();
+            out["Statement"] = Value::Array(kept);
+            out
+        };
+        RolePolicy {
+            identity: strip(&self.identity),
+            boundary: strip(&self.boundary),
+        }
+    }
+
+    /// IAM's answer: an explicit Deny in either policy wins; allowed only when both allow.
+    pub(crate) fn allows(&self, action: &str, resource: &str) -> compliance_responder::grants::Decision {
+        use compliance_responder::grants::{Decision, Grants};
+        use compliance_responder::policy::PolicyDocument;
+        let identity = PolicyDocument::parse(&self.identity.to_string()).unwrap();
+        let boundary = PolicyDocument::parse(&self.boundary.to_string()).unwrap();
+        match (
+            Grants::of(&identity).allows(action, resource),
+            Grants::of(&boundary).allows(action, resource),
+        ) {
+            (Decision::ExplicitDeny, _) | (_, Decision::ExplicitDeny) => Decision::ExplicitDeny,
+            (Decision::Allowed, Decision::Allowed) => Decision::Allowed,
+            _ => Decision::ImplicitDeny,
+        }
+    }
+}
+
+/// The member roles (one per capability, and the undo role) and the central functions' roles
+/// cannot change a protected principal whatever the code does (issue 16): evaluated with the
+/// project's own engine, within each role's permissions boundary, every IAM write a role is
+/// granted is explicitly denied on the organization's access role (at any path), AWS's reserved
+/// and service-linked roles, Control Tower's and the StackSets' roles, the responder's own roles,
+/// the break-glass names or patterns given as parameters, and any user or role carrying the
+/// exemption tag; and still allowed on an ordinary user and role, so the denies take nothing the
+/// fixes need. The inverses that re-open a risk belong to the undo role alone: no function role
+/// may set a default policy version, only the containment roles may change a key's status, and
+/// the containment role cannot lift a revocation or quarantine.
 #[test]
 fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
-    use compliance_responder::grants::{Decision, Grants};
-    use compliance_responder::policy::PolicyDocument;
+    use compliance_responder::grants::Decision;
     let arn = |rest: &str| format!("arn:aws:iam::123456789012:{rest}");
     let common = [
         "role/OrganizationAccountAccessRole",
@@ -541,58 +629,45 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
     ];
     let member = template_json("member-template.yaml");
     let central = template_json("template.yaml");
-    let member_params = serde_json::json!({
-        "RoleName": "compliance-responder-remediation",
-        "ProtectedRoleNames": ["break-glass-admin", "ops-root"],
-    });
-    let central_params = serde_json::json!({
-        "ProtectedPrincipals": "arn:aws:iam::*:role/break-glass-*,arn:aws:iam::*:user/emergency",
-        "MemberRoleName": "compliance-responder-remediation",
-    });
-    let mut cases: Vec<(String, Value, Vec<String>)> = vec![(
-        "member RemediationRole".into(),
-        resolve_with(
-            &member["Resources"]["RemediationRole"]["Properties"]["Policies"][0]["PolicyDocument"],
-            &member_params,
-        )
-        .unwrap(),
-        [
-            "role/compliance-responder-remediation",
-            "role/compliance-responder-forwarding-eu-west-1",
-            "role/break-glass-admin",
-            "role/team/ops-root",
-        ]
-        .iter()
-        .map(|r| arn(r))
-        .collect(),
-    )];
-    for function in ["CloudTrailResponder", "ConfigResponder", "GuardDutyResponder"] {
-        cases.push((
-            function.into(),
-            resolve_with(
-                &central["Resources"][format!("{function}Role")]["Properties"]["Policies"][0]["PolicyDocument"],
-                &central_params,
-            )
-            .unwrap(),
-            [
-                "role/compliance-responder/compliance-responder-cloudtrail",
-                "role/break-glass-1",
-                "user/emergency",
-            ]
-            .iter()
-            .map(|r| arn(r))
-            .collect(),
-        ));
+    let member_own = [
+        "role/compliance-responder-remediation",
+        "role/compliance-responder-tagging",
+        "role/compliance-responder-containment",
+        "role/compliance-responder-undo",
+        "role/compliance-responder-forwarding-eu-west-1",
+        "role/break-glass-admin",
+        "role/team/ops-root",
+    ];
+    let central_own = [
+        "role/compliance-responder/compliance-responder-cloudtrail",
+        "role/break-glass-1",
+        "user/emergency",
+    ];
+    let mut cases: Vec<(&str, RolePolicy, &[&str])> = Vec::new();
+    for role in ["RemediationRole", "TaggingRole", "ContainmentRole", "UndoRole"] {
+        cases.push((role, RolePolicy::of(&member, role), &member_own));
     }
-    for (name, doc, own) in cases {
-        let statements = doc["Statement"].as_array().unwrap().clone();
-        let writes: Vec<String> = granted(&doc)
+    for role in [
+        "CloudTrailResponderRole",
+        "TaggingResponderRole",
+        "ConfigResponderRole",
+        "GuardDutyResponderRole",
+    ] {
+        cases.push((role, RolePolicy::of(&central, role), &central_own));
+    }
+    for (name, role, own) in &cases {
+        let plain = role.untagged();
+        let writes: Vec<String> = granted(&role.identity)
             .into_iter()
             .filter(|a| {
                 let op = a.strip_prefix("iam:").unwrap_or("Get");
                 !op.starts_with("Get") && !op.starts_with("List")
             })
             .collect();
+        if name.starts_with("Tagging") {
+            assert!(writes.is_empty(), "{name}: the tagging roles write no IAM: {writes:?}");
+            continue;
+        }
         assert!(!writes.is_empty(), "{name}: no IAM write found");
         let kind_of = |action: &str| {
             if action.contains("Role") {
@@ -603,20 +678,7 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
                 None
             }
         };
-        let with = PolicyDocument::parse(&doc.to_string()).unwrap();
-        let g = Grants::of(&with);
-        // The same document without its conditional denies: the exemption tag absent.
-        let mut untagged = doc.clone();
-        untagged["Statement"] = Value::Array(
-            statements
-                .iter()
-                .filter(|s| !(s["Effect"] == "Deny" && s.get("Condition").is_some()))
-                .cloned()
-                .collect(),
-        );
-        let without = PolicyDocument::parse(&untagged.to_string()).unwrap();
-        let plain = Grants::of(&without);
-        let protected: Vec<String> = common.iter().map(|r| arn(r)).chain(own).collect();
+        let protected: Vec<String> = common.iter().chain(own.iter()).map(|r| arn(r)).collect();
         let mut checked = 0;
         for action in &writes {
             let Some(kind) = kind_of(action) else { continue };
@@ -634,83 +696,223 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
                 Decision::Allowed,
                 "{name}: {action} on ordinary {ordinary}: the denies must not take what a fix needs"
             );
-            // With the exemption tag on the principal (the conditional Deny applies).
             assert_eq!(
-                g.allows(action, &ordinary),
+                role.allows(action, &ordinary),
                 Decision::ExplicitDeny,
                 "{name}: {action} on an exempt {ordinary}"
             );
         }
         assert!(checked >= 10, "{name}: {checked} protected checks");
-        let exempt = statements
-            .iter()
-            .find(|s| s["Sid"] == "NeverChangeExemptPrincipals")
-            .unwrap_or_else(|| panic!("{name}: no exemption-tag deny"));
+        // The boundaries themselves are out of reach.
+        let boundary = arn("policy/compliance-responder/compliance-responder-boundary");
         assert_eq!(
-            exempt["Condition"]["Null"]["aws:ResourceTag/compliance-responder:exempt"], "false",
-            "{name}: the deny applies when the tag is present"
+            plain.allows("iam:CreatePolicyVersion", &boundary),
+            Decision::ExplicitDeny,
+            "{name}: may rewrite its boundary"
         );
+
+        // Inverses that re-open a risk: the undo role's alone.
+        let undo = *name == "UndoRole";
+        let allowed = |action: &str, target: &str| plain.allows(action, &arn(target)) == Decision::Allowed;
+        assert_eq!(
+            allowed("iam:SetDefaultPolicyVersion", "policy/app-policy"),
+            undo,
+            "{name}: iam:SetDefaultPolicyVersion"
+        );
+        let contains = matches!(*name, "ContainmentRole" | "GuardDutyResponderRole");
+        assert_eq!(
+            allowed("iam:UpdateAccessKey", "user/alice"),
+            undo || contains,
+            "{name}: iam:UpdateAccessKey (IAM has no condition key for the new status)"
+        );
+        if *name == "ContainmentRole" {
+            for action in [
+                "iam:DeleteRolePolicy",
+                "iam:DeleteUserPolicy",
+                "iam:DetachRolePolicy",
+                "iam:DetachUserPolicy",
+            ] {
+                let target = if action.contains("Role") {
+                    "role/app-team"
+                } else {
+                    "user/alice"
+                };
+                assert!(!allowed(action, target), "{name}: {action} lifts a containment");
+            }
+        }
     }
 }
 
-/// The member role trusts exactly the central functions' roles (issue 16): each function runs
-/// with its own role of a fixed name under `/compliance-responder/`, and the member template's
-/// trust names those ARNs (`ArnEquals` on `aws:PrincipalArn`, no wildcard), inside the
-/// organization, with the ExternalId when set. A role someone creates in the central account
-/// (`compliance-responder-x`) is not trusted.
+/// Every role of both templates is capped by a permissions boundary of its template (issue 16),
+/// and each boundary allows exactly what the roles it caps are granted (their inline policies
+/// and the AWS-managed policies they attach): adding a grant to a role without the boundary, or
+/// to the boundary without a role, fails here.
 #[test]
-fn the_member_role_trusts_exactly_the_central_function_roles() {
+fn every_role_is_capped_by_a_boundary_that_allows_exactly_what_its_roles_need() {
+    use std::collections::{BTreeMap, BTreeSet};
+    // The AWS-managed policies the function roles attach, as AWS publishes them.
+    let managed: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        (
+            "service-role/AWSLambdaBasicExecutionRole",
+            &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"][..],
+        ),
+        (
+            "AWSXrayWriteOnlyAccess",
+            &[
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:GetSamplingStatisticSummaries",
+            ][..],
+        ),
+    ]);
+    let mut roles_checked = 0;
+    for file in ["template.yaml", "member-template.yaml"] {
+        let t = template_json(file);
+        let resources = t["Resources"].as_object().unwrap();
+        let mut needed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (name, r) in resources {
+            if r["Type"] != "AWS::IAM::Role" {
+                continue;
+            }
+            roles_checked += 1;
+            let props = &r["Properties"];
+            let boundary = props["PermissionsBoundary"]["Ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{file} {name}: no PermissionsBoundary of this template"));
+            assert_eq!(resources[boundary]["Type"], "AWS::IAM::ManagedPolicy", "{name}");
+            let set = needed.entry(boundary.to_string()).or_default();
+            for p in props["Policies"].as_array().into_iter().flatten() {
+                set.extend(granted(&resolve_with(&p["PolicyDocument"], &role_params()).unwrap()));
+            }
+            for arn in props["ManagedPolicyArns"].as_array().into_iter().flatten() {
+                let arn = arn["Fn::Sub"].as_str().unwrap_or_default();
+                let key = arn.split(":policy/").nth(1).unwrap_or_default();
+                let actions = managed
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{name}: managed policy {arn} not in this test's table"));
+                set.extend(actions.iter().map(|a| a.to_string()));
+            }
+        }
+        for (boundary, needed) in needed {
+            let doc = resolve_with(&resources[&boundary]["Properties"]["PolicyDocument"], &role_params()).unwrap();
+            let allowed = granted(&doc);
+            let missing: Vec<_> = needed.difference(&allowed).collect();
+            let extra: Vec<_> = allowed.difference(&needed).collect();
+            assert!(
+                missing.is_empty(),
+                "{file} {boundary} caps away what a role needs: {missing:?}"
+            );
+            assert!(
+                extra.is_empty(),
+                "{file} {boundary} allows what no role is granted: {extra:?}"
+            );
+        }
+    }
+    assert_eq!(
+        roles_checked,
+        4 + 5,
+        "four function roles; three capability, undo and forwarding roles"
+    );
+}
+
+/// Each member role trusts exactly the central function roles that need its capability (issue
+/// 16), by exact ARN (`ArnEquals` on `aws:PrincipalArn`, no wildcard), inside the organization,
+/// with the ExternalId when set; and each central function is configured with, and may assume,
+/// exactly those member roles. The mapping is read from both templates: a function given a role
+/// it should not have (or a trust that lets another function in) fails here.
+#[test]
+fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
+    use std::collections::{BTreeMap, BTreeSet};
     let central = template_json("template.yaml");
     let member = template_json("member-template.yaml");
-    let (account, stack) = ("111122223333", "compliance-responder");
-    let mut roles: Vec<String> = Vec::new();
+    let params = role_params();
+    // Member role resource, the central setting naming it, the central parameter with its name.
+    let capabilities = [
+        ("RemediationRole", "MEMBER_ROLE_NAME", "MemberRoleName"),
+        ("TaggingRole", "MEMBER_TAGGING_ROLE_NAME", "MemberTaggingRoleName"),
+        (
+            "ContainmentRole",
+            "MEMBER_CONTAINMENT_ROLE_NAME",
+            "MemberContainmentRoleName",
+        ),
+    ];
+    let mut users: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut functions = 0;
     for (name, f) in central["Resources"].as_object().unwrap() {
         if f["Type"] != "AWS::Serverless::Function" {
             continue;
         }
+        functions += 1;
         let role_id = f["Properties"]["Role"]["Fn::GetAtt"][0]
             .as_str()
             .unwrap_or_else(|| panic!("{name}: a role of its own (Role: !GetAtt <it>.Arn)"));
         let role = &central["Resources"][role_id]["Properties"];
         assert_eq!(role["Path"], "/compliance-responder/", "{role_id}");
-        let role_name = role["RoleName"]["Fn::Sub"]
-            .as_str()
+        let role_arn = format!(
+            "arn:aws:iam::111122223333:role/compliance-responder/{}",
+            resolve_with(&role["RoleName"], &params).unwrap().as_str().unwrap()
+        );
+        let env = &f["Properties"]["Environment"]["Variables"];
+        let doc = resolve_with(&role["Policies"][0]["PolicyDocument"], &params).unwrap();
+        let assumable: BTreeSet<String> = doc["Statement"]
+            .as_array()
             .unwrap()
-            .replace("${AWS::StackName}", stack);
-        roles.push(format!("arn:aws:iam::{account}:role/compliance-responder/{role_name}"));
+            .iter()
+            .filter(|s| s["Action"] == "sts:AssumeRole")
+            .flat_map(|s| match &s["Resource"] {
+                Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                other => vec![other.as_str().unwrap_or_default().to_string()],
+            })
+            .collect();
+        let mut expected = BTreeSet::new();
+        for (member_role, setting, parameter) in capabilities {
+            if env.get(setting).is_some() {
+                assert_eq!(
+                    env[setting]["Fn::If"][1],
+                    serde_json::json!({"Ref": parameter}),
+                    "{name} {setting}"
+                );
+                users.entry(member_role).or_default().insert(role_arn.clone());
+                expected.insert(format!("arn:aws:iam::*:role/{}", params[parameter].as_str().unwrap()));
+            }
+        }
+        assert!(!expected.is_empty(), "{name}: no member role");
+        assert_eq!(
+            assumable, expected,
+            "{name} may assume exactly the member roles it is configured with"
+        );
     }
-    roles.sort();
-    assert_eq!(roles.len(), 4);
-    let statement = &member["Resources"]["RemediationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
-    let condition = &statement["Condition"];
-    assert!(condition.get("ArnLike").is_none(), "no name pattern: {condition}");
-    let trusted = &condition["ArnEquals"]["aws:PrincipalArn"]["Fn::If"];
-    assert_eq!(trusted[0], "HasCentralRoleArns");
-    assert_eq!(trusted[1], serde_json::json!({"Ref": "CentralRoleArns"}));
-    let mut derived: Vec<String> = trusted[2]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            s["Fn::Sub"]
-                .as_str()
-                .unwrap()
-                .replace("${AWS::Partition}", "aws")
-                .replace("${CentralAccountId}", account)
-                .replace("${CentralStackName}", stack)
-        })
-        .collect();
-    derived.sort();
+    assert_eq!(functions, 4);
+    for (member_role, _, _) in capabilities {
+        let statement = &member["Resources"][member_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+        let condition = resolve_with(&statement["Condition"], &params).unwrap();
+        assert!(condition.get("ArnLike").is_none(), "no name pattern: {condition}");
+        let trusted: BTreeSet<String> = match &condition["ArnEquals"]["aws:PrincipalArn"] {
+            Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            other => [other.as_str().unwrap().to_string()].into(),
+        };
+        assert_eq!(
+            Some(&trusted),
+            users.get(member_role),
+            "{member_role} trusts exactly the central functions configured to use it"
+        );
+        assert!(trusted.iter().all(|a| !a.contains('*')));
+        assert_eq!(
+            condition["StringEquals"]["aws:PrincipalOrgID"],
+            "example-OrganizationId"
+        );
+        assert!(condition["StringEquals"].get("sts:ExternalId").is_some());
+    }
+    // The undo role: trusted by the security team's principals only, never by a function.
+    let undo = &member["Resources"]["UndoRole"];
+    assert_eq!(undo["Condition"], "NeedsUndoRole");
+    let trust = &undo["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
     assert_eq!(
-        derived, roles,
-        "the member role trusts exactly the central functions' roles"
+        trust["Principal"]["AWS"],
+        serde_json::json!({"Ref": "UndoPrincipalArns"})
     );
-    assert!(derived.iter().all(|a| !a.contains('*')));
-    assert_eq!(
-        condition["StringEquals"]["aws:PrincipalOrgID"],
-        serde_json::json!({"Ref": "OrganizationId"})
-    );
-    assert!(condition["StringEquals"]["sts:ExternalId"].is_object());
     let output = central["Outputs"]["CentralRoleArns"]["Value"].to_string();
     for f in [
         "CloudTrailResponderRole",

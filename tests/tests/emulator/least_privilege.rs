@@ -8,7 +8,7 @@
 //! call made must be allowed; every action a role grants must be made by some replay here, or be
 //! listed in [`KEPT`] with the reason it is kept.
 
-use crate::responder_undo::responder_bin;
+use crate::responder_undo::undo_succeeds;
 use crate::template::{granted, template_json, RolePolicy};
 use compliance_responder::grants::Decision;
 use compliance_responder::sources::created::CREATE_EVENTS;
@@ -303,18 +303,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
             let file = dir.join("report.json");
             std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
             env.start_recording();
-            let out = std::process::Command::new(responder_bin())
-                .arg("undo")
-                .arg(&file)
-                .envs(env.child_env())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{name}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            undo_succeeds(&env, &file, &[]);
             let undo = RolePolicy::of(&member, "UndoRole").untagged();
             for call in env.recorded_calls() {
                 let Some((action, resource)) = authorization(&call) else {

@@ -39,6 +39,20 @@ async fn enable_hub(sdk: &aws_config::SdkConfig) {
         .expect("enable Security Hub");
 }
 
+/// Creates IAM user `name` with one access key; the key's id.
+async fn user_with_key(sdk: &aws_config::SdkConfig, name: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(sdk);
+    iam.create_user().user_name(name).send().await.expect("create user");
+    iam.create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .expect("access key")
+        .access_key
+        .expect("key")
+        .access_key_id
+}
+
 async fn create_queue(sdk: &aws_config::SdkConfig, name: &str) -> String {
     aws_sdk_sqs::Client::new(sdk)
         .create_queue()
@@ -177,17 +191,7 @@ async fn member_guardduty_finding() {
     let member = Account::create(env.moto).await;
     let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
     enable_hub(&member_sdk).await;
-    let iam = aws_sdk_iam::Client::new(&member_sdk);
-    iam.create_user().user_name("erin").send().await.expect("create erin");
-    let key = iam
-        .create_access_key()
-        .user_name("erin")
-        .send()
-        .await
-        .expect("erin's key")
-        .access_key
-        .expect("key")
-        .access_key_id;
+    let key = user_with_key(&member_sdk, "erin").await;
     let path = "guardduty/iam-user-credential-access.json";
     let mut event: Value = serde_json::from_slice(&moved(&env, path, "us-east-1", Some(&member.id))).unwrap();
     event["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = key.clone().into();
@@ -243,17 +247,7 @@ async fn without_capability_role() {
     let env = Env::empty().await;
     let member = Account::create(env.moto).await;
     let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
-    let iam = aws_sdk_iam::Client::new(&member_sdk);
-    iam.create_user().user_name("erin").send().await.expect("create erin");
-    let key = iam
-        .create_access_key()
-        .user_name("erin")
-        .send()
-        .await
-        .expect("erin's key")
-        .access_key
-        .expect("key")
-        .access_key_id;
+    let key = user_with_key(&member_sdk, "erin").await;
     let r = responder_with_env(
         &env.sdk,
         &[

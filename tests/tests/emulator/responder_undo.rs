@@ -16,6 +16,23 @@ pub(crate) fn responder_bin() -> std::path::PathBuf {
     bin
 }
 
+/// Runs `responder undo FILE ARGS…` against the emulator and asserts it succeeded.
+pub(crate) fn undo_succeeds(env: &Env, file: &std::path::Path, args: &[&str]) {
+    let out = Command::new(responder_bin())
+        .arg("undo")
+        .arg(file)
+        .args(args)
+        .envs(env.child_env())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn undo_restores_what_the_remediation_changed() {
     let env = Env::seeded().await;
@@ -126,19 +143,8 @@ async fn undo_of_a_rewrite_at_five_versions_restores_every_version() {
     assert_ne!(documents(&env).await, before);
     let file = std::env::temp_dir().join(format!("responder-undo-versions-{}.json", env.account_id()));
     std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
-    let out = Command::new(responder_bin())
-        .arg("undo")
-        .arg(&file)
-        .envs(env.child_env())
-        .output()
-        .unwrap();
+    undo_succeeds(&env, &file, &[]);
     let _ = std::fs::remove_file(&file);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(documents(&env).await, before);
 }
 
@@ -199,20 +205,8 @@ async fn undo_in_member_account() {
     std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
     let undo_role = format!("arn:aws:iam::{}:role/compliance-responder-undo", member.id);
     env.start_recording();
-    let out = Command::new(responder_bin())
-        .arg("undo")
-        .arg(&file)
-        .args(["--role-arn", &undo_role])
-        .envs(env.child_env())
-        .output()
-        .unwrap();
+    undo_succeeds(&env, &file, &["--role-arn", &undo_role]);
     let _ = std::fs::remove_file(&file);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(env.assumed_roles(), [undo_role]);
     assert_eq!(attached(iam).await, [ADMIN]);
     assert_eq!(

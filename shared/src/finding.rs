@@ -15,6 +15,8 @@ pub enum SourceKind {
     /// CloudTrail create calls of taggable resources (any other `aws.*` source). The finding's
     /// `source` stays `cloud-trail`; this kind only selects which function accepts the event.
     ResourceCreation,
+    /// The audit sweep (`responder audit`): existing state, judged without an event.
+    Audit,
 }
 
 /// Who made the change, as the event reports it.

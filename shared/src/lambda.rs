@@ -36,6 +36,12 @@ pub async fn handle(function: &str, responder: &Responder, event: LambdaEvent<Va
 pub async fn load_config() -> Result<(Config, Option<aws_config::SdkConfig>), Error> {
     let config = Config::from_env()?;
     logging::init(&config.log_level);
+    with_parameter_settings(config).await
+}
+
+/// `config` with the SSM parameters under `SETTINGS_PARAMETER_PATH` added, when it is set (also
+/// what `responder audit` runs with, so a protected principal listed there is protected there).
+pub async fn with_parameter_settings(config: Config) -> Result<(Config, Option<aws_config::SdkConfig>), Error> {
     let Some(path) = std::env::var("SETTINGS_PARAMETER_PATH")
         .ok()
         .filter(|p| !p.trim().is_empty())

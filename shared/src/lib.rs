@@ -19,6 +19,7 @@
 
 pub mod adapters;
 pub mod asff;
+pub mod audit;
 pub mod catalogue;
 pub mod config;
 pub mod edit;

@@ -167,6 +167,11 @@ impl Responder {
             .unwrap_or_else(|| self.ports.clone()))
     }
 
+    /// The ports a finding's reads and writes use (its account and region).
+    pub(crate) async fn route_ports(&self, finding: &Finding) -> Result<Ports, crate::error::AwsError> {
+        self.ports_in(finding, &finding.region).await
+    }
+
     /// Where the finding's work happens: reads and writes in its account and region, records in
     /// its account and [`Self::record_region`].
     async fn route(&self, finding: &Finding) -> Result<Route, crate::error::AwsError> {
@@ -250,7 +255,7 @@ impl Responder {
                 ));
                 return report;
             }
-            let mut finding = match sources::normalize(&env, &self.sources, &self.config.config_rule_map) {
+            let finding = match sources::normalize(&env, &self.sources, &self.config.config_rule_map) {
                 Ok(f) => f,
                 Err(e) => {
                     report.input_error = Some(e);
@@ -263,44 +268,51 @@ impl Responder {
                 report.reason = Some(reason.clone());
                 return report;
             }
-            if let Some(reason) = self.own_change(&finding) {
-                tracing::info!(%reason, "own change dropped");
-                report.reason = Some(reason);
-                return report;
-            }
-            let route = match Box::pin(self.route(&finding)).await {
-                Ok(p) => p,
-                Err(e) => {
-                    report.errors.push(e);
-                    return report;
-                }
-            };
-            // What expanding the subject read is kept: the rules' lookups are not read twice.
-            let mut seen = Observed::default();
-            let also = std::mem::take(&mut finding.also);
-            let ports = &route.ports;
-            let mut findings = Box::pin(self.expand(ports, finding.clone(), &mut report, &mut seen)).await;
-            for subject in also {
-                let more = Finding {
-                    subject,
-                    ..finding.clone()
-                };
-                findings.extend(Box::pin(self.expand(ports, more, &mut report, &mut seen)).await);
-            }
-            if findings.is_empty() {
-                return report;
-            }
-            // Boxed: the judging, planning and executing state is large (debug builds run tests
-            // on 2 MB thread stacks); one allocation per event keeps it off the stack.
-            Box::pin(self.evaluate_and_fix(&route, &findings, &mut report, seen)).await;
-            if let Subject::CredentialCompromise(cf) = &findings[0].subject {
-                // GuardDuty's finding is in the event's account and region.
-                self.annotate_source(ports, &findings[0], cf, &mut report).await;
-            }
-            report
+            Box::pin(self.handle_finding(finding, report)).await
         }
         .instrument(span)
         .await
+    }
+
+    /// The stages after an event is normalized, shared with the audit sweep (`audit.rs`): drop
+    /// the responder's own changes, route to the account and region, expand the subject, judge,
+    /// guard, plan and gate, record, execute, and note GuardDuty's finding.
+    pub(crate) async fn handle_finding(&self, mut finding: Finding, mut report: Report) -> Report {
+        if let Some(reason) = self.own_change(&finding) {
+            tracing::info!(%reason, "own change dropped");
+            report.reason = Some(reason);
+            return report;
+        }
+        let route = match Box::pin(self.route(&finding)).await {
+            Ok(p) => p,
+            Err(e) => {
+                report.errors.push(e);
+                return report;
+            }
+        };
+        // What expanding the subject read is kept: the rules' lookups are not read twice.
+        let mut seen = Observed::default();
+        let also = std::mem::take(&mut finding.also);
+        let ports = &route.ports;
+        let mut findings = Box::pin(self.expand(ports, finding.clone(), &mut report, &mut seen)).await;
+        for subject in also {
+            let more = Finding {
+                subject,
+                ..finding.clone()
+            };
+            findings.extend(Box::pin(self.expand(ports, more, &mut report, &mut seen)).await);
+        }
+        if findings.is_empty() {
+            return report;
+        }
+        // Boxed: the judging, planning and executing state is large (debug builds run tests
+        // on 2 MB thread stacks); one allocation per event keeps it off the stack.
+        Box::pin(self.evaluate_and_fix(&route, &findings, &mut report, seen)).await;
+        if let Subject::CredentialCompromise(cf) = &findings[0].subject {
+            // GuardDuty's finding is in the event's account and region.
+            self.annotate_source(ports, &findings[0], cf, &mut report).await;
+        }
+        report
     }
 
     /// Turns subjects that name a resource only indirectly into the subjects rules judge: a Config

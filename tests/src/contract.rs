@@ -24,6 +24,9 @@
 //! - **1 to 100 identifiers per request** ("update up to 100 findings at a time"); `Note.Text` at
 //!   most 512 characters, `Note.UpdatedBy` at most 128 (ASFF `Note`).
 //!
+//! IAM `GetAccountAuthorizationDetails` is paged as AWS pages it (`MaxItems`, default 100); moto
+//! answers everything at once ([`paginate_authorization_details`]).
+//!
 //! The proxy learns which account each access key belongs to from the credentials the harness
 //! hands out ([`Contract::register`]) and from the `AssumeRole` answers that pass through it; an
 //! unknown key is moto's default account, as in moto.
@@ -335,6 +338,71 @@ pub fn config_timestamps(body: &[u8]) -> Option<Vec<u8>> {
     fix(&mut v).then(|| serde_json::to_vec(&v).unwrap_or_default())
 }
 
+/// IAM `GetAccountAuthorizationDetails` pages its answer (IAM API Reference: `MaxItems` 1–1000,
+/// default 100; `IsTruncated` and `Marker` say where the next page starts); moto answers every
+/// item at once. The proxy cuts moto's answer into AWS's pages: the items of the user, group,
+/// role and policy lists, in that order, from the request's `Marker` (one the proxy issued,
+/// `proxy-<offset>`), at most `MaxItems` of them. `None` when the answer is not one to page.
+pub fn paginate_authorization_details(request_body: &str, answer: &[u8]) -> Option<Vec<u8>> {
+    let param = |name: &str| {
+        request_body
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+    };
+    let max: usize = param("MaxItems")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let offset: usize = param("Marker")
+        .and_then(|m| m.strip_prefix("proxy-").and_then(|o| o.parse().ok()))
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(answer).into_owned();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    let mut index = 0usize;
+    for list in ["UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"] {
+        let (open, close) = (format!("<{list}>"), format!("</{list}>"));
+        let (Some(a), Some(b)) = (rest.find(&open), rest.find(&close)) else {
+            continue;
+        };
+        let inner = &rest[a + open.len()..b];
+        out.push_str(&rest[..a + open.len()]);
+        // The list's own <member> elements (items nest <member>s of their own).
+        let (mut depth, mut start, mut i) = (0usize, 0usize, 0usize);
+        while i < inner.len() {
+            if inner[i..].starts_with("<member>") {
+                if depth == 0 {
+                    start = i;
+                }
+                depth += 1;
+                i += "<member>".len();
+            } else if inner[i..].starts_with("</member>") {
+                depth = depth.saturating_sub(1);
+                i += "</member>".len();
+                if depth == 0 {
+                    if (offset..offset + max).contains(&index) {
+                        out.push_str(&inner[start..i]);
+                    }
+                    index += 1;
+                }
+            } else {
+                i += inner[i..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        out.push_str(&close);
+        rest = &rest[b + close.len()..];
+    }
+    out.push_str(rest);
+    let truncated = index > offset + max;
+    let marker = if truncated {
+        format!("<IsTruncated>true</IsTruncated><Marker>proxy-{}</Marker>", offset + max)
+    } else {
+        "<IsTruncated>false</IsTruncated>".to_string()
+    };
+    Some(out.replace("<IsTruncated>false</IsTruncated>", &marker).into_bytes())
+}
+
 /// The answer moto gave to a rewritten request, with the findings the contract refused added.
 pub fn merge_failed(answer: &[u8], failed: &[Value]) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(answer).unwrap_or_else(|_| json!({}));
@@ -492,6 +560,40 @@ mod tests {
             Decision::Answer { status: 400, .. }
         ));
         assert!(c.updates.is_empty());
+    }
+
+    #[test]
+    fn authorization_details_come_in_pages_of_max_items() {
+        let answer =
+            "<R><UserDetailList><member><UserName>a</UserName><GroupList><member>g</member></GroupList></member>\
+<member><UserName>b</UserName></member></UserDetailList><GroupDetailList><member><GroupName>g</GroupName></member>\
+</GroupDetailList><RoleDetailList/><Policies></Policies><IsTruncated>false</IsTruncated></R>";
+        let page =
+            |body: &str| String::from_utf8(paginate_authorization_details(body, answer.as_bytes()).unwrap()).unwrap();
+        let first = page("Action=GetAccountAuthorizationDetails&MaxItems=2");
+        assert!(
+            first.contains("<UserName>a</UserName><GroupList><member>g</member></GroupList>"),
+            "{first}"
+        );
+        assert!(
+            first.contains("<UserName>b</UserName>") && !first.contains("<GroupName>g</GroupName>"),
+            "{first}"
+        );
+        assert!(
+            first.contains("<IsTruncated>true</IsTruncated><Marker>proxy-2</Marker>"),
+            "{first}"
+        );
+        let second = page("Action=GetAccountAuthorizationDetails&MaxItems=2&Marker=proxy-2");
+        assert!(
+            second.contains("<GroupName>g</GroupName>") && !second.contains("<UserName>"),
+            "{second}"
+        );
+        assert!(second.contains("<IsTruncated>false</IsTruncated>"), "{second}");
+        let all = page("Action=GetAccountAuthorizationDetails");
+        assert!(
+            all.contains("<UserName>b</UserName>") && all.contains("<GroupName>g</GroupName>"),
+            "{all}"
+        );
     }
 
     #[test]

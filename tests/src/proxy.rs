@@ -13,7 +13,8 @@
 //!   by the proxy under AWS's rules (a finding's own account or its administrator, in the
 //!   finding's region). Every emulator test goes through it;
 //! - **speak AWS's wire format where moto does not**: AWS Config timestamps, which moto writes as
-//!   text and the SDK (rightly) refuses, are sent as epoch seconds.
+//!   text and the SDK (rightly) refuses, are sent as epoch seconds; IAM's
+//!   `GetAccountAuthorizationDetails` comes in pages of `MaxItems` (default 100), as from AWS.
 //!
 //! It runs on a thread of its own (with its own single-threaded runtime), so a test that blocks
 //! its thread (waiting for a child process) never stalls it. Everything not faulted is forwarded
@@ -350,6 +351,15 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
         let (head, body) = split_message(&response);
         if let Some(fixed) = contract::config_timestamps(body) {
             response = with_body(head, &fixed);
+        }
+    }
+    if matches!(&scope, Some((_, _, service)) if service == "iam")
+        && text.contains("Action=GetAccountAuthorizationDetails")
+    {
+        let (_, asked) = split_message(&request);
+        let (head, body) = split_message(&response);
+        if let Some(paged) = contract::paginate_authorization_details(&String::from_utf8_lossy(asked), body) {
+            response = with_body(head, &paged);
         }
     }
     if matches!(&scope, Some((_, _, service)) if service == "sts") && text.contains("Action=AssumeRole&") {

@@ -636,6 +636,49 @@ impl IamPort for AwsIam {
         Ok(())
     }
 
+    async fn principals(&self, mut marker: Option<String>, max_pages: usize) -> Result<super::PrincipalPage, AwsError> {
+        use aws_sdk_iam::types::EntityType;
+        let mut page = super::PrincipalPage::default();
+        while page.pages < max_pages {
+            let out = self
+                .client
+                .get_account_authorization_details()
+                .filter(EntityType::User)
+                .filter(EntityType::Role)
+                .filter(EntityType::Group)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam", "GetAccountAuthorizationDetails", "account", &e))?;
+            page.pages += 1;
+            let named = |kind, name: Option<String>| name.map(|name| PrincipalRef { kind, name });
+            page.principals.extend(
+                out.user_detail_list
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|u| named(PrincipalKind::User, u.user_name)),
+            );
+            page.principals.extend(
+                out.role_detail_list
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|r| named(PrincipalKind::Role, r.role_name)),
+            );
+            page.principals.extend(
+                out.group_detail_list
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|g| named(PrincipalKind::Group, g.group_name)),
+            );
+            marker = out.marker.filter(|_| out.is_truncated);
+            if marker.is_none() {
+                break;
+            }
+        }
+        page.marker = marker;
+        Ok(page)
+    }
+
     async fn find_by_id(&self, resource_type: &str, id: &str) -> Result<Option<String>, AwsError> {
         if let Some(config) = &self.config {
             // Config only saves a scan: when it cannot tell (not recorded, no recorder, no

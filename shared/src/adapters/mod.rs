@@ -55,6 +55,28 @@ pub trait IamPort: Send + Sync {
     /// The name (for policies, the ARN) of the IAM resource of AWS Config type `resource_type`
     /// (`AWS::IAM::User`, ...) with unique id `id`; `None` when there is none.
     async fn find_by_id(&self, resource_type: &str, id: &str) -> Result<Option<String>, AwsError>;
+    /// The account's users, roles and groups (`GetAccountAuthorizationDetails`), from `marker`,
+    /// at most `max_pages` pages; the marker to resume from when more remain.
+    async fn principals(&self, marker: Option<String>, max_pages: usize) -> Result<PrincipalPage, AwsError> {
+        let _ = (marker, max_pages);
+        Err(AwsError {
+            service: "iam",
+            operation: "GetAccountAuthorizationDetails",
+            resource: "account".into(),
+            code: "Unsupported".into(),
+            message: "this IAM port cannot list an account's principals".into(),
+            retryable: false,
+        })
+    }
+}
+
+/// One run of pages of an account's principals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PrincipalPage {
+    pub principals: Vec<crate::finding::PrincipalRef>,
+    /// Where the next run starts; `None` when every page was read.
+    pub marker: Option<String>,
+    pub pages: usize,
 }
 
 /// Reads and writes resource tags.

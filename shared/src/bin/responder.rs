@@ -4,6 +4,9 @@
 //! responder check-policy [--trust] [--aws-managed] FILE...
 //!                                             one JSON line per violation; exit 0 clean, 1 violations, 2 bad input
 //! responder plan EVENT.json                   verdicts and remediation plan for an event, no AWS call
+//! responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER]
+//!                                             judge the account's existing IAM state with the event path's stages
+//!                                             (dry-run unless --remediate); the report a person reads first
 //! responder undo REPORT.json [--role-arn ARN] [--external-id ID]
 //!                                             apply the recorded inverses of a remediation report (uses AWS_ENDPOINT_URL);
 //!                                             in a member account, as its undo role (member-template.yaml)
@@ -25,6 +28,13 @@ const USAGE: &str = "usage:
                                               check policy documents (--trust: role trust policies;
                                               --aws-managed: no customer size quota, as for AWS-managed policies)
   responder plan EVENT.json                   show verdicts and the remediation plan for an event (no AWS call)
+  responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER]
+                                              judge every user, role and group of the account the credentials
+                                              belong to, as the event path would (same rules, guards, exemptions,
+                                              finding ids; settings from the environment and SETTINGS_PARAMETER_PATH);
+                                              dry-run unless --remediate; --report writes a self-contained HTML
+                                              preview, --json the same data; at most N pages (default 100) of
+                                              GetAccountAuthorizationDetails, then resume with the printed marker
   responder undo REPORT.json [--role-arn ARN] [--external-id ID]
                                               apply the recorded inverse of each applied action, newest first,
                                               with the caller's credentials or as the role given (in a member
@@ -37,6 +47,7 @@ fn main() -> ExitCode {
         Some("check-policy") => check_policy(&args[1..]),
         Some("plan") => runtime().block_on(plan(&args[1..])),
         Some("undo") => runtime().block_on(undo(&args[1..])),
+        Some("audit") => runtime().block_on(audit(&args[1..])),
         Some("-h") | Some("--help") | Some("help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -256,4 +267,125 @@ async fn undo(args: &[String]) -> ExitCode {
         }
     }
     ExitCode::from(if failed { 1 } else { 0 })
+}
+
+/// `audit`'s options.
+#[derive(Default)]
+struct AuditArgs {
+    remediate: bool,
+    html: Option<String>,
+    json: Option<String>,
+    max_pages: Option<usize>,
+    resume: Option<String>,
+}
+
+fn audit_args(args: &[String]) -> Option<AuditArgs> {
+    let mut out = AuditArgs::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--remediate" => out.remediate = true,
+            "--report" => out.html = Some(it.next()?.clone()),
+            "--json" => out.json = Some(it.next()?.clone()),
+            "--max-pages" => out.max_pages = Some(it.next()?.parse().ok().filter(|n| *n > 0)?),
+            "--resume" => out.resume = Some(it.next()?.clone()),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+async fn audit(args: &[String]) -> ExitCode {
+    let Some(opts) = audit_args(args) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let mut config = match compliance_responder::Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Dry-run unless asked: the per-rule modes and the kill switch still apply on top.
+    config.mode = if opts.remediate {
+        compliance_responder::Mode::Remediate
+    } else {
+        compliance_responder::Mode::DryRun
+    };
+    let (config, sdk) = match compliance_responder::lambda::with_parameter_settings(config).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("settings: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = match sdk {
+        Some(sdk) => sdk,
+        None => compliance_responder::lambda::sdk_loader(&config).load().await,
+    };
+    let identity = match aws_sdk_sts::Client::new(&sdk).get_caller_identity().send().await {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!(
+                "who am I (sts:GetCallerIdentity): {}",
+                compliance_responder::AwsError::from_sdk("sts", "GetCallerIdentity", "caller", &e)
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let account = identity.account.unwrap_or_default();
+    let partition = identity
+        .arn
+        .as_deref()
+        .and_then(|a| a.split(':').nth(1))
+        .unwrap_or("aws")
+        .to_string();
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let responder = compliance_responder::Responder::from_sdk_config(
+        config,
+        &[compliance_responder::finding::SourceKind::Audit],
+        &sdk,
+    );
+    let scope = compliance_responder::audit::AuditScope {
+        account,
+        region,
+        partition,
+        max_pages: opts.max_pages.unwrap_or(100),
+        resume: opts.resume,
+    };
+    let report = match responder.audit(&scope).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("audit: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let written = |path: &Option<String>, bytes: Vec<u8>| -> Result<(), String> {
+        match path {
+            Some(p) => std::fs::write(p, bytes).map_err(|e| format!("{p}: {e}")),
+            None => Ok(()),
+        }
+    };
+    let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    if let Err(e) = written(&opts.json, json).and_then(|()| written(&opts.html, report.to_html().into_bytes())) {
+        eprintln!("{e}");
+        return ExitCode::from(1);
+    }
+    println!(
+        "{}",
+        json!({
+            "account": report.account,
+            "mode": report.mode,
+            "complete": report.complete,
+            "resume_marker": report.resume_marker,
+            "summary": report.summary,
+            "report": opts.html,
+            "json": opts.json,
+        })
+    );
+    ExitCode::from(if report.summary.errors > 0 { 1 } else { 0 })
 }

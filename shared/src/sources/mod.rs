@@ -38,6 +38,11 @@ pub fn normalize(
             SourceKind::CloudTrail | SourceKind::ResourceCreation => cloudtrail::normalize(envelope),
             SourceKind::GuardDuty => guardduty::normalize(envelope),
             SourceKind::Config => awsconfig::normalize(envelope, rule_map),
+            // No event is an audit: the sweep builds its findings itself (`audit.rs`).
+            SourceKind::Audit => Err(InputError::UnsupportedEvent {
+                event_source: envelope.source.clone(),
+                detail_type: envelope.detail_type.clone(),
+            }),
         },
         _ => Err(InputError::UnsupportedEvent {
             event_source: envelope.source.clone(),

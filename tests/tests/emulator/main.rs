@@ -3,6 +3,7 @@
 //! means one compile and one link of the SDK-heavy harness instead of one per file.
 
 mod api_calls;
+mod audit;
 mod aws_managed_policies;
 mod bad_input;
 mod cargo_lambda_replay;

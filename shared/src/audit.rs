@@ -1,0 +1,431 @@
+//! The audit sweep (`responder audit`): an account's existing IAM state, judged by the same stages
+//! as an event. The principals come from `GetAccountAuthorizationDetails` (every page, within a
+//! page budget); each user, role and group becomes a `PrincipalReview` finding handed to
+//! [`Responder::handle_finding`], so the sweep expands, judges, guards (protected, allow-listed,
+//! exempt), plans and gates (mode per rule, kill switch, write limits), records and executes
+//! exactly as the event path does, with the same deterministic finding ids: an event and the sweep
+//! never post two findings for one risk. Dry-run unless the configuration says remediate.
+//!
+//! Bounded work: at most `max_pages` pages of principals are read in one run; when more remain,
+//! the report's `resume_marker` is where `responder audit --resume <marker>` continues (IAM's own
+//! pagination marker: nothing is stored by the responder).
+//!
+//! The report is plain data ([`AuditReport`], written as JSON) and a self-contained HTML page
+//! ([`AuditReport::to_html`]: no external asset) that a person reads before enabling remediation:
+//! summary counts, then per principal each rule's verdict, the exact change (the document after
+//! the fix, and before it when the recorded inverse carries it), the inverse, and why a fix is
+//! withheld.
+
+use crate::adapters::PrincipalPage;
+use crate::error::AwsError;
+use crate::finding::{Actor, Finding, PrincipalKind, PrincipalRef, SourceKind, Subject};
+use crate::pipeline::Responder;
+use crate::plan::Action;
+use crate::report::Report;
+use crate::rules::Status;
+use crate::Mode;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What one run of the sweep covers.
+#[derive(Debug, Clone)]
+pub struct AuditScope {
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    /// Pages of `GetAccountAuthorizationDetails` read at most in this run.
+    pub max_pages: usize,
+    /// Where a previous run stopped (its `resume_marker`).
+    pub resume: Option<String>,
+}
+
+/// Counts per rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleCounts {
+    pub failed: usize,
+    pub fixes: usize,
+    pub withheld: usize,
+}
+
+/// The counts at the top of the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditSummary {
+    pub principals: usize,
+    /// Principals with at least one non-compliant verdict.
+    pub principals_at_risk: usize,
+    pub verdicts_failed: usize,
+    /// Writes planned (dry-run) or made (remediate).
+    pub fixes_planned: usize,
+    pub fixes_applied: usize,
+    /// Non-compliant verdicts without a write: protected, exempt, conditional, manual, deferred.
+    pub withheld: usize,
+    pub errors: usize,
+    pub by_rule: BTreeMap<String, RuleCounts>,
+}
+
+/// One principal's part of the sweep: the same report an event gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedPrincipal {
+    pub principal: PrincipalRef,
+    pub report: Report,
+}
+
+/// The whole sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub account: String,
+    pub region: String,
+    pub mode: Mode,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub duration_ms: u64,
+    /// Every page was read.
+    pub complete: bool,
+    /// Where the next run starts (`responder audit --resume`), when pages remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_marker: Option<String>,
+    pub pages: usize,
+    pub summary: AuditSummary,
+    pub principals: Vec<AuditedPrincipal>,
+}
+
+impl Responder {
+    /// Sweeps `scope.account`'s users, roles and groups. Listing failures end the sweep with the
+    /// error; a principal whose review fails is reported (its report carries the error) and the
+    /// sweep goes on.
+    pub async fn audit(&self, scope: &AuditScope) -> Result<AuditReport, AwsError> {
+        let started = std::time::Instant::now();
+        let started_at = chrono::Utc::now();
+        let sweep_id = format!("audit-{}", started_at.format("%Y%m%dT%H%M%SZ"));
+        let finding = |principal: PrincipalRef| Finding {
+            event_id: sweep_id.clone(),
+            source: SourceKind::Audit,
+            detail_type: "Audit".into(),
+            event_name: "Audit".into(),
+            account: scope.account.clone(),
+            region: scope.region.clone(),
+            partition: scope.partition.clone(),
+            time: started_at,
+            actor: Actor::default(),
+            subject: Subject::PrincipalReview { principal },
+            only_rules: None,
+            also: vec![],
+            raw_detail: serde_json::Value::Null,
+        };
+        // The account's IAM port, as the sweep's findings are routed (a member account through
+        // its IAM-rewrite role).
+        let probe = finding(PrincipalRef {
+            kind: PrincipalKind::User,
+            name: String::new(),
+        });
+        let iam = self.route_ports(&probe).await?.iam;
+        let PrincipalPage {
+            principals,
+            marker,
+            pages,
+        } = iam.principals(scope.resume.clone(), scope.max_pages.max(1)).await?;
+        let mut out = Vec::with_capacity(principals.len());
+        for principal in principals {
+            let mut report = Report::empty(self.config().mode);
+            report.event_id = Some(sweep_id.clone());
+            report.detail_type = Some("Audit".into());
+            report.account = Some(scope.account.clone());
+            report.region = Some(scope.region.clone());
+            let mut report = Box::pin(self.handle_finding(finding(principal.clone()), report)).await;
+            report.settle();
+            out.push(AuditedPrincipal { principal, report });
+        }
+        let summary = summarize(&out);
+        Ok(AuditReport {
+            account: scope.account.clone(),
+            region: scope.region.clone(),
+            mode: self.config().mode,
+            started_at,
+            duration_ms: started.elapsed().as_millis() as u64,
+            complete: marker.is_none(),
+            resume_marker: marker,
+            pages,
+            summary,
+            principals: out,
+        })
+    }
+}
+
+fn summarize(principals: &[AuditedPrincipal]) -> AuditSummary {
+    let mut s = AuditSummary {
+        principals: principals.len(),
+        ..Default::default()
+    };
+    for p in principals {
+        let r = &p.report;
+        let failed: Vec<usize> = r
+            .verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.status == Status::NonCompliant)
+            .map(|(i, _)| i)
+            .collect();
+        if !failed.is_empty() {
+            s.principals_at_risk += 1;
+        }
+        s.verdicts_failed += failed.len();
+        s.errors += r.errors.len();
+        for a in &r.actions {
+            if a.result.succeeded() {
+                s.fixes_applied += 1;
+            } else {
+                s.fixes_planned += 1;
+            }
+        }
+        for &i in &failed {
+            let v = &r.verdicts[i];
+            let counts = s.by_rule.entry(v.rule_id.to_string()).or_default();
+            counts.failed += 1;
+            if r.actions.iter().any(|a| a.verdicts.contains(&i)) {
+                counts.fixes += 1;
+            } else {
+                counts.withheld += 1;
+                s.withheld += 1;
+            }
+        }
+    }
+    s
+}
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A policy document as people read it (pretty JSON; as given when it is not JSON).
+fn pretty(document: &str) -> String {
+    crate::policy::decode(document)
+        .ok()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| document.to_string())
+}
+
+/// The document an action writes, if any.
+fn written(action: &Action) -> Option<&str> {
+    match action {
+        Action::PutInlinePolicy { document, .. }
+        | Action::CreatePolicyVersion { document, .. }
+        | Action::UpdateAssumeRolePolicy { document, .. } => Some(document),
+        _ => None,
+    }
+}
+
+/// A line diff of two texts (longest common subsequence), as HTML lines marked `-`/`+`.
+fn diff(before: &str, after: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    let mut line = |class: &str, mark: &str, text: &str| {
+        out.push_str(&format!("<span class=\"{class}\">{mark} {}</span>\n", esc(text)));
+    };
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            line("same", " ", a[i]);
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            line("add", "+", b[j]);
+            j += 1;
+        } else {
+            line("del", "-", a[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d1d1f;max-width:1100px}\
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}\
+.counts td{font-size:1.3rem;font-weight:600}.sev-CRITICAL,.sev-HIGH{color:#b00020}.sev-MEDIUM{color:#a15c00}\
+pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;font-size:.8rem}.add{color:#116329;background:#dafbe1;display:block}\
+.del{color:#82071e;background:#ffebe9;display:block}.same{display:block;color:#57606a}\
+.withheld{color:#6e4a00}.principal{margin:1rem 0;padding:.5rem 1rem;border-left:4px solid #b00020}\
+.clean{color:#116329}";
+
+impl AuditReport {
+    /// The report as one self-contained HTML page (inline style, no script, no external asset).
+    pub fn to_html(&self) -> String {
+        let s = &self.summary;
+        let mode = match self.mode {
+            Mode::DryRun => "dry-run: nothing was changed",
+            Mode::Remediate => "remediate: the fixes below were applied",
+        };
+        let mut h = String::new();
+        h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+        h.push_str(&format!(
+            "<title>compliance-responder audit {}</title><style>{STYLE}</style></head><body>",
+            esc(&self.account)
+        ));
+        h.push_str(&format!(
+            "<h1>compliance-responder audit of account {} ({})</h1><p id=\"mode\">{} at {}; {} page(s) read{}.</p>",
+            esc(&self.account),
+            esc(&self.region),
+            esc(mode),
+            esc(&self.started_at.to_rfc3339()),
+            self.pages,
+            if self.complete {
+                String::new()
+            } else {
+                format!(
+                    "; more remain: resume with <code>--resume {}</code>",
+                    esc(self.resume_marker.as_deref().unwrap_or_default())
+                )
+            }
+        ));
+        h.push_str("<table class=\"counts\" id=\"summary\"><tr><th>principals</th><th>at risk</th><th>violations</th><th>fixes planned</th><th>fixes applied</th><th>withheld</th><th>errors</th></tr>");
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+            s.principals,
+            s.principals_at_risk,
+            s.verdicts_failed,
+            s.fixes_planned,
+            s.fixes_applied,
+            s.withheld,
+            s.errors
+        ));
+        h.push_str(
+            "<table id=\"by-rule\"><tr><th>rule</th><th>violations</th><th>with a fix</th><th>withheld</th></tr>",
+        );
+        for (rule, c) in &s.by_rule {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(rule),
+                c.failed,
+                c.fixes,
+                c.withheld
+            ));
+        }
+        h.push_str("</table>");
+        let at_risk: Vec<&AuditedPrincipal> = self
+            .principals
+            .iter()
+            .filter(|p| {
+                p.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !p.report.errors.is_empty()
+            })
+            .collect();
+        h.push_str(&format!("<h2>Principals at risk ({})</h2>", at_risk.len()));
+        for p in at_risk {
+            h.push_str(&principal_html(p));
+        }
+        let clean = self.principals.len() - s.principals_at_risk;
+        h.push_str(&format!(
+            "<h2>Compliant</h2><p class=\"clean\">{clean} principal(s) with no violation.</p></body></html>\n"
+        ));
+        h
+    }
+}
+
+fn principal_html(p: &AuditedPrincipal) -> String {
+    let r = &p.report;
+    let kind = match p.principal.kind {
+        PrincipalKind::User => "user",
+        PrincipalKind::Role => "role",
+        PrincipalKind::Group => "group",
+    };
+    let mut h = format!(
+        "<div class=\"principal\" data-principal=\"{kind}/{}\"><h3>{kind} {}</h3>",
+        esc(&p.principal.name),
+        esc(&p.principal.name)
+    );
+    for e in &r.errors {
+        h.push_str(&format!("<p class=\"withheld\">error: {}</p>", esc(&e.to_string())));
+    }
+    for (i, v) in r.verdicts.iter().enumerate() {
+        if v.status != Status::NonCompliant {
+            continue;
+        }
+        let severity = serde_json::to_value(v.severity)
+            .ok()
+            .and_then(|s| s.as_str().map(str::to_string))
+            .unwrap_or_default();
+        h.push_str(&format!(
+            "<p><b class=\"sev-{0}\">{0}</b> <code>{1}</code> {2}</p>",
+            esc(&severity),
+            esc(v.rule_id),
+            esc(&v.summary)
+        ));
+        let steps: Vec<_> = r.actions.iter().filter(|a| a.verdicts.contains(&i)).collect();
+        if steps.is_empty() {
+            let why = r
+                .unplanned
+                .iter()
+                .find(|u| u.verdicts.contains(&i))
+                .map(|u| u.reason.clone())
+                .or_else(|| v.needs_review.clone())
+                .or_else(|| match &v.remedy {
+                    crate::plan::Remedy::Manual { reason } => Some(reason.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "no automatic fix for this verdict".into());
+            h.push_str(&format!("<p class=\"withheld\">withheld: {}</p>", esc(&why)));
+        }
+        for a in steps {
+            h.push_str(&format!(
+                "<p>{} <code>{}</code>: {}</p>",
+                esc(a.result.label()),
+                esc(&a.api_call),
+                esc(&a.description)
+            ));
+            match (written(&a.inverse), written(&a.action)) {
+                (Some(before), Some(after)) => {
+                    h.push_str(&format!(
+                        "<pre class=\"diff\">{}</pre>",
+                        diff(&pretty(before), &pretty(after))
+                    ));
+                }
+                (None, Some(after)) => {
+                    h.push_str(&format!("<pre class=\"after\">{}</pre>", esc(&pretty(after))));
+                }
+                _ => {}
+            }
+            h.push_str(&format!(
+                "<p>inverse (<code>responder undo</code>): {}</p>",
+                esc(&a.inverse.describe())
+            ));
+        }
+    }
+    h.push_str("</div>");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn diff_marks_removed_and_added_lines() {
+        let d = super::diff("a\nb\nc", "a\nc\nd");
+        assert!(d.contains("<span class=\"del\">- b</span>"), "{d}");
+        assert!(d.contains("<span class=\"add\">+ d</span>"), "{d}");
+        assert!(d.contains("<span class=\"same\">  a</span>"), "{d}");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(super::esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+}

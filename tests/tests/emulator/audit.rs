@@ -1,0 +1,156 @@
+//! `responder audit` (issue 17): an account's existing IAM state, judged by the event path's own
+//! stages, against moto behind the contract proxy. Dry-run posts the findings and writes nothing;
+//! remediate fixes what dry-run planned; a second run changes nothing; the findings have the ids
+//! the event path gives them; the page budget stops a sweep that resumes where it stopped.
+
+use crate::responder_undo::responder_bin;
+use integration_tests::{responder, Env};
+use serde_json::Value;
+use std::process::Command;
+
+/// Runs `responder audit ARGS…` against the emulator; its stdout summary line.
+fn audit(env: &Env, args: &[&str]) -> Value {
+    let out = Command::new(responder_bin())
+        .arg("audit")
+        .args(args)
+        .envs(env.child_env())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn writes(env: &Env) -> Vec<String> {
+    env.recorded_calls()
+        .iter()
+        .filter(|c| c.is_write() && c.service != "securityhub")
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_audit_previews_then_fixes_the_existing_state_and_a_second_run_changes_nothing() {
+    let env = Env::seeded().await;
+    let dir = std::env::temp_dir().join(format!("audit-{}", env.account_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (html, json) = (dir.join("report.html"), dir.join("report.json"));
+
+    // The event path first (dry-run): its finding about alice's admin policy.
+    let r = responder(&env.sdk, compliance_responder::Mode::DryRun);
+    r.handle_bytes(&env.event("cloudtrail/attach-admin-to-user.json")).await;
+    let from_event: Vec<String> = env.inspect.findings().await.into_iter().map(|f| f.id).collect();
+    assert!(!from_event.is_empty());
+
+    // Dry-run: findings posted, the report written, nothing else changed.
+    env.start_recording();
+    let summary = audit(
+        &env,
+        &["--report", html.to_str().unwrap(), "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(
+        writes(&env),
+        Vec::<String>::new(),
+        "dry-run writes nothing but findings"
+    );
+    assert_eq!(summary["mode"], "dry-run");
+    assert_eq!(summary["complete"], true);
+    let s = &summary["summary"];
+    assert!(s["principals"].as_u64().unwrap() >= 5, "{s}");
+    assert!(s["principals_at_risk"].as_u64().unwrap() >= 2, "{s}");
+    assert!(s["fixes_planned"].as_u64().unwrap() >= 2, "{s}");
+    assert_eq!(s["fixes_applied"], 0);
+    assert_eq!(s["errors"], 0, "{s}");
+    assert_eq!(
+        env.inspect.attached("user", "alice").await,
+        ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    );
+    let findings = env.inspect.findings().await;
+    assert!(findings.len() > 1, "{findings:?}");
+    // The same risk has the same id whichever path found it: the event's findings were updated,
+    // not duplicated.
+    for id in &from_event {
+        assert_eq!(findings.iter().filter(|f| &f.id == id).count(), 1, "{id}");
+    }
+    assert!(findings
+        .iter()
+        .all(|f| f.compliance == "FAILED" || f.compliance == "WARNING"));
+
+    // The report a person reads: summary, each principal at risk, the change and its inverse.
+    let page = std::fs::read_to_string(&html).unwrap();
+    for needle in [
+        "<!doctype html>",
+        "id=\"summary\"",
+        "id=\"by-rule\"",
+        "data-principal=\"user/alice\"",
+        "data-principal=\"role/data-pipeline\"",
+        "dry-run: nothing was changed",
+        "iam:DetachUserPolicy",
+        "class=\"del\"",
+        "inverse (<code>responder undo</code>)",
+    ] {
+        assert!(page.contains(needle), "the report lacks {needle}");
+    }
+    assert!(
+        !page.contains("<script") && !page.contains("http"),
+        "self-contained: no script, no external asset"
+    );
+    let data: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(data["summary"], summary["summary"]);
+
+    // Remediate: what dry-run planned is applied.
+    env.start_recording();
+    let summary = audit(&env, &["--remediate"]);
+    assert!(summary["summary"]["fixes_applied"].as_u64().unwrap() >= 2, "{summary}");
+    assert!(env.inspect.attached("user", "alice").await.is_empty());
+    assert!(!writes(&env).is_empty());
+    let passed = env
+        .inspect
+        .findings()
+        .await
+        .into_iter()
+        .filter(|f| f.compliance == "PASSED")
+        .count();
+    assert!(passed >= 2, "the fixed findings are PASSED");
+
+    // A second run finds nothing left to change.
+    env.start_recording();
+    let summary = audit(&env, &["--remediate"]);
+    assert_eq!(writes(&env), Vec::<String>::new(), "{summary}");
+    assert_eq!(summary["summary"]["fixes_applied"], 0);
+    assert_eq!(summary["summary"]["fixes_planned"], 0);
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The page budget: a sweep of more principals than one page of `GetAccountAuthorizationDetails`
+/// (IAM's default: 100 items) stops after `--max-pages` and prints where to resume; the resumed run
+/// reviews the rest, and the two runs together review every principal once.
+#[tokio::test]
+async fn a_sweep_over_its_page_budget_resumes_where_it_stopped() {
+    let env = Env::empty().await;
+    let iam = aws_sdk_iam::Client::new(&env.direct);
+    for i in 0..130 {
+        iam.create_user()
+            .user_name(format!("user-{i:03}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = audit(&env, &["--max-pages", "1"]);
+    assert_eq!(first["complete"], false, "{first}");
+    let marker = first["resume_marker"].as_str().expect("a marker").to_string();
+    let seen = first["summary"]["principals"].as_u64().unwrap();
+    assert!(seen > 0 && seen < 130, "{first}");
+    let rest = audit(&env, &["--max-pages", "1", "--resume", &marker]);
+    assert_eq!(rest["complete"], true, "{rest}");
+    assert_eq!(seen + rest["summary"]["principals"].as_u64().unwrap(), 130);
+}
+
+#[test]
+fn bad_audit_arguments_are_usage_errors() {
+    for args in [&["--max-pages", "0"][..], &["--report"][..], &["--bogus"][..]] {
+        let out = Command::new(responder_bin()).arg("audit").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOOLS := .tools/venv/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: help tools demo test lint build build-ci fuzz-check bench bench-startup bench-calls bench-entropy fuzz differential clean
+.PHONY: help tools demo audit-report test lint build build-ci fuzz-check bench bench-startup bench-calls bench-entropy fuzz differential clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -14,6 +14,9 @@ tools: ## Install the pinned test tools (moto, cargo-lambda, zig) into .tools/
 
 demo: tools ## Start moto, seed over-permissive IAM, replay events/ and show what was found, fixed and reported
 	cargo run --quiet -p integration-tests --bin demo -- $(EVENTS)
+
+audit-report: tools ## Start moto, seed the sandbox, run the audit sweep (dry-run) and write report.html + report.json (REPORT=path; opens nothing)
+	cargo run --quiet -p integration-tests --bin demo -- --audit-report $(or $(REPORT),report.html)
 
 lint: tools ## rustfmt, clippy and cfn-lint; warnings are errors
 	cargo fmt --all -- --check

@@ -5,6 +5,10 @@
 //!
 //! Usage: demo [--json] [EVENT.json ...]   (default: every file under events/cloudtrail/,
 //! events/config/ and events/guardduty/)
+//!
+//! `demo --audit-report FILE.html` (`make audit-report`): seed the same sandbox, then run the
+//! audit sweep (`responder audit`, dry-run unless MODE=remediate) over it and write the HTML
+//! preview to FILE.html and its data beside it (FILE.json). Opens nothing.
 
 use compliance_responder::{logging, Config, Mode, Responder};
 use integration_tests::{sample_events, IdMap, Inspect, Moto, Sandbox, ACCOUNT, ALL_SOURCES, REGION};
@@ -133,6 +137,13 @@ async fn state(inspect: &Inspect, sandbox: &Sandbox) -> Vec<String> {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--audit-report") {
+        let Some(html) = args.get(i + 1) else {
+            eprintln!("usage: demo --audit-report FILE.html");
+            std::process::exit(2);
+        };
+        std::process::exit(audit_report(PathBuf::from(html)).await);
+    }
     let json = args.iter().any(|a| a == "--json");
     let files: Vec<PathBuf> = args
         .iter()
@@ -300,4 +311,54 @@ async fn main() {
         eprintln!("demo: {failures} event(s) failed");
         std::process::exit(1);
     }
+}
+
+/// `make audit-report`: the sandbox seeded in moto, swept by the audit (dry-run unless
+/// `MODE=remediate`), the HTML preview and its JSON written. The exit code: 0 when the sweep ran.
+async fn audit_report(html: PathBuf) -> i32 {
+    let config = match Config::from_lookup(|k| {
+        std::env::var(k)
+            .ok()
+            .or_else(|| (k == "MODE").then(|| "dry-run".into()))
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return 2;
+        }
+    };
+    logging::init(&std::env::var("LOG_LEVEL").unwrap_or_else(|_| "warn".into()));
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    Sandbox::load().seed(&sdk).await;
+    let mode = config.mode;
+    let r = Responder::from_sdk_config(config, ALL_SOURCES, &sdk);
+    let scope = compliance_responder::audit::AuditScope {
+        account: ACCOUNT.into(),
+        region: REGION.into(),
+        partition: "aws".into(),
+        max_pages: 100,
+        resume: None,
+    };
+    let report = match r.audit(&scope).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("audit: {e}");
+            return 1;
+        }
+    };
+    let json = html.with_extension("json");
+    let written = std::fs::write(&html, report.to_html())
+        .and_then(|()| std::fs::write(&json, serde_json::to_vec_pretty(&report).unwrap_or_default()));
+    if let Err(e) = written {
+        eprintln!("{}: {e}", html.display());
+        return 1;
+    }
+    let s = &report.summary;
+    println!(
+        "audit of the sandbox account {ACCOUNT} (MODE={mode}): {} principals, {} at risk, {} violations, {} fixes planned, {} applied, {} withheld",
+        s.principals, s.principals_at_risk, s.verdicts_failed, s.fixes_planned, s.fixes_applied, s.withheld
+    );
+    println!("wrote {} and {}", html.display(), json.display());
+    0
 }

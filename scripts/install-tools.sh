@@ -26,3 +26,5 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/
 fi
 # The policy engine's differential oracle (test time only).
 "$root/scripts/install-oracle.sh"
+# A headless browser for the audit report test (test time only).
+"$root/scripts/install-browser.sh"

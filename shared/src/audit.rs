@@ -402,6 +402,10 @@ fn principal_html(p: &AuditedPrincipal) -> String {
                 (None, Some(after)) => {
                     h.push_str(&format!("<pre class=\"after\">{}</pre>", esc(&pretty(after))));
                 }
+                // A document deleted whole: every line of it goes.
+                (Some(before), None) => {
+                    h.push_str(&format!("<pre class=\"diff\">{}</pre>", diff(&pretty(before), "")));
+                }
                 _ => {}
             }
             h.push_str(&format!(

@@ -154,3 +154,43 @@ fn bad_audit_arguments_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// The preview is checked in a real headless browser (Debian's chromium, installed by
+/// `scripts/install-browser.sh`): the page parses into the elements a reader needs, and renders
+/// to a screenshot.
+#[tokio::test]
+async fn the_report_renders_in_a_headless_browser() {
+    let env = Env::seeded().await;
+    let dir = std::env::temp_dir().join(format!("audit-browser-{}", env.account_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report.html");
+    audit(&env, &["--report", html.to_str().unwrap()]);
+    let url = format!("file://{}", html.display());
+    let chromium = |args: &[&str]| {
+        let out = Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600"])
+            .args(args)
+            .arg(&url)
+            .output()
+            .expect("chromium (scripts/install-browser.sh, run by make tools)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    // The DOM as the browser built it.
+    let dom = String::from_utf8(chromium(&["--dump-dom"]).stdout).unwrap();
+    for needle in [
+        "<table class=\"counts\" id=\"summary\">",
+        "<table id=\"by-rule\">",
+        "data-principal=\"user/alice\"",
+        "<span class=\"del\">",
+        "<b class=\"sev-CRITICAL\">CRITICAL</b>",
+    ] {
+        assert!(dom.contains(needle), "the rendered page lacks {needle}");
+    }
+    let shot = dir.join("report.png");
+    chromium(&[&format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert!(png.len() > 20_000, "a page with content: {} bytes", png.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}

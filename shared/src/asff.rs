@@ -96,9 +96,22 @@ pub struct Handling {
 
 /// The deterministic finding id for a rule and resource key.
 pub fn finding_id(ctx: &Context<'_>, rule_id: &str, key: &str) -> String {
+    finding_id_in(ctx.region, ctx.account, rule_id, key)
+}
+
+/// [`finding_id`] of a finding recorded in `region` about `account`.
+pub fn finding_id_in(region: &str, account: &str, rule_id: &str, key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}/{}/{rule_id}/{hex}", ctx.region, ctx.account)
+    format!("{region}/{account}/{rule_id}/{hex}")
+}
+
+/// The product a finding is imported under: `SECURITY_HUB_PRODUCT_ARN`, or the account's default
+/// product in the region it is recorded in.
+pub fn product_arn(configured: Option<&str>, partition: &str, region: &str, account: &str) -> String {
+    configured
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("arn:{partition}:securityhub:{region}:{account}:product/{account}/default"))
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
@@ -133,12 +146,7 @@ pub fn build(
     status: ComplianceStatus,
     handling: &Handling,
 ) -> AsffFinding {
-    let product_arn = ctx.product_arn.map(str::to_string).unwrap_or_else(|| {
-        format!(
-            "arn:{}:securityhub:{}:{}:product/{}/default",
-            ctx.partition, ctx.region, ctx.account, ctx.account
-        )
-    });
+    let product_arn = product_arn(ctx.product_arn, ctx.partition, ctx.region, ctx.account);
     let mut fields = BTreeMap::new();
     let mut field = |k: &str, v: String| {
         fields.insert(format!("{FIELD_PREFIX}{k}"), truncate(&v, 2048));

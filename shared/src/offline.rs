@@ -238,6 +238,14 @@ impl FindingsPort for Discard {
     async fn annotate(&self, _note: &SourceFindingNote) -> Result<(), AwsError> {
         Ok(())
     }
+    /// Offline there is no Security Hub: nothing is suppressed (and nothing is written).
+    async fn suppressed(
+        &self,
+        _product_arn: &str,
+        _ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, AwsError> {
+        Ok(Default::default())
+    }
 }
 
 /// Runs the whole pipeline in dry-run mode on the state the event describes.

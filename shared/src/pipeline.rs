@@ -536,8 +536,19 @@ impl Responder {
             .map(|arn| Lookup::PolicyVersions { arn })
             .collect();
         read_missing(ports, &versions, &mut observed, report).await;
-        let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
-        let plan = Plan::build(&remedies, &observed);
+        let build = |verdicts: &[Verdict]| {
+            let remedies: Vec<&Remedy> = verdicts.iter().map(|v| &v.remedy).collect();
+            Plan::build(&remedies, &observed)
+        };
+        let mut plan = build(&verdicts);
+        // A finding a person suppressed in Security Hub is an exemption too: read only when the
+        // plan has a write to make now, and planned again without what it withholds.
+        if self
+            .withhold_suppressed(route, finding, &mut verdicts, &plan, report)
+            .await
+        {
+            plan = build(&verdicts);
+        }
         // The kill switch is read only when there is something to fix.
         let forced = match (&self.kill_switch, plan.steps.is_empty()) {
             (Some(k), false) => k.engaged().await,
@@ -651,6 +662,73 @@ impl Responder {
         }
         post(&route.record, &second, report).await;
         report.verdicts.extend(verdicts);
+    }
+
+    /// Withholds the fix of every verdict whose finding a person suppressed in Security Hub
+    /// (workflow status `SUPPRESSED`): read before any write, and only for verdicts the plan has a
+    /// write for, their rule in remediate mode. True when it withheld something (the plan is then
+    /// built again). When Security Hub
+    /// cannot be read, fixes that record first are withheld too (fail closed; the event fails and
+    /// is retried), while containment goes on: it never waits for Security Hub.
+    async fn withhold_suppressed(
+        &self,
+        route: &Route,
+        finding: &Finding,
+        verdicts: &mut [Verdict],
+        plan: &Plan,
+        report: &mut Report,
+    ) -> bool {
+        let fixable: Vec<usize> = (0..verdicts.len())
+            .filter(|&i| plan.steps.iter().any(|s| s.verdicts.contains(&i)))
+            .filter(|&i| self.mode_of(verdicts[i].rule_id) == Some(Mode::Remediate))
+            .collect();
+        if fixable.is_empty() {
+            return false;
+        }
+        let region = &route.record_region;
+        let product = asff::product_arn(
+            self.config.security_hub_product_arn.as_deref(),
+            &finding.partition,
+            region,
+            &finding.account,
+        );
+        let ids: Vec<String> = fixable
+            .iter()
+            .map(|&i| asff::finding_id_in(region, &finding.account, verdicts[i].rule_id, &verdicts[i].key))
+            .collect();
+        let withhold = |v: &mut Verdict, reason: String| {
+            v.summary = format!("{} — not fixed: {reason}", v.summary);
+            v.remedy = Remedy::Manual { reason };
+            v.needs_review = None;
+        };
+        let mut withheld = false;
+        match route.record.suppressed(&product, &ids).await {
+            Ok(suppressed) => {
+                for (&i, id) in fixable.iter().zip(&ids) {
+                    if suppressed.contains(id) {
+                        withheld = true;
+                        tracing::info!(finding = %id, "suppressed in Security Hub: not fixed");
+                        withhold(
+                            &mut verdicts[i],
+                            "the finding is suppressed in Security Hub (workflow status SUPPRESSED): a person decided it is not to be fixed".into(),
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                for &i in &fixable {
+                    if self.meta(&verdicts[i]).record_first {
+                        withheld = true;
+                        withhold(
+                            &mut verdicts[i],
+                            "Security Hub could not be read to check whether the finding is suppressed: not fixed now (the event is retried)".into(),
+                        );
+                    }
+                }
+                report.errors.push(e);
+            }
+        }
+        withheld
     }
 
     /// Whether each step of the plan may be applied now: every rule it serves must be in remediate

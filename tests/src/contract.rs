@@ -24,6 +24,11 @@
 //! - **1 to 100 identifiers per request** ("update up to 100 findings at a time"); `Note.Text` at
 //!   most 512 characters, `Note.UpdatedBy` at most 128 (ASFF `Note`).
 //!
+//! Security Hub `GetFindings` (moto ignores `Filters` and never sees `BatchUpdateFindings`): at most
+//! 10 filter attributes of at most 20 values, `MaxResults` 1–100; the `EQUALS` filters on id,
+//! product, generator, account, compliance and workflow status are applied to moto's answer, and
+//! each finding's workflow status is the one `BatchUpdateFindings` last set.
+//!
 //! IAM `GetAccountAuthorizationDetails` is paged as AWS pages it (`MaxItems`, default 100); moto
 //! answers everything at once ([`paginate_authorization_details`]).
 //!
@@ -338,6 +343,109 @@ pub fn config_timestamps(body: &[u8]) -> Option<Vec<u8>> {
     fix(&mut v).then(|| serde_json::to_vec(&v).unwrap_or_default())
 }
 
+/// Security Hub `GetFindings` filters (API Reference, GetFindings `Filters`): "You can filter by up
+/// to 10 finding attributes. For each attribute, you can provide up to 20 filter values";
+/// `MaxResults` 1–100.
+pub const MAX_FILTER_ATTRIBUTES: usize = 10;
+pub const MAX_FILTER_VALUES: usize = 20;
+
+/// The finding attributes whose `EQUALS` filters the proxy applies (moto ignores `Filters`), and
+/// where each is in a finding.
+const FILTERABLE: &[(&str, &str)] = &[
+    ("Id", "/Id"),
+    ("ProductArn", "/ProductArn"),
+    ("GeneratorId", "/GeneratorId"),
+    ("AwsAccountId", "/AwsAccountId"),
+    ("ComplianceStatus", "/Compliance/Status"),
+    ("WorkflowStatus", "/Workflow/Status"),
+];
+
+impl Contract {
+    /// Judges a `GetFindings` request before it reaches moto: `Some(answer)` refuses it as AWS
+    /// would (too many attributes or values, `MaxResults` out of range, a filter the proxy does
+    /// not model).
+    pub fn get_findings_request(&mut self, body: &[u8]) -> Option<Decision> {
+        let request: Value = serde_json::from_slice(body).unwrap_or_else(|_| json!({}));
+        let invalid = |message: String| Decision::Answer {
+            status: 400,
+            body: json!({"__type": "InvalidInputException", "Message": message}),
+        };
+        let filters = request["Filters"].as_object().cloned().unwrap_or_default();
+        if filters.len() > MAX_FILTER_ATTRIBUTES {
+            self.violations
+                .push(format!("GetFindings with {} filter attributes", filters.len()));
+            return Some(invalid(format!("at most {MAX_FILTER_ATTRIBUTES} filter attributes")));
+        }
+        for (name, values) in &filters {
+            let count = values.as_array().map_or(0, Vec::len);
+            if count > MAX_FILTER_VALUES {
+                self.violations
+                    .push(format!("GetFindings filter {name} with {count} values"));
+                return Some(invalid(format!("{name}: at most {MAX_FILTER_VALUES} filter values")));
+            }
+            let modelled = FILTERABLE.iter().any(|(n, _)| n == name)
+                && values
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .all(|f| f["Comparison"] == "EQUALS");
+            if !modelled {
+                self.violations
+                    .push(format!("GetFindings filter {name} is not modelled by the test proxy"));
+                return Some(invalid(format!("the test proxy does not model the filter {name}")));
+            }
+        }
+        match request["MaxResults"].as_u64() {
+            Some(n) if !(1..=100).contains(&n) => {
+                self.violations.push(format!("GetFindings MaxResults {n}"));
+                Some(invalid("MaxResults must be a number between 1 and 100".into()))
+            }
+            _ => None,
+        }
+    }
+
+    /// moto's `GetFindings` answer as Security Hub would give it: each finding's workflow status
+    /// is the latest one `BatchUpdateFindings` set (moto never sees those), and the request's
+    /// filters are applied (`EQUALS`: any value of an attribute, every attribute).
+    pub fn get_findings_answer(&self, request: &[u8], answer: &[u8]) -> Option<Vec<u8>> {
+        let request: Value = serde_json::from_slice(request).unwrap_or_else(|_| json!({}));
+        let mut answer: Value = serde_json::from_slice(answer).ok()?;
+        let findings = answer["Findings"].as_array_mut()?;
+        for f in findings.iter_mut() {
+            let key = (
+                f["ProductArn"].as_str().unwrap_or_default().to_string(),
+                f["Id"].as_str().unwrap_or_default().to_string(),
+            );
+            let latest = self
+                .updates
+                .iter()
+                .rev()
+                .find(|u| u.product_arn == key.0 && u.id == key.1)
+                .and_then(|u| u.workflow.clone());
+            if let Some(status) = latest {
+                f["Workflow"] = json!({"Status": status});
+            } else if f.pointer("/Workflow/Status").is_none() {
+                f["Workflow"] = json!({"Status": "NEW"});
+            }
+        }
+        let filters = request["Filters"].as_object().cloned().unwrap_or_default();
+        findings.retain(|f| {
+            filters.iter().all(|(name, values)| {
+                let Some((_, path)) = FILTERABLE.iter().find(|(n, _)| n == name) else {
+                    return true;
+                };
+                let have = f.pointer(path).and_then(Value::as_str).unwrap_or_default();
+                values
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v["Value"].as_str() == Some(have))
+            })
+        });
+        serde_json::to_vec(&answer).ok()
+    }
+}
+
 /// IAM `GetAccountAuthorizationDetails` pages its answer (IAM API Reference: `MaxItems` 1–1000,
 /// default 100; `IsTruncated` and `Marker` say where the next page starts); moto answers every
 /// item at once. The proxy cuts moto's answer into AWS's pages: the items of the user, group,
@@ -560,6 +668,56 @@ mod tests {
             Decision::Answer { status: 400, .. }
         ));
         assert!(c.updates.is_empty());
+    }
+
+    /// GetFindings: limits refused as AWS refuses them; moto's answer filtered and given the
+    /// workflow status BatchUpdateFindings set.
+    #[test]
+    fn get_findings_applies_filters_and_the_updated_workflow_status() {
+        let mut c = Contract::default();
+        let p = "arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default";
+        c.seed_finding(p, "a", "111122223333", "us-east-1");
+        c.seed_finding(p, "b", "111122223333", "us-east-1");
+        let mut u = update(&[("a", p)], "not ours to fix");
+        u = String::from_utf8(u)
+            .unwrap()
+            .replace("RESOLVED", "SUPPRESSED")
+            .into_bytes();
+        assert!(unprocessed(&c.batch_update_findings(&u, "111122223333", "us-east-1")).is_empty());
+        let eq = |v: &str| json!({"Value": v, "Comparison": "EQUALS"});
+        let ask = serde_json::to_vec(&json!({"Filters": {
+            "Id": [eq("a"), eq("b")], "WorkflowStatus": [eq("SUPPRESSED")], "ProductArn": [eq(p)]}}))
+        .unwrap();
+        assert_eq!(c.get_findings_request(&ask), None);
+        let moto = serde_json::to_vec(&json!({"Findings": [
+            {"Id": "a", "ProductArn": p}, {"Id": "b", "ProductArn": p}, {"Id": "c", "ProductArn": p}]}))
+        .unwrap();
+        let answer: Value = serde_json::from_slice(&c.get_findings_answer(&ask, &moto).unwrap()).unwrap();
+        let ids: Vec<&str> = answer["Findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["Id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a"]);
+        assert_eq!(answer["Findings"][0]["Workflow"]["Status"], "SUPPRESSED");
+
+        let many: Vec<Value> = (0..21).map(|i| eq(&i.to_string())).collect();
+        let too_many = serde_json::to_vec(&json!({"Filters": {"Id": many}})).unwrap();
+        assert!(matches!(
+            c.get_findings_request(&too_many),
+            Some(Decision::Answer { status: 400, .. })
+        ));
+        let unmodelled = serde_json::to_vec(&json!({"Filters": {"Title": [eq("x")]}})).unwrap();
+        assert!(matches!(
+            c.get_findings_request(&unmodelled),
+            Some(Decision::Answer { status: 400, .. })
+        ));
+        let big = serde_json::to_vec(&json!({"MaxResults": 101})).unwrap();
+        assert!(matches!(
+            c.get_findings_request(&big),
+            Some(Decision::Answer { status: 400, .. })
+        ));
     }
 
     #[test]

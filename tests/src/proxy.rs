@@ -319,6 +319,14 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
                 return client.shutdown().await;
             }
         }
+        if service == "securityhub" && text.starts_with("POST /findings ") {
+            let (_, body) = split_message(&request);
+            let refused = state.lock().unwrap().contract.get_findings_request(body);
+            if let Some(Decision::Answer { status, body }) = refused {
+                client.write_all(&json_response(status, &body)).await?;
+                return client.shutdown().await;
+            }
+        }
         if service == "securityhub" && text.starts_with("POST /findings/import ") {
             let (head, body) = split_message(&request);
             let decision = {
@@ -351,6 +359,14 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
         let (head, body) = split_message(&response);
         if let Some(fixed) = contract::config_timestamps(body) {
             response = with_body(head, &fixed);
+        }
+    }
+    if matches!(&scope, Some((_, _, service)) if service == "securityhub") && text.starts_with("POST /findings ") {
+        let (_, asked) = split_message(&request);
+        let (head, body) = split_message(&response);
+        let answered = state.lock().unwrap().contract.get_findings_answer(asked, body);
+        if let Some(answered) = answered {
+            response = with_body(head, &answered);
         }
     }
     if matches!(&scope, Some((_, _, service)) if service == "iam")

@@ -194,6 +194,13 @@ pub trait FindingsPort: Send + Sync {
     async fn import(&self, findings: &[AsffFinding]) -> Result<(), AwsError>;
     /// Adds a note and a workflow status to another product's finding.
     async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError>;
+    /// Of this product's findings `ids` (in this port's region), those a person suppressed
+    /// (workflow status `SUPPRESSED`): they are not acted on again.
+    async fn suppressed(
+        &self,
+        product_arn: &str,
+        ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, AwsError>;
 }
 
 /// The three ports one responder uses; routes each read and write to the right one.

@@ -1,4 +1,5 @@
-//! [`FindingsPort`] over `aws-sdk-securityhub` (`BatchImportFindings`).
+//! [`FindingsPort`] over `aws-sdk-securityhub` (`BatchImportFindings`, `BatchUpdateFindings`,
+//! `GetFindings`).
 
 use super::{FindingsPort, SourceFindingNote};
 use crate::asff::AsffFinding;
@@ -13,6 +14,9 @@ use aws_sdk_securityhub::Client;
 pub const MAX_FINDINGS_PER_IMPORT: usize = 100;
 /// Sends of one finding that Security Hub refused (`FailedFindings`), the first included.
 pub const IMPORT_ATTEMPTS: usize = 3;
+/// `GetFindings` filters: "For each attribute, you can provide up to 20 filter values"
+/// (Security Hub API Reference, GetFindings `Filters`).
+pub const MAX_FILTER_VALUES: usize = 20;
 
 /// Security Hub through the AWS SDK. Cheap to clone; build once per process.
 #[derive(Clone, Debug)]
@@ -129,6 +133,55 @@ impl FindingsPort for AwsSecurityHub {
             message: refused.join("; "),
             retryable: false,
         })
+    }
+
+    /// `GetFindings` for the ids, [`MAX_FILTER_VALUES`] at a time, filtered by product and by
+    /// workflow status `SUPPRESSED` (every page).
+    async fn suppressed(
+        &self,
+        product_arn: &str,
+        ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, AwsError> {
+        use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, StringFilter, StringFilterComparison};
+        let equals = |v: &str| {
+            StringFilter::builder()
+                .value(v)
+                .comparison(StringFilterComparison::Equals)
+                .build()
+        };
+        let mut out = std::collections::BTreeSet::new();
+        for chunk in ids.chunks(MAX_FILTER_VALUES) {
+            let filters = AwsSecurityFindingFilters::builder()
+                .product_arn(equals(product_arn))
+                .workflow_status(equals("SUPPRESSED"))
+                .set_id(Some(chunk.iter().map(|id| equals(id)).collect()))
+                .build();
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .client
+                    .get_findings()
+                    .filters(filters.clone())
+                    .max_results(100)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", chunk.join(","), &e))?;
+                out.extend(
+                    page.findings
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|f| chunk.contains(&f.id().unwrap_or_default().to_string()))
+                        .filter(|f| f.workflow().and_then(|w| w.status()).map(|s| s.as_str()) == Some("SUPPRESSED"))
+                        .filter_map(|f| f.id),
+                );
+                token = page.next_token.filter(|t| !t.is_empty());
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError> {

@@ -37,6 +37,13 @@ impl FindingsPort for MotoHubWithMockedUpdate {
     async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError> {
         self.mocked.annotate(note).await
     }
+    async fn suppressed(
+        &self,
+        product_arn: &str,
+        ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, AwsError> {
+        self.moto.suppressed(product_arn, ids).await
+    }
 }
 
 fn responder(env: &Env, mode: Mode, quarantine: bool) -> (Responder, Captured) {

@@ -203,6 +203,7 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
             let name = v["Name"].as_str().or(v["Path"].as_str()).unwrap_or("/");
             format!("arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{name}")
         }
+        "securityhub" if operation == "GetFindings" => format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:hub/default"),
         "securityhub" if operation == "BatchImportFindings" => {
             let v: Value = serde_json::from_str(body).unwrap_or_default();
             in_account(v["Findings"][0]["ProductArn"].as_str().unwrap_or("*"))

@@ -369,3 +369,80 @@ async fn a_write_limit_never_splits_the_steps_of_one_fix() {
     assert!(findings.iter().all(|f| f.compliance == "FAILED"), "{findings:#?}");
     assert!(!report.should_retry(), "a deferred fix is not a failure");
 }
+
+/// Suppression is an exemption (issue 17): a finding a person set to `SUPPRESSED` in Security Hub
+/// is not fixed again; its finding says why. The read happens before any write, only when a fix
+/// could be applied now: dry-run asks nothing. Another principal's fix goes ahead. Security Hub's
+/// `GetFindings` is answered by moto behind the contract proxy, which applies the filters moto
+/// ignores (at most 20 values per attribute) and the workflow status `BatchUpdateFindings` set.
+#[tokio::test]
+async fn a_finding_suppressed_in_security_hub_is_not_fixed_again() {
+    let env = Env::seeded().await;
+    let dry = responder_with_env(&env.sdk, &[("MODE", "dry-run")]);
+    let remediate = responder_with_env(&env.sdk, &[("MODE", "remediate")]);
+    let event = env.event("cloudtrail/attach-admin-to-user.json");
+
+    // Dry-run records the finding and reads no workflow status.
+    let (report, _) = env.replay_bytes(&dry, &event).await;
+    assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
+    let asked = |env: &Env| {
+        env.recorded_calls()
+            .iter()
+            .filter(|c| c.service == "securityhub" && c.operation == "GetFindings")
+            .count()
+    };
+    assert_eq!(asked(&env), 0, "dry-run fixes nothing: no suppression read");
+    let admin = report
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "iam-admin-access")
+        .expect("the admin finding")
+        .id
+        .clone();
+
+    // The analyst suppresses it.
+    let product = format!(
+        "arn:aws:securityhub:us-east-1:{0}:product/{0}/default",
+        env.account_id()
+    );
+    aws_sdk_securityhub::Client::new(&env.sdk)
+        .batch_update_findings()
+        .finding_identifiers(
+            aws_sdk_securityhub::types::AwsSecurityFindingIdentifier::builder()
+                .id(&admin)
+                .product_arn(&product)
+                .build(),
+        )
+        .workflow(
+            aws_sdk_securityhub::types::WorkflowUpdate::builder()
+                .status(aws_sdk_securityhub::types::WorkflowStatus::Suppressed)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // Remediate: read first, then nothing written for alice.
+    let (report, writes) = env.replay_bytes(&remediate, &event).await;
+    assert_eq!(asked(&env), 1);
+    let iam_writes: Vec<&String> = writes.iter().filter(|w| w.starts_with("iam:")).collect();
+    assert!(iam_writes.is_empty(), "{iam_writes:?}");
+    assert_eq!(env.inspect.attached("user", "alice").await, [ADMIN]);
+    let verdict = report
+        .verdicts
+        .iter()
+        .find(|v| v.rule_id == "iam-admin-access")
+        .unwrap();
+    assert!(
+        verdict.summary.contains("suppressed in Security Hub"),
+        "{}",
+        verdict.summary
+    );
+
+    // Another principal's fix is not held back.
+    let (report, _) = env
+        .replay_bytes(&remediate, &env.event("cloudtrail/put-inline-mixed-admin.json"))
+        .await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+}

@@ -6,6 +6,7 @@
 //! exactly as the event path does, with the same deterministic finding ids: an event and the sweep
 //! never post two findings for one risk. Dry-run unless the configuration says remediate.
 //!
+//! Principals are reviewed [`CONCURRENT_REVIEWS`] at a time (the reads wait on the network).
 //! Bounded work: at most `max_pages` pages of principals are read in one run; when more remain,
 //! the report's `resume_marker` is where `responder audit --resume <marker>` continues (IAM's own
 //! pagination marker: nothing is stored by the responder).
@@ -124,15 +125,24 @@ impl Responder {
             pages,
         } = iam.principals(scope.resume.clone(), scope.max_pages.max(1)).await?;
         let mut out = Vec::with_capacity(principals.len());
-        for principal in principals {
-            let mut report = Report::empty(self.config().mode);
-            report.event_id = Some(sweep_id.clone());
-            report.detail_type = Some("Audit".into());
-            report.account = Some(scope.account.clone());
-            report.region = Some(scope.region.clone());
-            let mut report = Box::pin(self.handle_finding(finding(principal.clone()), report)).await;
-            report.settle();
-            out.push(AuditedPrincipal { principal, report });
+        // A few principals at a time: each review is a handful of sequential reads, so the sweep
+        // waits on the network, not the CPU.
+        for batch in principals.chunks(CONCURRENT_REVIEWS) {
+            let reviews = batch.iter().map(|principal| {
+                let mut report = Report::empty(self.config().mode);
+                report.event_id = Some(sweep_id.clone());
+                report.detail_type = Some("Audit".into());
+                report.account = Some(scope.account.clone());
+                report.region = Some(scope.region.clone());
+                Box::pin(self.handle_finding(finding(principal.clone()), report))
+            });
+            for (principal, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
+                report.settle();
+                out.push(AuditedPrincipal {
+                    principal: principal.clone(),
+                    report,
+                });
+            }
         }
         let summary = summarize(&out);
         Ok(AuditReport {
@@ -148,6 +158,33 @@ impl Responder {
             principals: out,
         })
     }
+}
+
+/// Principals reviewed at once.
+pub const CONCURRENT_REVIEWS: usize = 8;
+
+/// Runs the futures together; their outputs in order.
+async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match std::pin::Pin::new(future).poll(cx) {
+                    Poll::Ready(v) => *output = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 fn summarize(principals: &[AuditedPrincipal]) -> AuditSummary {

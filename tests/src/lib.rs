@@ -979,11 +979,17 @@ impl Inspect {
             .find(|(_, d)| *d)
             .map(|(id, _)| id.clone())
             .expect("a default version");
+        let document = self.version_document(arn, &default).await;
+        (versions, document)
+    }
+
+    /// One version's document of a managed policy, decoded and parsed.
+    pub async fn version_document(&self, arn: &str, version_id: &str) -> Value {
         let raw = self
             .iam
             .get_policy_version()
             .policy_arn(arn)
-            .version_id(default)
+            .version_id(version_id)
             .send()
             .await
             .unwrap()
@@ -991,7 +997,20 @@ impl Inspect {
             .and_then(|v| v.document)
             .unwrap_or_default();
         let text = compliance_responder::policy::decode(&raw).expect("decodable");
-        (versions, serde_json::from_str(&text).expect("JSON"))
+        serde_json::from_str(&text).expect("JSON")
+    }
+
+    /// Every version of a managed policy as (is default, document), sorted: two policies with the
+    /// same versions compare equal whatever ids IAM gave them.
+    pub async fn version_documents(&self, arn: &str) -> Vec<(bool, String)> {
+        let listed = self.iam.list_policy_versions().policy_arn(arn).send().await.unwrap();
+        let mut out = Vec::new();
+        for v in listed.versions.unwrap_or_default() {
+            let id = v.version_id.unwrap_or_default();
+            out.push((v.is_default_version, self.version_document(arn, &id).await.to_string()));
+        }
+        out.sort();
+        out
     }
 
     /// A role's trust policy, decoded and parsed.

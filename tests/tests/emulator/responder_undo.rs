@@ -107,45 +107,19 @@ async fn undo_restores_what_the_remediation_changed() {
 async fn undo_of_a_rewrite_at_five_versions_restores_every_version() {
     let env = Env::seeded().await;
     let arn = format!("arn:aws:iam::{}:policy/DeployTools", env.account_id());
-    let documents = |env: &Env| {
-        let iam = aws_sdk_iam::Client::new(&env.direct);
-        let arn = arn.clone();
-        async move {
-            let listed = iam.list_policy_versions().policy_arn(&arn).send().await.unwrap();
-            let mut out = Vec::new();
-            for v in listed.versions.unwrap_or_default() {
-                let id = v.version_id.unwrap_or_default();
-                let raw = iam
-                    .get_policy_version()
-                    .policy_arn(&arn)
-                    .version_id(&id)
-                    .send()
-                    .await
-                    .unwrap()
-                    .policy_version
-                    .and_then(|v| v.document)
-                    .unwrap_or_default();
-                let text = compliance_responder::policy::decode(&raw).unwrap();
-                let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-                out.push((v.is_default_version, doc.to_string()));
-            }
-            out.sort();
-            out
-        }
-    };
-    let before = documents(&env).await;
+    let before = env.inspect.version_documents(&arn).await;
     assert_eq!(before.len(), 5, "the sample's policy is at IAM's limit");
     let r = responder(&env.sdk, Mode::Remediate);
     let report = r
         .handle_bytes(&env.event("cloudtrail/create-policy-version-escalation.json"))
         .await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
-    assert_ne!(documents(&env).await, before);
+    assert_ne!(env.inspect.version_documents(&arn).await, before);
     let file = std::env::temp_dir().join(format!("responder-undo-versions-{}.json", env.account_id()));
     std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
     undo_succeeds(&env, &file, &[]);
     let _ = std::fs::remove_file(&file);
-    assert_eq!(documents(&env).await, before);
+    assert_eq!(env.inspect.version_documents(&arn).await, before);
 }
 
 /// In a member account a fix is undone as that account's undo role (issue 16: the functions'

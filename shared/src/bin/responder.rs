@@ -4,7 +4,7 @@
 //! responder check-policy [--trust] [--aws-managed] FILE...
 //!                                             one JSON line per violation; exit 0 clean, 1 violations, 2 bad input
 //! responder plan EVENT.json                   verdicts and remediation plan for an event, no AWS call
-//! responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER]
+//! responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER] [--account ID]
 //!                                             judge the account's existing IAM state with the event path's stages
 //!                                             (dry-run unless --remediate); the report a person reads first
 //! responder undo REPORT.json [--role-arn ARN] [--external-id ID]
@@ -28,9 +28,9 @@ const USAGE: &str = "usage:
                                               check policy documents (--trust: role trust policies;
                                               --aws-managed: no customer size quota, as for AWS-managed policies)
   responder plan EVENT.json                   show verdicts and the remediation plan for an event (no AWS call)
-  responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER]
+  responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER] [--account ID]
                                               judge every user, role and group of the account the credentials
-                                              belong to, as the event path would (same rules, guards, exemptions,
+                                              belong to (or of account ID, through MEMBER_ROLE_NAME), as the event path would (same rules, guards, exemptions,
                                               finding ids; settings from the environment and SETTINGS_PARAMETER_PATH);
                                               dry-run unless --remediate; --report writes a self-contained HTML
                                               preview, --json the same data; at most N pages (default 100) of
@@ -277,6 +277,8 @@ struct AuditArgs {
     json: Option<String>,
     max_pages: Option<usize>,
     resume: Option<String>,
+    /// Another account of the organization, swept through its IAM-rewrite member role.
+    account: Option<String>,
 }
 
 fn audit_args(args: &[String]) -> Option<AuditArgs> {
@@ -289,6 +291,11 @@ fn audit_args(args: &[String]) -> Option<AuditArgs> {
             "--json" => out.json = Some(it.next()?.clone()),
             "--max-pages" => out.max_pages = Some(it.next()?.parse().ok().filter(|n| *n > 0)?),
             "--resume" => out.resume = Some(it.next()?.clone()),
+            "--account" => {
+                let a = it.next()?;
+                (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then_some(())?;
+                out.account = Some(a.clone());
+            }
             _ => return None,
         }
     }
@@ -334,7 +341,15 @@ async fn audit(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let account = identity.account.unwrap_or_default();
+    let own = identity.account.unwrap_or_default();
+    let account = match opts.account {
+        Some(a) if a != own && config.member_roles.iam_rewrite.is_none() => {
+            eprintln!("--account {a}: another account is swept through its member role: set MEMBER_ROLE_NAME");
+            return ExitCode::from(2);
+        }
+        Some(a) => a,
+        None => own,
+    };
     let partition = identity
         .arn
         .as_deref()

@@ -149,7 +149,12 @@ async fn a_sweep_over_its_page_budget_resumes_where_it_stopped() {
 
 #[test]
 fn bad_audit_arguments_are_usage_errors() {
-    for args in [&["--max-pages", "0"][..], &["--report"][..], &["--bogus"][..]] {
+    for args in [
+        &["--max-pages", "0"][..],
+        &["--report"][..],
+        &["--bogus"][..],
+        &["--account", "12345"][..],
+    ] {
         let out = Command::new(responder_bin()).arg("audit").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
@@ -193,4 +198,69 @@ async fn the_report_renders_in_a_headless_browser() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     assert!(png.len() > 20_000, "a page with content: {} bytes", png.len());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The central account sweeps a member account (`--account`) through the member account's
+/// IAM-rewrite role (`MEMBER_ROLE_NAME`): the role is assumed there, the member's principals are
+/// judged and its findings recorded there (Security Hub takes a finding only from its own
+/// account), and the central account's own state is not touched. Without `MEMBER_ROLE_NAME` another
+/// account is a usage error.
+#[test]
+fn a_member_account_is_swept_through_its_iam_rewrite_role() {
+    integration_tests::on_big_stack(member_sweep());
+}
+
+async fn member_sweep() {
+    let env = Env::seeded().await;
+    let member = integration_tests::Account::create(env.moto).await;
+    let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
+    aws_sdk_securityhub::Client::new(&member_sdk)
+        .enable_security_hub()
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&member_sdk);
+    iam.create_user().user_name("mallory").send().await.unwrap();
+    iam.attach_user_policy()
+        .user_name("mallory")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let central_before = env.inspect.findings().await.len();
+
+    let out = Command::new(responder_bin())
+        .args(["audit", "--account", &member.id])
+        .envs(env.child_env())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no MEMBER_ROLE_NAME: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    env.start_recording();
+    let out = Command::new(responder_bin())
+        .args(["audit", "--account", &member.id])
+        .envs(env.child_env())
+        .env("MEMBER_ROLE_NAME", "compliance-responder-remediation")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(summary["account"], member.id.as_str());
+    assert_eq!(summary["summary"]["principals"], 1, "{summary}");
+    assert_eq!(summary["summary"]["principals_at_risk"], 1, "{summary}");
+    assert!(env
+        .assumed_roles()
+        .iter()
+        .all(|r| r == &format!("arn:aws:iam::{}:role/compliance-responder-remediation", member.id)));
+    assert!(!env.assumed_roles().is_empty());
+    let recorded = integration_tests::Inspect::new(&member_sdk).findings().await;
+    assert!(!recorded.is_empty(), "findings recorded in the member account");
+    assert_eq!(env.inspect.findings().await.len(), central_before, "none centrally");
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
 }

@@ -1217,6 +1217,27 @@ impl Env {
         self.account.child_env(&self.proxy.endpoint())
     }
 
+    /// A new member account of the same emulator, Security Hub enabled, with IAM user `user`
+    /// holding AdministratorAccess: the account and a configuration straight to the emulator.
+    pub async fn member_with_admin_user(&self, user: &str) -> (Account, SdkConfig) {
+        let member = Account::create(self.moto).await;
+        let sdk = member.plain_sdk_config(&self.moto.endpoint()).await;
+        aws_sdk_securityhub::Client::new(&sdk)
+            .enable_security_hub()
+            .send()
+            .await
+            .expect("enable Security Hub");
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        iam.create_user().user_name(user).send().await.expect("create user");
+        iam.attach_user_policy()
+            .user_name(user)
+            .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+            .send()
+            .await
+            .expect("attach AdministratorAccess");
+        (member, sdk)
+    }
+
     /// Puts (or overwrites) a String SSM parameter in this account, straight to the emulator.
     pub async fn put_parameter(&self, name: &str, value: &str) {
         aws_sdk_ssm::Client::new(&self.direct)

@@ -212,21 +212,7 @@ fn a_member_account_is_swept_through_its_iam_rewrite_role() {
 
 async fn member_sweep() {
     let env = Env::seeded().await;
-    let member = integration_tests::Account::create(env.moto).await;
-    let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
-    aws_sdk_securityhub::Client::new(&member_sdk)
-        .enable_security_hub()
-        .send()
-        .await
-        .unwrap();
-    let iam = aws_sdk_iam::Client::new(&member_sdk);
-    iam.create_user().user_name("mallory").send().await.unwrap();
-    iam.attach_user_policy()
-        .user_name("mallory")
-        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
-        .send()
-        .await
-        .unwrap();
+    let (member, member_sdk) = env.member_with_admin_user("mallory").await;
     let central_before = env.inspect.findings().await.len();
 
     let out = Command::new(responder_bin())

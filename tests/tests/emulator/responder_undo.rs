@@ -133,21 +133,8 @@ fn undo_in_a_member_account_runs_as_its_undo_role() {
 async fn undo_in_member_account() {
     const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
     let env = Env::seeded().await;
-    let member = integration_tests::Account::create(env.moto).await;
-    let member_sdk = member.plain_sdk_config(&env.moto.endpoint()).await;
-    aws_sdk_securityhub::Client::new(&member_sdk)
-        .enable_security_hub()
-        .send()
-        .await
-        .unwrap();
+    let (member, member_sdk) = env.member_with_admin_user("alice").await;
     let iam = aws_sdk_iam::Client::new(&member_sdk);
-    iam.create_user().user_name("alice").send().await.unwrap();
-    iam.attach_user_policy()
-        .user_name("alice")
-        .policy_arn(ADMIN)
-        .send()
-        .await
-        .unwrap();
     let r = integration_tests::responder_with_env(
         &env.sdk,
         &[

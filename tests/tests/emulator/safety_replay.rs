@@ -2,7 +2,7 @@
 //! allow-list. Each case asserts what moto holds afterwards and which calls it received.
 
 use compliance_responder::{ReportStatus, Responder};
-use integration_tests::{record_fix_update, responder_with_env, Account, Env};
+use integration_tests::{record_fix_update, responder_with_env, Env};
 use serde_json::Value;
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -199,23 +199,9 @@ fn member_account_events_are_fixed_there_through_the_assumed_role() {
 
 async fn member_account_events_are_fixed_there() {
     let env = Env::seeded().await;
-    let member_account = Account::create(env.moto).await;
+    let (member_account, member_sdk) = env.member_with_admin_user("alice").await;
     let member = member_account.id.as_str();
-    let member_sdk = member_account.plain_sdk_config(&env.moto.endpoint()).await;
-    aws_sdk_securityhub::Client::new(&member_sdk)
-        .enable_security_hub()
-        .send()
-        .await
-        .unwrap();
     let member_iam = aws_sdk_iam::Client::new(&member_sdk);
-    member_iam.create_user().user_name("alice").send().await.unwrap();
-    member_iam
-        .attach_user_policy()
-        .user_name("alice")
-        .policy_arn(ADMIN)
-        .send()
-        .await
-        .unwrap();
 
     let r = responder_with_env(
         &env.sdk,

@@ -131,21 +131,7 @@ async fn events_from_accounts_outside_the_allow_list_are_dropped() {
 #[tokio::test]
 async fn kill_switch_forces_dry_run_and_fails_closed() {
     let env = Env::seeded().await;
-    let ssm = aws_sdk_ssm::Client::new(&env.sdk);
     let name = "/compliance-responder/kill-switch";
-    let put = |value: &'static str| {
-        let ssm = ssm.clone();
-        async move {
-            ssm.put_parameter()
-                .name(name)
-                .value(value)
-                .r#type(aws_sdk_ssm::types::ParameterType::String)
-                .overwrite(true)
-                .send()
-                .await
-                .unwrap();
-        }
-    };
     let r = responder_with_env(
         &env.sdk,
         &[
@@ -160,13 +146,13 @@ async fn kill_switch_forces_dry_run_and_fails_closed() {
     assert!(report.kill_switch.as_deref().unwrap().contains("does not exist"));
     assert_eq!(writes, vec!["securityhub:BatchImportFindings"]);
 
-    put("on").await;
+    env.put_parameter(name, "on").await;
     let (report, _) = replay_bytes(&env, &r, env.event("cloudtrail/attach-admin-to-user.json")).await;
     assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
     assert!(report.kill_switch.as_deref().unwrap().contains("is on"));
     assert_eq!(env.inspect.attached("user", "alice").await, vec![ADMIN.to_string()]);
 
-    put("off").await;
+    env.put_parameter(name, "off").await;
     let (report, writes) = replay_bytes(&env, &r, env.event("cloudtrail/attach-admin-to-user.json")).await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     assert_eq!(report.kill_switch, None);

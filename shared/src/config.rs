@@ -27,7 +27,9 @@
 //! | `MEMBER_ROLE_NAME` | role assumed in member accounts for IAM policy and trust rewrites | unset: single account |
 //! | `MEMBER_TAGGING_ROLE_NAME` | role assumed in member accounts to tag created resources | unset |
 //! | `MEMBER_CONTAINMENT_ROLE_NAME` | role assumed in member accounts to contain leaked credentials | unset |
+//! | `MEMBER_UNDO_ROLE_NAME` | role assumed in member accounts to apply the recorded inverse of a fix on a person's "Undo" in Security Hub | unset |
 //! | `MEMBER_ROLE_EXTERNAL_ID` | ExternalId for those roles | unset |
+//! | `UNDO_RECORD_BUCKET` | an S3 bucket (in the function's account and region): every applied fix's inverse is written there, so that Security Hub's "Undo" applies exactly what was recorded | unset: no records, "Undo" refused |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
 //! | `SETTINGS_PARAMETER_PATH` | an SSM parameter path such as `/compliance-responder/settings`: the list settings that grow with the organization are also read from parameters under it at start-up (see [`PARAMETER_SETTINGS`]) | unset: environment only |
 //!
@@ -194,6 +196,8 @@ pub struct Config {
     pub member_external_id: Option<String>,
     /// The exemption tag key (`EXEMPT_TAG`).
     pub exempt_tag: String,
+    /// Where every applied fix's inverse is recorded (`UNDO_RECORD_BUCKET`).
+    pub undo_record_bucket: Option<String>,
 }
 
 /// The role assumed in member accounts for each capability (`MEMBER_ROLE_NAME` for IAM
@@ -204,6 +208,7 @@ pub struct MemberRoles {
     pub iam_rewrite: Option<String>,
     pub tagging: Option<String>,
     pub containment: Option<String>,
+    pub undo: Option<String>,
 }
 
 impl MemberRoles {
@@ -213,6 +218,7 @@ impl MemberRoles {
             Capability::IamRewrite => self.iam_rewrite.as_deref(),
             Capability::Tagging => self.tagging.as_deref(),
             Capability::Containment => self.containment.as_deref(),
+            Capability::Undo => self.undo.as_deref(),
         }
     }
 
@@ -223,7 +229,7 @@ impl MemberRoles {
 
     /// Every member role name set.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.iam_rewrite, &self.tagging, &self.containment]
+        [&self.iam_rewrite, &self.tagging, &self.containment, &self.undo]
             .into_iter()
             .filter_map(|r| r.as_deref())
     }
@@ -265,6 +271,7 @@ impl Default for Config {
             member_roles: MemberRoles::default(),
             member_external_id: None,
             exempt_tag: crate::exemptions::EXEMPT_TAG.into(),
+            undo_record_bucket: None,
         }
     }
 }
@@ -642,7 +649,19 @@ impl Config {
             iam_rewrite: role_name(Capability::IamRewrite.setting())?,
             tagging: role_name(Capability::Tagging.setting())?,
             containment: role_name(Capability::Containment.setting())?,
+            undo: role_name(Capability::Undo.setting())?,
         };
+        let undo_record_bucket = non_empty("UNDO_RECORD_BUCKET");
+        if let Some(b) = &undo_record_bucket {
+            let ok = (3..=63).contains(&b.len())
+                && b.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && b.ends_with(|c: char| c.is_ascii_alphanumeric());
+            if !ok {
+                return Err(invalid("UNDO_RECORD_BUCKET", b, "an S3 bucket name"));
+            }
+        }
         let member_external_id = non_empty("MEMBER_ROLE_EXTERNAL_ID");
         let exempt_tag = non_empty("EXEMPT_TAG").unwrap_or_else(|| crate::exemptions::EXEMPT_TAG.into());
         if exempt_tag.chars().count() > crate::resource::MAX_TAG_KEY - "-reason".len()
@@ -679,6 +698,7 @@ impl Config {
             member_roles,
             member_external_id,
             exempt_tag,
+            undo_record_bucket,
         })
     }
 }

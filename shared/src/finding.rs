@@ -17,6 +17,9 @@ pub enum SourceKind {
     ResourceCreation,
     /// The audit sweep (`responder audit`): existing state, judged without an event.
     Audit,
+    /// A person's choice in Security Hub: the "Remediate" or "Undo" custom action on findings of
+    /// this product ("Security Hub Findings - Custom Action", `sources/securityhub.rs`).
+    HubAction,
 }
 
 /// Who made the change, as the event reports it.
@@ -221,6 +224,9 @@ pub enum Capability {
     /// Credential containment: keys deactivated, sessions revoked, quarantine
     /// (`MEMBER_CONTAINMENT_ROLE_NAME`).
     Containment,
+    /// The recorded inverse of an applied fix, on a person's "Undo" in Security Hub
+    /// (`MEMBER_UNDO_ROLE_NAME`: the member account's undo role).
+    Undo,
 }
 
 impl Capability {
@@ -230,6 +236,7 @@ impl Capability {
             Capability::IamRewrite => "MEMBER_ROLE_NAME",
             Capability::Tagging => "MEMBER_TAGGING_ROLE_NAME",
             Capability::Containment => "MEMBER_CONTAINMENT_ROLE_NAME",
+            Capability::Undo => "MEMBER_UNDO_ROLE_NAME",
         }
     }
 }

@@ -45,6 +45,7 @@ pub mod rules;
 pub mod shared_policies;
 pub mod sources;
 pub mod state;
+pub mod undo;
 
 pub use config::{Config, Mode};
 pub use error::{AwsError, InputError};

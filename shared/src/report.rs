@@ -56,6 +56,47 @@ pub struct SourceAnnotation {
     pub result: AnnotationResult,
 }
 
+/// What a Security Hub custom action did with one chosen finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HubResult {
+    /// "Remediate": the fix was applied.
+    Applied,
+    /// "Remediate": the live state no longer has the risk; the finding is set PASSED.
+    Resolved,
+    /// "Remediate": judged, not applied (kill switch, protected, exempt, suppressed, deferred,
+    /// conditional: `detail` says which).
+    NotApplied,
+    /// "Remediate": the live state, judged again, does not show this finding.
+    NotReproduced,
+    /// "Undo": the recorded inverse was applied.
+    Undone,
+    /// "Undo": not undone (no record, or the state changed since the fix: `detail`).
+    Refused,
+    /// Not this product's finding, or not one that can be acted on from Security Hub.
+    Ignored,
+    /// A call failed (`errors`): the event fails and is retried.
+    Failed,
+}
+
+/// One chosen finding of a custom action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HubFindingResult {
+    pub finding_id: String,
+    pub result: HubResult,
+    pub detail: String,
+    /// The note and workflow status put on the finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<SourceAnnotation>,
+}
+
+/// A Security Hub custom action ("Remediate" or "Undo") and what it did with each finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HubActionReport {
+    pub action: crate::sources::securityhub::HubAction,
+    pub findings: Vec<HubFindingResult>,
+}
+
 /// Everything about one event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -84,6 +125,9 @@ pub struct Report {
     /// GuardDuty events: the note and workflow status put on GuardDuty's own finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_finding: Option<SourceAnnotation>,
+    /// Security Hub custom actions: what was done with each chosen finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub_action: Option<HubActionReport>,
     /// AWS calls that failed (reads, writes, Security Hub).
     pub errors: Vec<AwsError>,
     /// Calls that failed without failing the event: the note on GuardDuty's finding, after its
@@ -115,6 +159,7 @@ impl Report {
             unplanned: vec![],
             findings: vec![],
             source_finding: None,
+            hub_action: None,
             kill_switch: None,
             errors: vec![],
             warnings: vec![],
@@ -128,6 +173,10 @@ impl Report {
         self.status = if self.input_error.is_some() {
             ReportStatus::Rejected
         } else if !self.errors.is_empty()
+            || self
+                .hub_action
+                .as_ref()
+                .is_some_and(|h| h.findings.iter().any(|f| f.result == HubResult::Failed))
             || self.actions.iter().any(|a| {
                 !a.result.succeeded()
                     && !matches!(
@@ -167,6 +216,28 @@ impl Report {
         } else {
             ReportStatus::NoAction
         };
+    }
+
+    /// Adds a report of the same event (one chosen finding of a custom action): its verdicts
+    /// follow ours, so the indices its actions and unplanned fixes give are shifted.
+    pub(crate) fn absorb(&mut self, other: Report) {
+        let base = self.verdicts.len();
+        self.verdicts.extend(other.verdicts);
+        self.actions.extend(other.actions.into_iter().map(|mut a| {
+            a.verdicts.iter_mut().for_each(|v| *v += base);
+            a
+        }));
+        self.unplanned.extend(other.unplanned.into_iter().map(|mut u| {
+            u.verdicts.iter_mut().for_each(|v| *v += base);
+            u
+        }));
+        self.findings.extend(other.findings);
+        self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
+        self.sequence.extend(other.sequence);
+        if self.kill_switch.is_none() {
+            self.kill_switch = other.kill_switch;
+        }
     }
 
     /// True when a retry of the whole event could help (Lambda should see an error).

@@ -754,6 +754,7 @@ pub const ALL_SOURCES: &[SourceKind] = &[
     SourceKind::ResourceCreation,
     SourceKind::Config,
     SourceKind::GuardDuty,
+    SourceKind::HubAction,
 ];
 
 /// A responder over the real SDK adapters, pointed at `sdk`. moto has no `BatchUpdateFindings`,
@@ -1265,6 +1266,44 @@ impl Env {
     pub fn event(&self, path: &str) -> Vec<u8> {
         let bytes = std::fs::read(repo_root().join("events").join(path)).expect("sample event");
         self.ids.rewrite(&bytes)
+    }
+
+    /// A Security Hub custom-action sample (`events/securityhub/`) with its ids mapped to the
+    /// emulator's. This product's finding ids are derived from the rule and the resource key,
+    /// which name the account and resources: mapping the ids changes the key, so each of this
+    /// product's finding ids (and its `aws/securityhub/FindingId`) is derived again, as the
+    /// responder derived it when it recorded the finding.
+    pub fn hub_event(&self, path: &str) -> Vec<u8> {
+        let mut event: Value = serde_json::from_slice(&self.event(path)).expect("sample event is JSON");
+        for f in event["detail"]["findings"].as_array_mut().expect("detail.findings") {
+            let Some(key) = f["ProductFields"]["compliance-responder/ResourceKey"].as_str() else {
+                continue;
+            };
+            let id = compliance_responder::asff::finding_id_in(
+                f["Region"].as_str().unwrap_or_default(),
+                f["AwsAccountId"].as_str().unwrap_or_default(),
+                f["GeneratorId"].as_str().unwrap_or_default(),
+                key,
+            );
+            let product = f["ProductArn"].as_str().unwrap_or_default().to_string();
+            f["ProductFields"]["aws/securityhub/FindingId"] = Value::String(format!("{product}/{id}"));
+            f["Id"] = Value::String(id);
+        }
+        serde_json::to_vec(&event).unwrap()
+    }
+
+    /// Creates an S3 bucket in this account (the undo record bucket of a test).
+    pub async fn create_bucket(&self, name: &str) {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.direct)
+                .force_path_style(true)
+                .build(),
+        )
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("create bucket");
     }
 
     /// Replays a sample event through `responder`; returns the report and the writes moto saw,

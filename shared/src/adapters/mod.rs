@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod iam;
+pub mod records;
 pub mod securityhub;
 pub mod tags;
 
@@ -92,6 +93,15 @@ pub trait TagPort: Send + Sync {
     async fn find_db_instance(&self, resource_id: &str) -> Result<Option<(String, Tags)>, AwsError>;
 }
 
+/// The undo record store (`UNDO_RECORD_BUCKET`): what each applied fix wrote and its inverse.
+#[async_trait]
+pub trait RecordPort: Send + Sync {
+    /// Writes (or replaces) the record of its finding.
+    async fn put(&self, record: &crate::undo::UndoRecord) -> Result<(), AwsError>;
+    /// The record of `finding_id`; `None` when there is none.
+    async fn get(&self, finding_id: &str) -> Result<Option<crate::undo::UndoRecord>, AwsError>;
+}
+
 /// Reads the kill switch parameter.
 #[async_trait]
 pub trait SwitchPort: Send + Sync {
@@ -159,12 +169,14 @@ pub async fn read_settings(sdk: &aws_config::SdkConfig, path: &str) -> Result<Ve
     Ok(out)
 }
 
-/// Security Hub workflow status set on another product's finding.
+/// Security Hub workflow status set on a finding (`BatchUpdateFindings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Workflow {
     Notified,
     Resolved,
+    /// After a person's "Undo": the finding is not fixed again until someone sets it back to NEW.
+    Suppressed,
 }
 
 impl Workflow {
@@ -172,11 +184,13 @@ impl Workflow {
         match self {
             Workflow::Notified => "NOTIFIED",
             Workflow::Resolved => "RESOLVED",
+            Workflow::Suppressed => "SUPPRESSED",
         }
     }
 }
 
-/// A note on another product's finding (GuardDuty's), via `BatchUpdateFindings`.
+/// A note and workflow status on a finding, via `BatchUpdateFindings`: GuardDuty's, or this
+/// product's own after a Security Hub custom action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceFindingNote {
     /// The finding's Security Hub Id (for GuardDuty, its finding ARN).
@@ -192,7 +206,8 @@ pub struct SourceFindingNote {
 #[async_trait]
 pub trait FindingsPort: Send + Sync {
     async fn import(&self, findings: &[AsffFinding]) -> Result<(), AwsError>;
-    /// Adds a note and a workflow status to another product's finding.
+    /// Adds a note and a workflow status to a finding (GuardDuty's, or this product's own after a
+    /// custom action).
     async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError>;
     /// Of this product's findings `ids` (in this port's region), those a person suppressed
     /// (workflow status `SUPPRESSED`): they are not acted on again.

@@ -158,14 +158,27 @@ impl FindingsPort for AwsSecurityHub {
                 .build();
             let mut token: Option<String> = None;
             loop {
-                let page = self
+                // The answer is whole ASFF findings, whose deserializer (hundreds of resource
+                // detail types) takes a very large stack frame in debug builds: the call runs as
+                // its own task, polled from the runtime's loop rather than at the bottom of the
+                // pipeline's futures.
+                let call = self
                     .client
                     .get_findings()
                     .filters(filters.clone())
                     .max_results(100)
                     .set_next_token(token.take())
-                    .send()
+                    .send();
+                let page = tokio::spawn(call)
                     .await
+                    .map_err(|e| AwsError {
+                        service: "securityhub",
+                        operation: "GetFindings",
+                        resource: chunk.join(","),
+                        code: "TaskFailed".into(),
+                        message: e.to_string(),
+                        retryable: true,
+                    })?
                     .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", chunk.join(","), &e))?;
                 out.extend(
                     page.findings

@@ -14,6 +14,7 @@ impl Responder {
         findings: &[Finding],
         report: &mut Report,
         seen: Observed,
+        decision: &Decision,
     ) {
         let finding = &findings[0];
         let ports = &route.ports;
@@ -45,6 +46,24 @@ impl Responder {
 
         // Rules that fix, then the plan that merges their edits per document.
         let mut verdicts = self.judge(findings, &observed, false);
+        if let Decision::Approved(ids) = decision {
+            // Only the findings the person chose. One found compliant on the live state was
+            // non-compliant when recorded (it was selected as such): its risk is gone, and it is
+            // recorded so (PASSED), judged on the same key.
+            verdicts.retain(|v| {
+                ids.contains(&asff::finding_id_in(
+                    &route.record_region,
+                    &finding.account,
+                    v.rule_id,
+                    &v.key,
+                ))
+            });
+            for v in &mut verdicts {
+                if v.status == Status::Compliant {
+                    v.status = Status::Resolved;
+                }
+            }
+        }
         // Protected, allow-listed, foreign and exempt resources keep their finding but lose their
         // fix (before anything is planned).
         self.config.guards.apply(&mut verdicts, &finding.account);
@@ -93,7 +112,7 @@ impl Responder {
         // A finding a person suppressed in Security Hub is an exemption too: read only when the
         // plan has a write to make now, and planned again without what it withholds.
         if self
-            .withhold_suppressed(route, finding, &mut verdicts, &plan, report)
+            .withhold_suppressed(route, finding, &mut verdicts, &plan, report, decision)
             .await
         {
             plan = build(&verdicts);
@@ -107,7 +126,12 @@ impl Responder {
             tracing::warn!(%reason, "kill switch: fixes are not applied");
         }
         report.kill_switch = forced.clone();
-        let gates = self.gates(&plan, &verdicts, forced.is_some());
+        let gates = self.gates(
+            &plan,
+            &verdicts,
+            forced.is_some() || matches!(decision, Decision::RecordOnly),
+            decision,
+        );
         let now = chrono::Utc::now();
         let mode = self.config.mode.to_string();
         let mut ctx = asff::Context {
@@ -134,7 +158,9 @@ impl Responder {
                 .any(|v| !matches!(v.status, Status::NotEvaluated { .. }));
         let applies_nothing = !gates.contains(&Gate::Apply);
         let main_count = verdicts.len();
-        if judged && applies_nothing {
+        // A person's "Remediate" is about the findings chosen: report-only rules are left out.
+        let report_only = judged && !matches!(decision, Decision::Approved(_));
+        if report_only && applies_nothing {
             verdicts.extend(self.judge(findings, &observed, true));
         }
 
@@ -184,6 +210,7 @@ impl Responder {
             executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
         };
         report.unplanned = plan.unplanned.clone();
+        Box::pin(self.record_inverses(finding, &route.record_region, &verdicts, report)).await;
 
         // Security Hub ignores an update whose UpdatedAt is not later than the stored finding's:
         // the second batch updates the findings of the first, so it must carry a later time.
@@ -197,7 +224,7 @@ impl Responder {
                     .filter_map(|(i, v)| final_finding(&ctx, self.meta(v), v, i, &report.actions, &plan)),
             );
         }
-        if judged && !applies_nothing {
+        if report_only && !applies_nothing {
             let all_applied = report.actions.iter().all(|a| a.result.succeeded());
             let after = if all_applied { observed.project(&plan) } else { observed };
             let extra = self.judge(findings, &after, true);
@@ -226,10 +253,11 @@ impl Responder {
         verdicts: &mut [Verdict],
         plan: &Plan,
         report: &mut Report,
+        decision: &Decision,
     ) -> bool {
         let fixable: Vec<usize> = (0..verdicts.len())
             .filter(|&i| plan.steps.iter().any(|s| s.verdicts.contains(&i)))
-            .filter(|&i| self.mode_of(verdicts[i].rule_id) == Some(Mode::Remediate))
+            .filter(|&i| self.mode_for(verdicts[i].rule_id, decision) == Some(Mode::Remediate))
             .collect();
         if fixable.is_empty() {
             return false;
@@ -284,7 +312,13 @@ impl Responder {
     /// mode (kill switch and `RULE_MODES` included), and the write limits must allow it. The steps
     /// that change one document ([`crate::plan::Action::changes`]: the version deleted to make
     /// room and the one created) get one gate together, so a limit never splits a fix.
-    pub(super) fn gates(&self, plan: &Plan, verdicts: &[Verdict], forced_dry_run: bool) -> Vec<Gate> {
+    pub(super) fn gates(
+        &self,
+        plan: &Plan,
+        verdicts: &[Verdict],
+        forced_dry_run: bool,
+        decision: &Decision,
+    ) -> Vec<Gate> {
         let mut writes = 0usize;
         let mut gates: Vec<Option<Gate>> = vec![None; plan.steps.len()];
         for i in 0..plan.steps.len() {
@@ -301,7 +335,11 @@ impl Responder {
                 .collect();
             rules.sort_unstable();
             rules.dedup();
-            let gate = if forced_dry_run || rules.iter().any(|r| self.mode_of(r) != Some(Mode::Remediate)) {
+            let gate = if forced_dry_run
+                || rules
+                    .iter()
+                    .any(|r| self.mode_for(r, decision) != Some(Mode::Remediate))
+            {
                 Gate::DryRun
             } else if writes + group.len() > self.config.max_writes_per_event {
                 Gate::Deferred {
@@ -323,5 +361,59 @@ impl Responder {
             }
         }
         gates.into_iter().map(|g| g.unwrap_or(Gate::DryRun)).collect()
+    }
+}
+
+impl Responder {
+    /// The mode a rule's fixes follow under `decision`: a person's approval makes an active
+    /// rule's fix apply (a rule that is off stays off).
+    pub(super) fn mode_for(&self, rule_id: &str, decision: &Decision) -> Option<Mode> {
+        let mode = self.mode_of(rule_id);
+        match decision {
+            Decision::Modes => mode,
+            Decision::Approved(_) => mode.map(|_| Mode::Remediate),
+            Decision::RecordOnly => mode.map(|_| Mode::DryRun),
+        }
+    }
+
+    /// Writes the undo record of every finding whose fix was applied (`UNDO_RECORD_BUCKET`). The
+    /// fix is in place and recorded in Security Hub already: a record that cannot be written is a
+    /// warning (Security Hub's "Undo" will refuse it; the report's inverses still undo it).
+    async fn record_inverses(&self, finding: &Finding, record_region: &str, verdicts: &[Verdict], report: &mut Report) {
+        let Some(records) = &self.records else { return };
+        if !report
+            .actions
+            .iter()
+            .any(|a| matches!(a.result, executor::StepResult::Applied))
+        {
+            return;
+        }
+        let ids: Vec<Option<(String, String, String)>> = verdicts
+            .iter()
+            .map(|v| {
+                (v.status == Status::NonCompliant).then(|| {
+                    (
+                        asff::finding_id_in(record_region, &finding.account, v.rule_id, &v.key),
+                        v.rule_id.to_string(),
+                        v.key.clone(),
+                    )
+                })
+            })
+            .collect();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for record in crate::undo::records(
+            &report.actions,
+            &ids,
+            &finding.account,
+            &finding.region,
+            &finding.partition,
+            &finding.event_id,
+            &now,
+        ) {
+            if let Err(e) = records.put(&record).await {
+                tracing::warn!(error = %e, finding = %record.finding_id, "undo record not written");
+                report.warnings.push(e);
+            }
+        }
     }
 }

@@ -20,6 +20,7 @@
 
 mod expand;
 mod fix;
+mod hub;
 mod judge;
 mod record;
 mod route;
@@ -49,6 +50,22 @@ pub struct Responder {
     limiter: crate::limits::RateLimiter,
     kill_switch: Option<crate::killswitch::KillSwitch>,
     directory: Option<crate::adapters::accounts::Directory>,
+    /// Where applied fixes' inverses are recorded (`UNDO_RECORD_BUCKET`).
+    records: Option<Arc<dyn crate::adapters::RecordPort>>,
+}
+
+/// Who decides whether a fix is applied.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Decision {
+    /// The configured modes (`MODE`, `RULE_MODES`): every event and the sweep.
+    #[default]
+    Modes,
+    /// A person chose "Remediate" on these findings (ids) in Security Hub: their fixes are
+    /// applied whatever the rule's mode; every other verdict of the subject is left out. The kill
+    /// switch, guards, exemptions, suppressions and limits still apply.
+    Approved(BTreeSet<String>),
+    /// Judge and record, fix nothing (after a person's "Undo").
+    RecordOnly,
 }
 
 /// Where one event's work happens.
@@ -77,6 +94,7 @@ impl Responder {
             ),
             kill_switch: None,
             directory: None,
+            records: None,
             config,
             sources: sources.to_vec(),
             ports: Ports { iam, tags, findings },
@@ -100,6 +118,21 @@ impl Responder {
         )
         .with_kill_switch(Arc::new(crate::adapters::AwsSsm::new(sdk)))
         .with_directory(sdk)
+        .with_records_in(sdk)
+    }
+
+    /// Records every applied fix's inverse through `port` (see [`crate::undo`]).
+    pub fn with_records(mut self, port: Arc<dyn crate::adapters::RecordPort>) -> Self {
+        self.records = Some(port);
+        self
+    }
+
+    /// Records in `UNDO_RECORD_BUCKET`, when set, with the function's own credentials.
+    fn with_records_in(self, sdk: &aws_config::SdkConfig) -> Self {
+        match self.config.undo_record_bucket.clone() {
+            Some(bucket) => self.with_records(Arc::new(crate::adapters::records::S3Records::new(sdk, &bucket))),
+            None => self,
+        }
     }
 
     /// Reads the kill switch (`KILL_SWITCH_PARAMETER`, when set) through `port`.
@@ -173,6 +206,9 @@ impl Responder {
                 ));
                 return report;
             }
+            if self.sources.contains(&SourceKind::HubAction) && sources::securityhub::recognizes(&env) {
+                return Box::pin(self.hub_action(&env, report)).await;
+            }
             let finding = match sources::normalize(&env, &self.sources, &self.config.config_rule_map) {
                 Ok(f) => f,
                 Err(e) => {
@@ -195,7 +231,19 @@ impl Responder {
     /// The stages after an event is normalized, shared with the audit sweep (`audit.rs`): drop
     /// the responder's own changes, route to the account and region, expand the subject, judge,
     /// guard, plan and gate, record, execute, and note GuardDuty's finding.
-    pub(crate) async fn handle_finding(&self, mut finding: Finding, mut report: Report) -> Report {
+    pub(crate) fn handle_finding(
+        &self,
+        finding: Finding,
+        report: Report,
+    ) -> impl std::future::Future<Output = Report> + Send + '_ {
+        // Not an `async fn` around `handle_decided`: one poll frame fewer on the way down (debug
+        // builds run the tests on 2 MB thread stacks).
+        static MODES: Decision = Decision::Modes;
+        self.handle_decided(finding, report, &MODES)
+    }
+
+    /// [`Self::handle_finding`] with who decides whether fixes are applied.
+    pub(crate) async fn handle_decided(&self, mut finding: Finding, mut report: Report, decision: &Decision) -> Report {
         if let Some(reason) = self.own_change(&finding) {
             tracing::info!(%reason, "own change dropped");
             report.reason = Some(reason);
@@ -225,7 +273,7 @@ impl Responder {
         }
         // Boxed: the judging, planning and executing state is large (debug builds run tests
         // on 2 MB thread stacks); one allocation per event keeps it off the stack.
-        Box::pin(self.evaluate_and_fix(&route, &findings, &mut report, seen)).await;
+        Box::pin(self.evaluate_and_fix(&route, &findings, &mut report, seen, decision)).await;
         if let Subject::CredentialCompromise(cf) = &findings[0].subject {
             // GuardDuty's finding is in the event's account and region.
             self.annotate_source(ports, &findings[0], cf, &mut report).await;

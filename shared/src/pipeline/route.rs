@@ -24,6 +24,17 @@ impl Responder {
 
     /// The ports of `account` in `region`.
     pub(super) async fn ports_in(&self, finding: &Finding, region: &str) -> Result<Ports, crate::error::AwsError> {
+        self.ports_as(finding, region, finding.subject.capability()).await
+    }
+
+    /// The ports of `account` in `region` for a write of `capability` (a member account's
+    /// through that capability's member role).
+    pub(super) async fn ports_as(
+        &self,
+        finding: &Finding,
+        region: &str,
+        capability: crate::finding::Capability,
+    ) -> Result<Ports, crate::error::AwsError> {
         let Some(directory) = &self.directory else {
             return Ok(self.ports.clone());
         };
@@ -33,7 +44,7 @@ impl Responder {
                 region,
                 &finding.partition,
                 &finding.event_id,
-                finding.subject.capability(),
+                capability,
             )
             .await?
             .unwrap_or_else(|| self.ports.clone()))

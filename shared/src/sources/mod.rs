@@ -4,6 +4,7 @@ pub mod awsconfig;
 pub mod cloudtrail;
 pub mod created;
 pub mod guardduty;
+pub mod securityhub;
 
 use crate::envelope::Envelope;
 use crate::error::InputError;
@@ -21,6 +22,8 @@ pub fn kind_of(envelope: &Envelope) -> Option<SourceKind> {
         Some(SourceKind::GuardDuty)
     } else if awsconfig::recognizes(envelope) {
         Some(SourceKind::Config)
+    } else if securityhub::recognizes(envelope) {
+        Some(SourceKind::HubAction)
     } else {
         None
     }
@@ -38,8 +41,9 @@ pub fn normalize(
             SourceKind::CloudTrail | SourceKind::ResourceCreation => cloudtrail::normalize(envelope),
             SourceKind::GuardDuty => guardduty::normalize(envelope),
             SourceKind::Config => awsconfig::normalize(envelope, rule_map),
-            // No event is an audit: the sweep builds its findings itself (`audit.rs`).
-            SourceKind::Audit => Err(InputError::UnsupportedEvent {
+            // No event is an audit: the sweep builds its findings itself (`audit.rs`); a custom
+            // action names several findings and takes its own path (`pipeline/hub.rs`).
+            SourceKind::Audit | SourceKind::HubAction => Err(InputError::UnsupportedEvent {
                 event_source: envelope.source.clone(),
                 detail_type: envelope.detail_type.clone(),
             }),

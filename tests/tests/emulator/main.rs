@@ -13,6 +13,7 @@ mod contract;
 mod differential;
 mod fault_replay;
 mod guardduty_replay;
+mod hub_actions;
 mod indirect_grants;
 mod least_privilege;
 mod regions;

@@ -226,6 +226,8 @@ pub struct ApiCall {
     pub operation: String,
     /// Method, path, query and body: two calls with the same `request` asked the same thing.
     pub request: String,
+    /// The access key that signed it (which credentials, own or assumed, made the call).
+    pub access_key: String,
 }
 
 impl ApiCall {
@@ -244,12 +246,9 @@ impl ApiCall {
                 k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
             })
         };
-        let service = header("authorization")?
-            .split("Credential=")
-            .nth(1)?
-            .split('/')
-            .nth(3)?
-            .to_string();
+        let credential = header("authorization")?.split("Credential=").nth(1)?;
+        let access_key = credential.split('/').next()?.to_string();
+        let service = credential.split('/').nth(3)?.to_string();
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let form_action = body
             .split('&')
@@ -273,6 +272,7 @@ impl ApiCall {
             service,
             operation,
             request: format!("{method} {target} {body}"),
+            access_key,
         })
     }
 
@@ -1200,6 +1200,11 @@ impl Env {
         let ids = Sandbox::load_for(&env.account.id).seed(&env.direct).await;
         env.ids.pairs.extend(ids.pairs);
         env
+    }
+
+    /// The access key this test's own calls (and an in-process responder's) are signed with.
+    pub fn access_key(&self) -> String {
+        self.account.credentials.access_key_id().to_string()
     }
 
     /// This test's account id.

@@ -115,7 +115,10 @@ impl Directory {
         event_id: &str,
         capability: Capability,
     ) -> Result<Option<Ports>, AwsError> {
-        let member = self.is_member(account).await?;
+        // The recorded inverses are applied through the undo role wherever it is set, the
+        // function's own account included: no function role may re-open a risk itself.
+        let member =
+            (capability == Capability::Undo && self.member_roles.undo.is_some()) || self.is_member(account).await?;
         if !member && self.home_region.as_deref() == Some(region) {
             return Ok(None);
         }

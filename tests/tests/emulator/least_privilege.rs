@@ -106,7 +106,32 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("UndoRole", "dynamodb:UntagResource", "service untag call behind tag:UntagResources"),
     ("UndoRole", "rds:RemoveTagsFromResource", "service untag call behind tag:UntagResources"),
     ("UndoRole", "sns:UntagResource", "service untag call behind tag:UntagResources"),
+    // Security Hub's "Undo" reads the state a fix left before undoing it (the sample undoes a
+    // role's inline policy: GetRolePolicy).
+    ("UndoRole", "iam:GetUserPolicy", "the state check of an undone user inline policy"),
+    ("UndoRole", "iam:GetGroupPolicy", "the state check of an undone group inline policy"),
+    ("UndoRole", "iam:GetPolicy", "the state check of an undone rewrite of a customer-managed policy"),
+    ("UndoRole", "iam:GetRole", "the state check of an undone trust policy"),
+    ("UndoRole", "iam:ListAccessKeys", "the state check of an undone key deactivation"),
+    ("UndoRole", "iam:ListAttachedUserPolicies", "the state check of an undone detach"),
+    ("UndoRole", "iam:ListAttachedRolePolicies", "the state check of an undone detach"),
+    ("UndoRole", "iam:ListAttachedGroupPolicies", "the state check of an undone detach"),
+    ("UndoRole", "ec2:DescribeInstances", "the state check of undone tags"),
+    ("UndoRole", "ec2:DescribeVolumes", "the state check of undone tags"),
+    ("UndoRole", "ec2:DescribeSecurityGroups", "the state check of undone tags"),
+    ("UndoRole", "lambda:ListTags", "the state check of undone tags"),
+    ("UndoRole", "dynamodb:ListTagsOfResource", "the state check of undone tags"),
+    ("UndoRole", "rds:DescribeDBInstances", "the state check of undone tags"),
+    ("UndoRole", "sqs:ListQueueTags", "the state check of undone tags"),
+    ("UndoRole", "sns:ListTagsForResource", "the state check of undone tags"),
+    ("TaggingRole", "securityhub:BatchUpdateFindings", "the note of a person's Remediate of a required-tags finding"),
+    ("SecurityHubResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
 ];
+
+/// The securityhub function's "Remediate" makes the fixes of the cloudtrail and config functions
+/// (the same subjects, judged again): a grant of its role is justified when one of those
+/// functions' replays makes it, or keeps it here with its reason.
+const REMEDIATES_AS: &[&str] = &["CloudTrailResponder", "ConfigResponder"];
 
 /// One replay: the sample, the function it goes to, extra settings.
 type Run = (String, &'static str, Vec<(&'static str, &'static str)>);
@@ -166,6 +191,24 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
         other => other,
     };
     let operation = match (call.service.as_str(), method) {
+        // The undo records: objects of the record bucket.
+        ("s3", "PUT" | "GET")
+            if !target.contains("?tagging")
+                && target
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .contains('/') =>
+        {
+            let path = target.split('?').next().unwrap_or_default();
+            let (bucket, key) = path.trim_start_matches('/').split_once('/').unwrap_or_default();
+            let bucket = bucket
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .trim_end_matches('-');
+            let action = if method == "PUT" { "PutObject" } else { "GetObject" };
+            return Some((format!("s3:{action}"), format!("arn:aws:s3:::{bucket}/{key}")));
+        }
         ("s3", _) if target.contains("?tagging") => match method {
             "GET" => "GetBucketTagging".to_string(),
             "PUT" => "PutBucketTagging".to_string(),
@@ -203,7 +246,10 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
             let name = v["Name"].as_str().or(v["Path"].as_str()).unwrap_or("/");
             format!("arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{name}")
         }
-        "securityhub" if operation == "GetFindings" => format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:hub/default"),
+        "securityhub" if operation == "GetFindings" || operation == "BatchUpdateFindings" => {
+            format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:hub/default")
+        }
+        "sts" if operation == "AssumeRole" => in_account(p.get("RoleArn").map(String::as_str).unwrap_or("*")),
         "securityhub" if operation == "BatchImportFindings" => {
             let v: Value = serde_json::from_str(body).unwrap_or_default();
             in_account(v["Findings"][0]["ProductArn"].as_str().unwrap_or("*"))
@@ -266,10 +312,13 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     for (name, function, extra) in &runs {
         let env = Env::seeded().await;
         env.put_parameter("/compliance-responder/kill-switch", "off").await;
+        let bucket = format!("cr-undo-records-{}", env.account_id());
+        env.create_bucket(&bucket).await;
         let mut vars = vec![
             ("MODE", "remediate"),
             ("KILL_SWITCH_PARAMETER", "/compliance-responder/kill-switch"),
             ("ANNOTATE_SOURCE_FINDINGS", "true"),
+            ("UNDO_RECORD_BUCKET", bucket.as_str()),
         ];
         vars.extend(extra.iter().copied());
         let r = responder_with_env(&env.sdk, &vars);
@@ -290,7 +339,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
             if central_role.allows(&action, &resource) != Decision::Allowed {
                 denied.push(format!("{name}: {role} may not {action} on {resource}"));
             }
-            if !action.starts_with("ssm:") {
+            if !central_only(&action) {
                 if member_policy.allows(&action, &resource) != Decision::Allowed {
                     denied.push(format!("{name}: member {member_role} may not {action} on {resource}"));
                 }
@@ -320,19 +369,28 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(undone >= 10, "{undone} replays undone");
+    Box::pin(custom_actions(&central, &member, &mut used, &mut denied)).await;
     assert!(
         denied.is_empty(),
         "calls the templates do not allow:\n{}",
         denied.join("\n")
     );
 
-    let kept = |role: &str, action: &str| KEPT.iter().any(|(r, a, _)| *r == role && *a == action);
+    let kept_for = |role: &str, action: &str| KEPT.iter().any(|(r, a, _)| *r == role && *a == action);
+    let kept = |role: &str, action: &str| {
+        kept_for(role, action)
+            || (role == "SecurityHubResponderRole"
+                && REMEDIATES_AS
+                    .iter()
+                    .any(|f| used.get(f).is_some_and(|u| u.contains(action)) || kept_for(&format!("{f}Role"), action)))
+    };
     let mut unused = Vec::new();
     let roles = [
         (&central, "CloudTrailResponderRole", "CloudTrailResponder"),
         (&central, "TaggingResponderRole", "TaggingResponder"),
         (&central, "ConfigResponderRole", "ConfigResponder"),
         (&central, "GuardDutyResponderRole", "GuardDutyResponder"),
+        (&central, "SecurityHubResponderRole", "SecurityHubResponder"),
         (&member, "RemediationRole", "RemediationRole"),
         (&member, "TaggingRole", "TaggingRole"),
         (&member, "ContainmentRole", "ContainmentRole"),
@@ -367,4 +425,73 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
         }
     }
     assert!(stale.is_empty(), "stale KEPT entries:\n{}", stale.join("\n"));
+}
+
+/// Calls made only in the central account, with the function's own role: its settings and kill
+/// switch (SSM) and the undo records (S3).
+fn central_only(action: &str) -> bool {
+    action.starts_with("ssm:") || matches!(action, "s3:PutObject" | "s3:GetObject")
+}
+
+/// Security Hub's custom actions, as the template routes them to the securityhub function: a
+/// finding recorded in dry-run is remediated on a person's "Remediate", then undone on "Undo".
+/// The function's own calls are checked against its role (and, but for the central ones, the
+/// IAM-rewrite member role, which makes them in a member account); the calls made with the undo
+/// role's credentials (assumed even in the function's own account) against the undo role.
+async fn custom_actions(
+    central: &Value,
+    member: &Value,
+    used: &mut BTreeMap<&'static str, BTreeSet<String>>,
+    denied: &mut Vec<String>,
+) {
+    let env = Env::seeded().await;
+    env.put_parameter("/compliance-responder/kill-switch", "off").await;
+    let bucket = format!("cr-undo-records-{}", env.account_id());
+    env.create_bucket(&bucket).await;
+    let vars = [
+        ("MODE", "dry-run"),
+        ("KILL_SWITCH_PARAMETER", "/compliance-responder/kill-switch"),
+        ("UNDO_RECORD_BUCKET", bucket.as_str()),
+        ("MEMBER_UNDO_ROLE_NAME", "compliance-responder-undo"),
+    ];
+    // Recorded in dry-run by the cloudtrail function (its own responder: the kill switch it reads
+    // is not the securityhub function's).
+    let (report, _) = env
+        .replay_bytes(
+            &responder_with_env(&env.sdk, &vars),
+            &env.event("cloudtrail/put-inline-mixed-admin.json"),
+        )
+        .await;
+    let hub = responder_with_env(&env.sdk, &vars);
+    assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
+    let own = env.access_key();
+    let function = RolePolicy::of(central, "SecurityHubResponderRole").untagged();
+    let rewrite = RolePolicy::of(member, "RemediationRole").untagged();
+    let undo = RolePolicy::of(member, "UndoRole").untagged();
+    for sample in [
+        "securityhub/remediate-inline-admin.json",
+        "securityhub/undo-inline-admin.json",
+    ] {
+        let (report, _) = env.replay_bytes(&hub, &env.hub_event(sample)).await;
+        assert_eq!(report.status, ReportStatus::Remediated, "{sample}: {report:#?}");
+        for call in env.recorded_calls() {
+            let Some((action, resource)) = authorization(&call) else {
+                continue;
+            };
+            let mut check = |role: &'static str, policy: &RolePolicy| {
+                if policy.allows(&action, &resource) != Decision::Allowed {
+                    denied.push(format!("{sample}: {role} may not {action} on {resource}"));
+                }
+                used.entry(role).or_default().insert(action.clone());
+            };
+            if call.access_key != own {
+                check("UndoRole", &undo);
+                continue;
+            }
+            check("SecurityHubResponder", &function);
+            if !central_only(&action) && action != "sts:AssumeRole" {
+                check("RemediationRole", &rewrite);
+            }
+        }
+    }
 }

@@ -49,7 +49,34 @@ fn patterns_name_exactly_the_handled_calls() {
             "cloudtrail-responder",
             "config-responder",
             "guardduty-responder",
+            "securityhub-responder",
             "tagging-responder"
+        ]
+    );
+    // The custom actions of this product only (Security Hub sends every custom action's events).
+    let (_, hub) = &f["SecurityHubResponder"];
+    assert_eq!(hub.len(), 1, "{hub:?}");
+    assert_eq!(
+        hub[0]["detail-type"][0],
+        compliance_responder::sources::securityhub::DETAIL_TYPE
+    );
+    let suffixes: Vec<&str> = hub[0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["suffix"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        suffixes,
+        [
+            format!(
+                ":action/custom/{}",
+                compliance_responder::sources::securityhub::REMEDIATE_ACTION_ID
+            ),
+            format!(
+                ":action/custom/{}",
+                compliance_responder::sources::securityhub::UNDO_ACTION_ID
+            ),
         ]
     );
     let (_, ct) = &f["CloudTrailResponder"];
@@ -196,7 +223,12 @@ async fn every_sample_event_reaches_exactly_the_function_that_handles_it() {
 #[test]
 fn every_rule_listens_on_both_the_default_and_the_central_bus() {
     let t = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    let patterns: Vec<&str> = t.lines().filter(|l| l.trim().starts_with("Pattern: ")).collect();
+    // Custom actions are used in this account's Security Hub console: one rule, default bus.
+    let (hub, patterns): (Vec<&str>, Vec<&str>) = t
+        .lines()
+        .filter(|l| l.trim().starts_with("Pattern: "))
+        .partition(|l| l.contains("\"aws.securityhub\""));
+    assert_eq!(hub.len(), 1);
     let central = t
         .lines()
         .filter(|l| l.trim() == "EventBusName: !Ref CentralBus")
@@ -222,7 +254,12 @@ fn member_accounts_forward_exactly_the_handled_events() {
         .filter_map(|l| l.trim().strip_prefix("EventPattern: "))
         .map(|p| serde_json::from_str(p).unwrap())
         .collect();
-    let mut central: Vec<Value> = functions().into_values().flat_map(|(_, p)| p).collect();
+    // Not the custom actions: they happen in the central account's Security Hub console.
+    let mut central: Vec<Value> = functions()
+        .into_values()
+        .flat_map(|(_, p)| p)
+        .filter(|p| p["source"][0] != "aws.securityhub")
+        .collect();
     let key = |v: &Value| v.to_string();
     forwarded.sort_by_key(key);
     central.sort_by_key(key);
@@ -436,7 +473,7 @@ fn failures_page_someone_and_each_event_is_handled_once() {
             .collect()
     };
     let functions = of_type("AWS::Serverless::Function");
-    assert_eq!(functions.len(), 4);
+    assert_eq!(functions.len(), 5);
     for metric in ["Errors", "Throttles", "AsyncEventsDropped"] {
         let text = alarm_text(metric);
         for (name, _) in &functions {
@@ -462,6 +499,9 @@ fn failures_page_someone_and_each_event_is_handled_once() {
                     .expect("central rules are named")
                     .to_string();
                 assert!(failed_invocations.contains(&rule), "{rule}: no FailedInvocations alarm");
+            } else if *name == "SecurityHubResponder" {
+                // Custom actions reach this account's default bus, organization or not.
+                assert_eq!(p["State"], "ENABLED", "{name}.{event}");
             } else {
                 assert_eq!(
                     p["State"],
@@ -528,6 +568,8 @@ fn role_params() -> Value {
         "MemberRoleName": "compliance-responder-remediation",
         "MemberTaggingRoleName": "compliance-responder-tagging",
         "MemberContainmentRoleName": "compliance-responder-containment",
+        "MemberUndoRoleName": "compliance-responder-undo",
+        "UndoRecordBucket.Arn": "arn:aws:s3:::cr-undo-records",
         "KillSwitch": "/compliance-responder/kill-switch",
         "CentralAccountId": "111122223333",
         "CentralStackName": "compliance-responder",
@@ -652,6 +694,7 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
         "TaggingResponderRole",
         "ConfigResponderRole",
         "GuardDutyResponderRole",
+        "SecurityHubResponderRole",
     ] {
         cases.push((role, RolePolicy::of(&central, role), &central_own));
     }
@@ -812,8 +855,8 @@ fn every_role_is_capped_by_a_boundary_that_allows_exactly_what_its_roles_need() 
     }
     assert_eq!(
         roles_checked,
-        4 + 5,
-        "four function roles; three capability, undo and forwarding roles"
+        5 + 5,
+        "five function roles; three capability, undo and forwarding roles"
     );
 }
 
@@ -837,6 +880,7 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
             "MEMBER_CONTAINMENT_ROLE_NAME",
             "MemberContainmentRoleName",
         ),
+        ("UndoRole", "MEMBER_UNDO_ROLE_NAME", "MemberUndoRoleName"),
     ];
     let mut users: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut functions = 0;
@@ -884,9 +928,11 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
             "{name} may assume exactly the member roles it is configured with"
         );
     }
-    assert_eq!(functions, 4);
+    assert_eq!(functions, 5);
     for (member_role, _, _) in capabilities {
-        let statement = &member["Resources"][member_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+        // The undo role's first statement is the security team's (below); the function's second.
+        let index = usize::from(member_role == "UndoRole");
+        let statement = &member["Resources"][member_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][index];
         let condition = resolve_with(&statement["Condition"], &params).unwrap();
         assert!(condition.get("ArnLike").is_none(), "no name pattern: {condition}");
         let trusted: BTreeSet<String> = match &condition["ArnEquals"]["aws:PrincipalArn"] {
@@ -905,13 +951,23 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
         );
         assert!(condition["StringEquals"].get("sts:ExternalId").is_some());
     }
-    // The undo role: trusted by the security team's principals only, never by a function.
+    // The undo role: trusted by the security team's principals, and of the functions only by the
+    // one that answers Security Hub's "Undo" (checked above).
     let undo = &member["Resources"]["UndoRole"];
     assert_eq!(undo["Condition"], "NeedsUndoRole");
-    let trust = &undo["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    let statements = undo["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(statements.len(), 2);
     assert_eq!(
-        trust["Principal"]["AWS"],
+        statements[0]["Principal"]["AWS"],
         serde_json::json!({"Ref": "UndoPrincipalArns"})
+    );
+    assert_eq!(
+        users.get("UndoRole"),
+        Some(&BTreeSet::from([
+            "arn:aws:iam::111122223333:role/compliance-responder/compliance-responder-securityhub".to_string()
+        ]))
     );
     let output = central["Outputs"]["CentralRoleArns"]["Value"].to_string();
     for f in [
@@ -919,6 +975,7 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
         "TaggingResponderRole",
         "ConfigResponderRole",
         "GuardDutyResponderRole",
+        "SecurityHubResponderRole",
     ] {
         assert!(output.contains(f), "CentralRoleArns output lists {f}");
     }

@@ -22,11 +22,12 @@ fn cargo_lambda() -> std::path::PathBuf {
     p
 }
 
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "cloudtrail-responder",
     "tagging-responder",
     "config-responder",
     "guardduty-responder",
+    "securityhub-responder",
 ];
 
 /// The running Runtime API and functions, all ended on drop.
@@ -80,8 +81,13 @@ fn function_binaries() -> std::path::PathBuf {
 
 /// Invokes `function` with a sample event (its ids mapped to moto's) and returns the report.
 fn invoke(env: &Env, port: u16, function: &str, sample: &str) -> Value {
+    let event = if sample.starts_with("securityhub/") {
+        env.hub_event(sample)
+    } else {
+        env.event(sample)
+    };
     let file = std::env::temp_dir().join(format!("cargo-lambda-{port}-{}", sample.replace('/', "-")));
-    std::fs::write(&file, env.event(sample)).unwrap();
+    std::fs::write(&file, event).unwrap();
     let out = Command::new(cargo_lambda())
         .args(["lambda", "invoke", function, "--invoke-port", &port.to_string()])
         .arg("--data-file")
@@ -120,10 +126,13 @@ async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_mot
         env.account_id(),
         "us-east-1",
     );
+    let bucket = format!("cr-undo-records-{}", env.account_id());
+    env.create_bucket(&bucket).await;
     let mut vars: Vec<(String, String)> = [
         ("MODE", "remediate"),
         ("LOG_LEVEL", "info"),
         ("SETTINGS_PARAMETER_PATH", path.as_str()),
+        ("UNDO_RECORD_BUCKET", bucket.as_str()),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -243,4 +252,42 @@ async fn cargo_lambda_invoke_replays_a_sample_event_to_each_function_against_mot
     let findings = env.inspect.findings().await;
     assert_eq!(findings.len(), 4, "{findings:#?}");
     assert!(findings.iter().all(|f| f.compliance == "PASSED"), "{findings:#?}");
+
+    // A person's "Remediate" in Security Hub, then "Undo" (the fix recorded in the bucket).
+    let admin_statement = |doc: &Value| doc["Statement"].as_array().unwrap().iter().any(|s| s["Action"] == "*");
+    let before = env
+        .inspect
+        .inline_document("role", "data-pipeline", "pipeline-access")
+        .await;
+    assert!(admin_statement(&before));
+    let report = invoke(
+        &env,
+        port,
+        "securityhub-responder",
+        "securityhub/remediate-inline-admin.json",
+    );
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report["hub_action"]["findings"][0]["result"], "applied", "{report:#}");
+    assert_eq!(report["hub_action"]["findings"][1]["result"], "ignored", "{report:#}");
+    let fixed = env
+        .inspect
+        .inline_document("role", "data-pipeline", "pipeline-access")
+        .await;
+    assert!(!admin_statement(&fixed), "{fixed}");
+    let report = invoke(
+        &env,
+        port,
+        "securityhub-responder",
+        "securityhub/undo-inline-admin.json",
+    );
+    assert_eq!(report["hub_action"]["findings"][0]["result"], "undone", "{report:#}");
+    assert_eq!(
+        env.inspect
+            .inline_document("role", "data-pipeline", "pipeline-access")
+            .await,
+        before
+    );
+    // The other functions do not take custom actions.
+    let report = invoke(&env, port, "cloudtrail-responder", "securityhub/undo-inline-admin.json");
+    assert_eq!(report["status"], "rejected", "{report:#}");
 }

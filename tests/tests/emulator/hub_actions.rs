@@ -206,3 +206,103 @@ async fn undo_without_a_record_or_of_a_forged_finding_writes_nothing() {
     let (report, _) = env.replay_bytes(&cloudtrail_only, &env.hub_event(UNDO)).await;
     assert_eq!(report.status, ReportStatus::Rejected, "{report:#?}");
 }
+
+/// A custom action on a member account's finding (the Security Hub administrator's console, in
+/// the central account): "Remediate" acts and notes through the member's IAM-rewrite role,
+/// "Undo" through its undo role (assumed even though the central function could not make the
+/// inverse itself), and the finding's note is written by the member account, which owns it
+/// (Security Hub: the finding's account or its administrator).
+#[test]
+fn in_a_member_account_remediate_uses_its_iam_rewrite_role_and_undo_its_undo_role() {
+    integration_tests::on_big_stack(member_account_actions());
+}
+
+async fn member_account_actions() {
+    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let env = Env::seeded().await;
+    let (member, member_sdk) = env.member_with_admin_user("alice").await;
+    let b = bucket(&env);
+    env.create_bucket(&b).await;
+    let vars = [
+        ("MODE", "dry-run"),
+        ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
+        ("MEMBER_UNDO_ROLE_NAME", "compliance-responder-undo"),
+        ("UNDO_RECORD_BUCKET", b.as_str()),
+    ];
+    let hub = responder_with_env(&env.sdk, &vars);
+    // The member's event, recorded in dry-run in the member account.
+    let mut e: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();
+    e["account"] = member.id.clone().into();
+    e["detail"]["recipientAccountId"] = member.id.clone().into();
+    e["detail"]["userIdentity"]["accountId"] = member.id.clone().into();
+    let (report, _) = env
+        .replay_bytes(&responder_with_env(&env.sdk, &vars), &serde_json::to_vec(&e).unwrap())
+        .await;
+    assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
+    let id = report
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "iam-admin-access")
+        .unwrap()
+        .id
+        .clone();
+
+    // The sample's finding, made the member's alice's.
+    let action = |sample: &str| {
+        let mut event: Value = serde_json::from_slice(&env.hub_event(sample)).unwrap();
+        let f = &mut event["detail"]["findings"][0];
+        let key = format!("arn:aws:iam::{}:user/alice|{ADMIN}", member.id);
+        f["AwsAccountId"] = member.id.clone().into();
+        f["ProductArn"] = format!("arn:aws:securityhub:us-east-1:{0}:product/{0}/default", member.id).into();
+        f["Resources"][0]["Id"] = format!("arn:aws:iam::{}:user/alice", member.id).into();
+        f["ProductFields"]["compliance-responder/ResourceKey"] = key.clone().into();
+        f["Id"] = compliance_responder::asff::finding_id_in("us-east-1", &member.id, "iam-admin-access", &key).into();
+        assert_eq!(f["Id"], id.as_str());
+        serde_json::to_vec(&event).unwrap()
+    };
+    let attached = || async {
+        aws_sdk_iam::Client::new(&member_sdk)
+            .list_attached_user_policies()
+            .user_name("alice")
+            .send()
+            .await
+            .unwrap()
+            .attached_policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect::<Vec<_>>()
+    };
+
+    let (report, _) = env.replay_bytes(&hub, &action(REMEDIATE)).await;
+    assert_eq!(result(&report, 0).0, HubResult::Applied, "{report:#?}");
+    assert!(attached().await.is_empty(), "fixed in the member account");
+    let remediation = format!("arn:aws:iam::{}:role/compliance-responder-remediation", member.id);
+    assert!(
+        env.assumed_roles().iter().all(|r| *r == remediation),
+        "{:?}",
+        env.assumed_roles()
+    );
+    let note = env.proxy.finding_updates().into_iter().rfind(|u| u.id == id).unwrap();
+    assert_eq!(
+        (note.by_account.as_str(), note.workflow.as_deref()),
+        (member.id.as_str(), Some("RESOLVED"))
+    );
+
+    let (report, _) = env.replay_bytes(&hub, &action(UNDO)).await;
+    assert_eq!(result(&report, 0).0, HubResult::Undone, "{report:#?}");
+    assert_eq!(attached().await, [ADMIN]);
+    let undo = format!("arn:aws:iam::{}:role/compliance-responder-undo", member.id);
+    assert!(env.assumed_roles().contains(&undo), "{:?}", env.assumed_roles());
+    let note = env.proxy.finding_updates().into_iter().rfind(|u| u.id == id).unwrap();
+    assert_eq!(
+        (note.by_account.as_str(), note.workflow.as_deref()),
+        (member.id.as_str(), Some("SUPPRESSED"))
+    );
+    assert_eq!(
+        env.inspect.attached("user", "alice").await,
+        [ADMIN],
+        "the central account's alice untouched"
+    );
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+}

@@ -932,8 +932,12 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
     for (member_role, _, _) in capabilities {
         // The undo role's first statement is the security team's (below); the function's second.
         let index = usize::from(member_role == "UndoRole");
-        let statement = &member["Resources"][member_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][index];
-        let condition = resolve_with(&statement["Condition"], &params).unwrap();
+        let statement = resolve_with(
+            &member["Resources"][member_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][index],
+            &params,
+        )
+        .unwrap();
+        let condition = &statement["Condition"];
         assert!(condition.get("ArnLike").is_none(), "no name pattern: {condition}");
         let trusted: BTreeSet<String> = match &condition["ArnEquals"]["aws:PrincipalArn"] {
             Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
@@ -959,6 +963,11 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
         .as_array()
         .unwrap();
     assert_eq!(statements.len(), 2);
+    assert_eq!(
+        statements[1]["Fn::If"][0], "AllowsSecurityHubUndo",
+        "the function's trust only where the member account allows Security Hub's Undo"
+    );
+    assert_eq!(member["Parameters"]["SecurityHubUndo"]["Default"], "false");
     assert_eq!(
         statements[0]["Principal"]["AWS"],
         serde_json::json!({"Ref": "UndoPrincipalArns"})

@@ -36,7 +36,7 @@ bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-
 fuzz: fuzz-check ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; see fuzz/README.md)
 	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
 
-FUNCTIONS := cloudtrail-responder tagging-responder config-responder guardduty-responder securityhub-responder
+FUNCTIONS := cloudtrail-responder tagging-responder config-responder guardduty-responder securityhub-responder audit-responder
 # The template's Architecture parameter: x86_64 (its default, what the tests run) or arm64.
 ARCH ?= x86_64
 ARCH_FLAG := $(if $(filter arm64,$(ARCH)),--arm64,--x86-64)

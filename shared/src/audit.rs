@@ -455,8 +455,206 @@ fn principal_html(p: &AuditedPrincipal) -> String {
     h
 }
 
+/// Where the scheduled sweep keeps its state, in the record store (`UNDO_RECORD_BUCKET`).
+pub const STATE_KEY: &str = "audit/state.json";
+
+/// Where each account's scheduled sweep stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SweepState {
+    pub accounts: BTreeMap<String, AccountSweep>,
+}
+
+/// One account's scheduled sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AccountSweep {
+    /// When its last sweep reached the end of IAM's pages.
+    pub last_complete: Option<chrono::DateTime<chrono::Utc>>,
+    /// IAM's marker: the sweep in progress resumes here.
+    pub marker: Option<String>,
+    pub last_run: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the last run of it failed, if it did (it is tried again next run, from its marker).
+    pub last_error: Option<String>,
+}
+
+impl SweepState {
+    /// Whether `account` is to be swept now: `Some(marker)` (`None`: from the first page) when a
+    /// sweep of it is in progress, it was never swept, or its last complete sweep is at least
+    /// `interval` old; `None` when it is not due.
+    pub fn due(
+        &self,
+        account: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        interval: chrono::TimeDelta,
+    ) -> Option<Option<String>> {
+        let Some(a) = self.accounts.get(account) else {
+            return Some(None);
+        };
+        if a.marker.is_some() {
+            return Some(a.marker.clone());
+        }
+        match a.last_complete {
+            Some(t) if now - t < interval => None,
+            _ => Some(None),
+        }
+    }
+
+    /// Records a run of `account` that ended with `result`.
+    pub fn record(
+        &mut self,
+        account: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        result: Result<Option<String>, String>,
+    ) {
+        let a = self.accounts.entry(account.to_string()).or_default();
+        a.last_run = Some(now);
+        match result {
+            Ok(None) => {
+                a.last_complete = Some(now);
+                a.marker = None;
+                a.last_error = None;
+            }
+            Ok(Some(marker)) => {
+                a.marker = Some(marker);
+                a.last_error = None;
+            }
+            Err(e) => a.last_error = Some(e),
+        }
+    }
+}
+
+/// One account in a scheduled run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledSweep {
+    pub account: String,
+    /// Continued from where the last run stopped.
+    pub resumed: bool,
+    pub complete: bool,
+    pub pages: usize,
+    pub summary: AuditSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What one scheduled run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledAuditReport {
+    pub mode: Mode,
+    pub sweeps: Vec<ScheduledSweep>,
+    /// Swept completely less than `AUDIT_INTERVAL_HOURS` ago.
+    pub not_due: Vec<String>,
+    /// Not started: the run's time budget was spent (next run).
+    pub deferred: Vec<String>,
+    pub duration_ms: u64,
+}
+
+impl ScheduledAuditReport {
+    /// True when an account could not be swept (the invocation fails, so the alarm sees it).
+    pub fn failed(&self) -> bool {
+        self.sweeps.iter().any(|s| s.error.is_some())
+    }
+}
+
+impl Responder {
+    /// The scheduled sweep (`audit-responder`): each of `accounts` that is due, from where its
+    /// last run stopped, at most `AUDIT_MAX_PAGES` pages each, no account started after
+    /// `AUDIT_TIME_BUDGET_SECONDS`; the state is written after each account, so a run that is cut
+    /// short loses at most that account's progress.
+    pub async fn scheduled_audit(
+        &self,
+        accounts: &[String],
+        partition: &str,
+        region: &str,
+    ) -> Result<ScheduledAuditReport, AwsError> {
+        let started = std::time::Instant::now();
+        let settings = self.config().audit;
+        let store = self.record_store().ok_or_else(|| AwsError {
+            service: "s3",
+            operation: "GetObject",
+            resource: STATE_KEY.into(),
+            code: "NoRecordBucket".into(),
+            message: "UNDO_RECORD_BUCKET is not set: the scheduled sweep keeps where it stands there".into(),
+            retryable: false,
+        })?;
+        let mut state: SweepState = match store.read(STATE_KEY).await? {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                // A sweep only reads and records: starting over is safe.
+                tracing::warn!(error = %e, "the sweep state is unreadable: every account starts over");
+                SweepState::default()
+            }),
+            None => SweepState::default(),
+        };
+        let interval = chrono::TimeDelta::hours(i64::try_from(settings.interval_hours).unwrap_or(i64::MAX / 3_600_000));
+        let budget = std::time::Duration::from_secs(settings.time_budget_seconds);
+        let mut report = ScheduledAuditReport {
+            mode: self.config().mode,
+            sweeps: vec![],
+            not_due: vec![],
+            deferred: vec![],
+            duration_ms: 0,
+        };
+        for account in accounts {
+            let now = chrono::Utc::now();
+            let Some(marker) = state.due(account, now, interval) else {
+                report.not_due.push(account.clone());
+                continue;
+            };
+            if started.elapsed() >= budget {
+                report.deferred.push(account.clone());
+                continue;
+            }
+            let scope = AuditScope {
+                account: account.clone(),
+                region: region.to_string(),
+                partition: partition.to_string(),
+                max_pages: settings.max_pages,
+                resume: marker.clone(),
+            };
+            let result = Box::pin(self.audit(&scope)).await;
+            let sweep = match &result {
+                Ok(r) => ScheduledSweep {
+                    account: account.clone(),
+                    resumed: marker.is_some(),
+                    complete: r.complete,
+                    pages: r.pages,
+                    summary: r.summary.clone(),
+                    error: None,
+                },
+                Err(e) => ScheduledSweep {
+                    account: account.clone(),
+                    resumed: marker.is_some(),
+                    complete: false,
+                    pages: 0,
+                    summary: AuditSummary::default(),
+                    error: Some(e.to_string()),
+                },
+            };
+            tracing::info!(
+                %account,
+                complete = sweep.complete,
+                principals = sweep.summary.principals,
+                at_risk = sweep.summary.principals_at_risk,
+                error = sweep.error.as_deref().unwrap_or(""),
+                "scheduled sweep"
+            );
+            state.record(
+                account,
+                chrono::Utc::now(),
+                result.map(|r| r.resume_marker).map_err(|e| e.to_string()),
+            );
+            report.sweeps.push(sweep);
+            store
+                .write(STATE_KEY, serde_json::to_vec(&state).unwrap_or_default())
+                .await?;
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::SweepState;
+
     #[test]
     fn diff_marks_removed_and_added_lines() {
         let d = super::diff("a\nb\nc", "a\nc\nd");
@@ -468,5 +666,25 @@ mod tests {
     #[test]
     fn html_is_escaped() {
         assert_eq!(super::esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+
+    #[test]
+    fn an_account_is_due_when_new_in_progress_or_its_last_sweep_is_old() {
+        let t0: chrono::DateTime<chrono::Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+        let day = chrono::TimeDelta::hours(24);
+        let mut s = SweepState::default();
+        assert_eq!(s.due("1", t0, day), Some(None));
+        s.record("1", t0, Ok(Some("m1".into())));
+        assert_eq!(s.due("1", t0, day), Some(Some("m1".into())), "resumes");
+        s.record("1", t0, Err("throttled".into()));
+        assert_eq!(
+            s.due("1", t0, day),
+            Some(Some("m1".into())),
+            "a failed run keeps its marker"
+        );
+        s.record("1", t0, Ok(None));
+        assert_eq!(s.accounts["1"].last_error, None);
+        assert_eq!(s.due("1", t0 + chrono::TimeDelta::hours(23), day), None);
+        assert_eq!(s.due("1", t0 + day, day), Some(None), "a new sweep from the first page");
     }
 }

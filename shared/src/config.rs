@@ -29,6 +29,9 @@
 //! | `MEMBER_CONTAINMENT_ROLE_NAME` | role assumed in member accounts to contain leaked credentials | unset |
 //! | `MEMBER_UNDO_ROLE_NAME` | role assumed in member accounts to apply the recorded inverse of a fix on a person's "Undo" in Security Hub | unset |
 //! | `MEMBER_ROLE_EXTERNAL_ID` | ExternalId for those roles | unset |
+//! | `AUDIT_INTERVAL_HOURS` | the scheduled sweep (`audit-responder`) sweeps an account again this long after its last complete sweep | `24` |
+//! | `AUDIT_MAX_PAGES` | pages of `GetAccountAuthorizationDetails` (100 principals each) one scheduled run sweeps per account before it stops and resumes next run | `10` |
+//! | `AUDIT_TIME_BUDGET_SECONDS` | a scheduled run starts no further account after this long (the rest wait for the next run) | `600` |
 //! | `UNDO_RECORD_BUCKET` | an S3 bucket (in the function's account and region): every applied fix's inverse is written there, so that Security Hub's "Undo" applies exactly what was recorded | unset: no records, "Undo" refused |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
 //! | `SETTINGS_PARAMETER_PATH` | an SSM parameter path such as `/compliance-responder/settings`: the list settings that grow with the organization are also read from parameters under it at start-up (see [`PARAMETER_SETTINGS`]) | unset: environment only |
@@ -196,8 +199,30 @@ pub struct Config {
     pub member_external_id: Option<String>,
     /// The exemption tag key (`EXEMPT_TAG`).
     pub exempt_tag: String,
-    /// Where every applied fix's inverse is recorded (`UNDO_RECORD_BUCKET`).
+    /// Where every applied fix's inverse is recorded (`UNDO_RECORD_BUCKET`); the scheduled
+    /// sweep keeps its state there too.
     pub undo_record_bucket: Option<String>,
+    /// The scheduled sweep: how often, how much per run, how long per run.
+    pub audit: AuditSettings,
+}
+
+/// The scheduled sweep's bounds (`AUDIT_INTERVAL_HOURS`, `AUDIT_MAX_PAGES`,
+/// `AUDIT_TIME_BUDGET_SECONDS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AuditSettings {
+    pub interval_hours: u64,
+    pub max_pages: usize,
+    pub time_budget_seconds: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            interval_hours: 24,
+            max_pages: 10,
+            time_budget_seconds: 600,
+        }
+    }
 }
 
 /// The role assumed in member accounts for each capability (`MEMBER_ROLE_NAME` for IAM
@@ -272,6 +297,7 @@ impl Default for Config {
             member_external_id: None,
             exempt_tag: crate::exemptions::EXEMPT_TAG.into(),
             undo_record_bucket: None,
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -651,6 +677,23 @@ impl Config {
             containment: role_name(Capability::Containment.setting())?,
             undo: role_name(Capability::Undo.setting())?,
         };
+        let audit = AuditSettings {
+            interval_hours: number(
+                "AUDIT_INTERVAL_HOURS",
+                non_empty("AUDIT_INTERVAL_HOURS"),
+                24u64,
+                1,
+                "a whole number of hours, at least 1",
+            )?,
+            max_pages: number("AUDIT_MAX_PAGES", non_empty("AUDIT_MAX_PAGES"), 10usize, 1, "1 or more")?,
+            time_budget_seconds: number(
+                "AUDIT_TIME_BUDGET_SECONDS",
+                non_empty("AUDIT_TIME_BUDGET_SECONDS"),
+                600u64,
+                1,
+                "a whole number of seconds, at least 1",
+            )?,
+        };
         let undo_record_bucket = non_empty("UNDO_RECORD_BUCKET");
         if let Some(b) = &undo_record_bucket {
             let ok = (3..=63).contains(&b.len())
@@ -699,6 +742,7 @@ impl Config {
             member_external_id,
             exempt_tag,
             undo_record_bucket,
+            audit,
         })
     }
 }

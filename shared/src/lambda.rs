@@ -18,6 +18,9 @@ use serde_json::Value;
 /// returns an error (so Lambda retries and the on-failure destination receives the event) after
 /// the full report has been logged.
 pub async fn handle(function: &str, responder: &Responder, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    if responder.accepts(SourceKind::Audit) {
+        return Box::pin(scheduled_audit(responder, event)).await;
+    }
     let report = responder.handle_value(event.payload).await;
     for line in crate::metrics::emf_lines(function, &report, chrono::Utc::now().timestamp_millis()) {
         println!("{line}");
@@ -27,6 +30,82 @@ pub async fn handle(function: &str, responder: &Responder, event: LambdaEvent<Va
         return Err(format!("remediation incomplete ({}): {}", report.one_line(), failed.join("; ")).into());
     }
     Ok(serde_json::to_value(&report)?)
+}
+
+/// What the scheduler sends the audit function (the template's schedule `Input`).
+pub const SCHEDULED_AUDIT: &str = "scheduled-audit";
+
+/// The accounts a scheduled sweep covers: `{"scheduled-audit": {}}` sweeps the function's own
+/// account and every account of `ALLOWED_ACCOUNTS` (the organization's, from the SSM settings);
+/// `{"scheduled-audit": {"accounts": [...]}}` those accounts, each the own one or allowed. Anything
+/// else is refused (the reason returned, nothing read).
+pub fn audit_accounts(payload: &Value, own: &str, allowed: &[String]) -> Result<Vec<String>, String> {
+    let request = payload
+        .get(SCHEDULED_AUDIT)
+        .and_then(Value::as_object)
+        .filter(|_| payload.as_object().is_some_and(|o| o.len() == 1))
+        .ok_or_else(|| {
+            format!("the audit function takes {{\"{SCHEDULED_AUDIT}\": {{...}}}} (its schedule's input), nothing else")
+        })?;
+    let mut accounts = vec![own.to_string()];
+    match request.get("accounts") {
+        None => accounts.extend(allowed.iter().cloned()),
+        Some(Value::Array(list)) => {
+            accounts.clear();
+            for a in list {
+                let a = a
+                    .as_str()
+                    .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| format!("accounts: {a} is not a 12-digit account id"))?;
+                if a != own && !allowed.iter().any(|x| x == a) {
+                    return Err(format!("accounts: {a} is neither this account nor in ALLOWED_ACCOUNTS"));
+                }
+                accounts.push(a.to_string());
+            }
+        }
+        Some(other) => return Err(format!("accounts must be a list of account ids, not {other}")),
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    accounts.retain(|a| seen.insert(a.clone()));
+    Ok(accounts)
+}
+
+/// One scheduled run of the audit function: the accounts due, each through its IAM-rewrite role
+/// (the own one with the function's role), in the function's region.
+async fn scheduled_audit(responder: &Responder, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(Box::pin(run_scheduled_audit(responder, &event.payload)).await?)
+}
+
+/// [`scheduled_audit`] on a payload: the report, a refusal (`status: rejected`, nothing read),
+/// or an error when an account could not be swept (the invocation fails: the alarm sees it).
+pub async fn run_scheduled_audit(responder: &Responder, payload: &Value) -> Result<Value, String> {
+    if let Err(reason) = audit_accounts(payload, "000000000000", &[]) {
+        if !reason.starts_with("accounts:") {
+            tracing::warn!(%reason, "not a scheduled audit: refused");
+            return Ok(serde_json::json!({"status": "rejected", "reason": reason}));
+        }
+    }
+    let (own, partition, region) = responder
+        .identity()
+        .await
+        .map_err(|e| format!("scheduled audit: {e}"))?;
+    let accounts = match audit_accounts(payload, &own, &responder.config().allowed_accounts) {
+        Ok(a) => a,
+        Err(reason) => {
+            tracing::warn!(%reason, "not a scheduled audit: refused");
+            return Ok(serde_json::json!({"status": "rejected", "reason": reason}));
+        }
+    };
+    let report = Box::pin(responder.scheduled_audit(&accounts, &partition, &region))
+        .await
+        .map_err(|e| format!("scheduled audit: {e}"))?;
+    let json = serde_json::to_value(&report).unwrap_or_default();
+    tracing::info!(report = %json, "scheduled audit done");
+    if report.failed() {
+        let errors: Vec<String> = report.sweeps.iter().filter_map(|s| s.error.clone()).collect();
+        return Err(format!("scheduled audit: {}", errors.join("; ")));
+    }
+    Ok(json)
 }
 
 /// The function's settings: the environment's, plus the SSM parameters under
@@ -111,4 +190,39 @@ pub fn sdk_loader(config: &Config) -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(retry)
         .timeout_config(timeouts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_scheduled_audit_covers_the_own_and_allowed_accounts_and_nothing_else() {
+        let allowed = vec!["222233334444".to_string(), "111122223333".to_string()];
+        let own = "111122223333";
+        assert_eq!(
+            audit_accounts(&json!({"scheduled-audit": {}}), own, &allowed).unwrap(),
+            ["111122223333", "222233334444"]
+        );
+        assert_eq!(
+            audit_accounts(
+                &json!({"scheduled-audit": {"accounts": ["222233334444"]}}),
+                own,
+                &allowed
+            )
+            .unwrap(),
+            ["222233334444"]
+        );
+        for bad in [
+            json!({"scheduled-audit": {"accounts": ["999999999999"]}}),
+            json!({"scheduled-audit": {"accounts": ["12"]}}),
+            json!({"scheduled-audit": {"accounts": "222233334444"}}),
+            json!({"scheduled-audit": {}, "detail": {}}),
+            json!({"detail-type": "AWS API Call via CloudTrail"}),
+            json!("scheduled-audit"),
+        ] {
+            assert!(audit_accounts(&bad, own, &allowed).is_err(), "{bad}");
+        }
+    }
 }

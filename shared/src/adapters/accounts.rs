@@ -98,6 +98,28 @@ impl Directory {
         Ok(account)
     }
 
+    /// The function's own account, partition and region (`GetCallerIdentity`; the scheduled
+    /// sweep asks once per run).
+    pub async fn identity(&self) -> Result<(String, String, String), AwsError> {
+        let out = aws_sdk_sts::Client::new(&self.base)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sts", "GetCallerIdentity", "caller", &e))?;
+        let account = out.account.unwrap_or_default();
+        let partition = out
+            .arn
+            .as_deref()
+            .and_then(|a| a.split(':').nth(1))
+            .unwrap_or("aws")
+            .to_string();
+        if let Ok(mut h) = self.home_account.lock() {
+            *h = Some(account.clone());
+        }
+        let region = self.home_region.clone().unwrap_or_else(|| "us-east-1".into());
+        Ok((account, partition, region))
+    }
+
     /// Whether `account` is another account than the function's (always false without member
     /// roles: a single-account deployment acts with its own credentials, and the cross-account
     /// guard withholds fixes of resources elsewhere).

@@ -93,13 +93,36 @@ pub trait TagPort: Send + Sync {
     async fn find_db_instance(&self, resource_id: &str) -> Result<Option<(String, Tags)>, AwsError>;
 }
 
-/// The undo record store (`UNDO_RECORD_BUCKET`): what each applied fix wrote and its inverse.
+/// The record store (`UNDO_RECORD_BUCKET`): what each applied fix wrote and its inverse
+/// (`undo/`), and where the scheduled sweep stands (`audit/`).
 #[async_trait]
 pub trait RecordPort: Send + Sync {
-    /// Writes (or replaces) the record of its finding.
-    async fn put(&self, record: &crate::undo::UndoRecord) -> Result<(), AwsError>;
-    /// The record of `finding_id`; `None` when there is none.
-    async fn get(&self, finding_id: &str) -> Result<Option<crate::undo::UndoRecord>, AwsError>;
+    /// The object at `key`; `None` when there is none.
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, AwsError>;
+    /// Writes (or replaces) the object at `key`.
+    async fn write(&self, key: &str, body: Vec<u8>) -> Result<(), AwsError>;
+
+    /// Writes (or replaces) the undo record of its finding.
+    async fn put(&self, record: &crate::undo::UndoRecord) -> Result<(), AwsError> {
+        let key = crate::undo::object_key(&record.finding_id);
+        self.write(&key, serde_json::to_vec(record).unwrap_or_default()).await
+    }
+
+    /// The undo record of `finding_id`; `None` when there is none.
+    async fn get(&self, finding_id: &str) -> Result<Option<crate::undo::UndoRecord>, AwsError> {
+        let key = crate::undo::object_key(finding_id);
+        let Some(bytes) = self.read(&key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| AwsError {
+            service: "s3",
+            operation: "GetObject",
+            resource: key,
+            code: "InvalidRecord".into(),
+            message: format!("the undo record is not one this version reads: {e}"),
+            retryable: false,
+        })
+    }
 }
 
 /// Reads the kill switch parameter.

@@ -1,10 +1,9 @@
-//! The undo record store ([`RecordPort`]) over S3: one object per fixed finding in
-//! `UNDO_RECORD_BUCKET`, in the function's own account and region. The fixing functions may write
-//! under `undo/`; the function that answers Security Hub's "Undo" reads (template.yaml).
+//! The record store ([`RecordPort`]) over S3, `UNDO_RECORD_BUCKET` in the function's own account
+//! and region: one object per fixed finding under `undo/` (the fixing functions write, the
+//! function that answers Security Hub's "Undo" reads), the scheduled sweep's state under `audit/`.
 
 use super::RecordPort;
 use crate::error::AwsError;
-use crate::undo::UndoRecord;
 use async_trait::async_trait;
 
 /// [`RecordPort`] over `aws-sdk-s3`; the client is built the first time a record is written or
@@ -38,13 +37,11 @@ impl S3Records {
 
 #[async_trait]
 impl RecordPort for S3Records {
-    async fn put(&self, record: &UndoRecord) -> Result<(), AwsError> {
-        let key = crate::undo::object_key(&record.finding_id);
-        let body = serde_json::to_vec(record).unwrap_or_default();
+    async fn write(&self, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
         self.client()
             .put_object()
             .bucket(&self.bucket)
-            .key(&key)
+            .key(key)
             .content_type("application/json")
             .body(body.into())
             .send()
@@ -53,11 +50,10 @@ impl RecordPort for S3Records {
             .map_err(|e| AwsError::from_sdk("s3", "PutObject", format!("s3://{}/{key}", self.bucket), &e))
     }
 
-    async fn get(&self, finding_id: &str) -> Result<Option<UndoRecord>, AwsError> {
-        let key = crate::undo::object_key(finding_id);
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
         let resource = format!("s3://{}/{key}", self.bucket);
         let out = super::absent_when(
-            self.client().get_object().bucket(&self.bucket).key(&key).send().await,
+            self.client().get_object().bucket(&self.bucket).key(key).send().await,
             |code| code == "NoSuchKey",
             "s3",
             "GetObject",
@@ -67,20 +63,11 @@ impl RecordPort for S3Records {
         let bytes = out.body.collect().await.map_err(|e| AwsError {
             service: "s3",
             operation: "GetObject",
-            resource: resource.clone(),
+            resource,
             code: "Transport".into(),
             message: e.to_string(),
             retryable: true,
         })?;
-        serde_json::from_slice(&bytes.into_bytes())
-            .map(Some)
-            .map_err(|e| AwsError {
-                service: "s3",
-                operation: "GetObject",
-                resource,
-                code: "InvalidRecord".into(),
-                message: format!("the undo record is not one this version reads: {e}"),
-                retryable: false,
-            })
+        Ok(Some(bytes.into_bytes().to_vec()))
     }
 }

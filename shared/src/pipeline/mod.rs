@@ -164,6 +164,31 @@ impl Responder {
         &self.config
     }
 
+    /// The record store (`UNDO_RECORD_BUCKET`), when set.
+    pub(crate) fn record_store(&self) -> Option<&Arc<dyn crate::adapters::RecordPort>> {
+        self.records.as_ref()
+    }
+
+    /// The account, partition and region the responder runs in (`GetCallerIdentity`).
+    pub async fn identity(&self) -> Result<(String, String, String), crate::error::AwsError> {
+        match &self.directory {
+            Some(d) => d.identity().await,
+            None => Err(crate::error::AwsError {
+                service: "sts",
+                operation: "GetCallerIdentity",
+                resource: "caller".into(),
+                code: "NoSdk".into(),
+                message: "a responder without SDK clients has no identity".into(),
+                retryable: false,
+            }),
+        }
+    }
+
+    /// Whether this responder takes `kind`'s events (the audit function: scheduled sweeps).
+    pub fn accepts(&self, kind: SourceKind) -> bool {
+        self.sources.contains(&kind)
+    }
+
     /// Handles raw bytes (malformed JSON is reported, not raised).
     pub async fn handle_bytes(&self, bytes: &[u8]) -> Report {
         let started = std::time::Instant::now();

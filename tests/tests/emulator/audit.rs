@@ -250,3 +250,88 @@ async fn member_sweep() {
     assert_eq!(env.inspect.findings().await.len(), central_before, "none centrally");
     assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
 }
+
+/// The scheduled sweep (`audit-responder`, invoked by EventBridge Scheduler with
+/// `{"scheduled-audit": {}}`): a run sweeps at most `AUDIT_MAX_PAGES` pages and keeps IAM's marker
+/// in the record bucket; the next run resumes there; once complete, the account is not swept
+/// again before `AUDIT_INTERVAL_HOURS`. Dry-run: the findings are posted, IAM is not changed. A
+/// payload that is not the schedule's is refused with nothing read.
+#[tokio::test]
+async fn the_scheduled_sweep_resumes_where_it_stopped_then_waits_for_its_interval() {
+    let env = Env::empty().await;
+    let iam = aws_sdk_iam::Client::new(&env.direct);
+    for i in 0..130 {
+        iam.create_user()
+            .user_name(format!("user-{i:03}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.attach_user_policy()
+        .user_name("user-000")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let bucket = format!("cr-undo-records-{}", env.account_id());
+    env.create_bucket(&bucket).await;
+    let vars = [
+        ("MODE", "dry-run"),
+        ("UNDO_RECORD_BUCKET", bucket.as_str()),
+        ("AUDIT_MAX_PAGES", "1"),
+    ];
+    let config =
+        compliance_responder::Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+            .unwrap();
+    let sweeper = compliance_responder::Responder::from_sdk_config(
+        config,
+        &[compliance_responder::finding::SourceKind::Audit],
+        &env.sdk,
+    );
+    let schedule = serde_json::json!({"scheduled-audit": {}});
+    let run = || compliance_responder::lambda::run_scheduled_audit(&sweeper, &schedule);
+
+    let first = run().await.unwrap();
+    let sweep = &first["sweeps"][0];
+    assert_eq!(sweep["account"], env.account_id(), "{first}");
+    assert_eq!(
+        (sweep["complete"].as_bool(), sweep["resumed"].as_bool()),
+        (Some(false), Some(false)),
+        "{first}"
+    );
+    let seen = sweep["summary"]["principals"].as_u64().unwrap();
+    let second = run().await.unwrap();
+    let sweep = &second["sweeps"][0];
+    assert_eq!(
+        (sweep["complete"].as_bool(), sweep["resumed"].as_bool()),
+        (Some(true), Some(true)),
+        "{second}"
+    );
+    assert_eq!(seen + sweep["summary"]["principals"].as_u64().unwrap(), 130);
+    let third = run().await.unwrap();
+    assert_eq!(third["sweeps"], serde_json::json!([]), "{third}");
+    assert_eq!(third["not_due"], serde_json::json!([env.account_id()]));
+
+    // Dry-run: the admin user's finding is recorded, the policy stays.
+    assert_eq!(
+        env.inspect.attached("user", "user-000").await,
+        ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    );
+    let findings = env.inspect.findings().await;
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.generator_id == "iam-admin-access" && f.compliance == "FAILED"),
+        "{findings:#?}"
+    );
+
+    env.start_recording();
+    let refused = compliance_responder::lambda::run_scheduled_audit(
+        &sweeper,
+        &serde_json::json!({"detail-type": "Scheduled Event"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused["status"], "rejected", "{refused}");
+    assert!(env.recorded_calls().is_empty(), "{:?}", env.recorded_calls());
+}

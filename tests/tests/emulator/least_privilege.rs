@@ -126,12 +126,18 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("UndoRole", "sns:ListTagsForResource", "the state check of undone tags"),
     ("TaggingRole", "securityhub:BatchUpdateFindings", "the note of a person's Remediate of a required-tags finding"),
     ("SecurityHubResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
+    ("AuditResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
+    ("AuditResponderRole", "sts:AssumeRole", "the IAM-rewrite role of member accounts (audit.rs: --account)"),
 ];
 
-/// The securityhub function's "Remediate" makes the fixes of the cloudtrail and config functions
-/// (the same subjects, judged again): a grant of its role is justified when one of those
-/// functions' replays makes it, or keeps it here with its reason.
-const REMEDIATES_AS: &[&str] = &["CloudTrailResponder", "ConfigResponder"];
+/// Functions whose fixes are another's: the securityhub function's "Remediate" makes the fixes of
+/// the cloudtrail and config functions (the same subjects, judged again), the audit sweep those of
+/// the cloudtrail function (a principal's policies). A fix grant of such a role is justified when
+/// one of those functions' replays makes it, or keeps it here with its reason.
+const REMEDIATES_AS: &[(&str, &[&str])] = &[
+    ("SecurityHubResponderRole", &["CloudTrailResponder", "ConfigResponder"]),
+    ("AuditResponderRole", &["CloudTrailResponder"]),
+];
 
 /// One replay: the sample, the function it goes to, extra settings.
 type Run = (String, &'static str, Vec<(&'static str, &'static str)>);
@@ -370,6 +376,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(undone >= 10, "{undone} replays undone");
     Box::pin(custom_actions(&central, &member, &mut used, &mut denied)).await;
+    Box::pin(scheduled_sweep(&central, &member, &mut used, &mut denied)).await;
     assert!(
         denied.is_empty(),
         "calls the templates do not allow:\n{}",
@@ -379,10 +386,11 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     let kept_for = |role: &str, action: &str| KEPT.iter().any(|(r, a, _)| *r == role && *a == action);
     let kept = |role: &str, action: &str| {
         kept_for(role, action)
-            || (role == "SecurityHubResponderRole"
-                && REMEDIATES_AS
+            || REMEDIATES_AS.iter().filter(|(r, _)| *r == role).any(|(_, functions)| {
+                functions
                     .iter()
-                    .any(|f| used.get(f).is_some_and(|u| u.contains(action)) || kept_for(&format!("{f}Role"), action)))
+                    .any(|f| used.get(f).is_some_and(|u| u.contains(action)) || kept_for(&format!("{f}Role"), action))
+            })
     };
     let mut unused = Vec::new();
     let roles = [
@@ -391,6 +399,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
         (&central, "ConfigResponderRole", "ConfigResponder"),
         (&central, "GuardDutyResponderRole", "GuardDutyResponder"),
         (&central, "SecurityHubResponderRole", "SecurityHubResponder"),
+        (&central, "AuditResponderRole", "AuditResponder"),
         (&member, "RemediationRole", "RemediationRole"),
         (&member, "TaggingRole", "TaggingRole"),
         (&member, "ContainmentRole", "ContainmentRole"),
@@ -492,6 +501,67 @@ async fn custom_actions(
             if !central_only(&action) && action != "sts:AssumeRole" {
                 check("RemediationRole", &rewrite);
             }
+        }
+    }
+}
+
+/// The scheduled sweep in remediate mode over the sandbox (every existing violation fixed there),
+/// as the audit function: its calls checked against its role and, but for the central ones, the
+/// IAM-rewrite member role (which the sweep uses in a member account).
+async fn scheduled_sweep(
+    central: &Value,
+    member: &Value,
+    used: &mut BTreeMap<&'static str, BTreeSet<String>>,
+    denied: &mut Vec<String>,
+) {
+    let env = Env::seeded().await;
+    env.put_parameter("/compliance-responder/kill-switch", "off").await;
+    let bucket = format!("cr-undo-records-{}", env.account_id());
+    env.create_bucket(&bucket).await;
+    let vars = [
+        ("MODE", "remediate"),
+        ("KILL_SWITCH_PARAMETER", "/compliance-responder/kill-switch"),
+        ("UNDO_RECORD_BUCKET", bucket.as_str()),
+    ];
+    let config =
+        compliance_responder::Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+            .unwrap();
+    let sweeper = compliance_responder::Responder::from_sdk_config(
+        config,
+        &[compliance_responder::finding::SourceKind::Audit],
+        &env.sdk,
+    );
+    let schedule = serde_json::json!({"scheduled-audit": {}});
+    env.start_recording();
+    let report = compliance_responder::lambda::run_scheduled_audit(&sweeper, &schedule)
+        .await
+        .unwrap();
+    assert!(
+        report["sweeps"][0]["summary"]["fixes_applied"]
+            .as_u64()
+            .unwrap_or_default()
+            > 0,
+        "{report}"
+    );
+    let function = RolePolicy::of(central, "AuditResponderRole").untagged();
+    let rewrite = RolePolicy::of(member, "RemediationRole").untagged();
+    for call in env.recorded_calls() {
+        let Some((action, resource)) = authorization(&call) else {
+            continue;
+        };
+        if function.allows(&action, &resource) != Decision::Allowed {
+            denied.push(format!(
+                "scheduled sweep: AuditResponderRole may not {action} on {resource}"
+            ));
+        }
+        used.entry("AuditResponder").or_default().insert(action.clone());
+        if !central_only(&action) {
+            if rewrite.allows(&action, &resource) != Decision::Allowed {
+                denied.push(format!(
+                    "scheduled sweep: member RemediationRole may not {action} on {resource}"
+                ));
+            }
+            used.entry("RemediationRole").or_default().insert(action);
         }
     }
 }

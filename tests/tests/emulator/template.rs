@@ -46,6 +46,7 @@ fn patterns_name_exactly_the_handled_calls() {
     assert_eq!(
         binaries,
         vec![
+            "audit-responder",
             "cloudtrail-responder",
             "config-responder",
             "guardduty-responder",
@@ -473,7 +474,7 @@ fn failures_page_someone_and_each_event_is_handled_once() {
             .collect()
     };
     let functions = of_type("AWS::Serverless::Function");
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 6);
     for metric in ["Errors", "Throttles", "AsyncEventsDropped"] {
         let text = alarm_text(metric);
         for (name, _) in &functions {
@@ -499,6 +500,18 @@ fn failures_page_someone_and_each_event_is_handled_once() {
                     .expect("central rules are named")
                     .to_string();
                 assert!(failed_invocations.contains(&rule), "{rule}: no FailedInvocations alarm");
+            } else if e["Type"] == "ScheduleV2" {
+                // The audit sweep's schedule: the next run resumes, so no retry; undelivered
+                // runs go to the dead-letter queue (checked above).
+                assert_eq!(
+                    (name.as_str(), p["State"].as_str()),
+                    ("AuditResponder", Some("ENABLED"))
+                );
+                assert_eq!(p["RetryPolicy"]["MaximumRetryAttempts"], 0);
+                assert_eq!(
+                    p["RoleArn"],
+                    serde_json::json!({"Fn::GetAtt": ["AuditScheduleRole", "Arn"]})
+                );
             } else if *name == "SecurityHubResponder" {
                 // Custom actions reach this account's default bus, organization or not.
                 assert_eq!(p["State"], "ENABLED", "{name}.{event}");
@@ -695,6 +708,7 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
         "ConfigResponderRole",
         "GuardDutyResponderRole",
         "SecurityHubResponderRole",
+        "AuditResponderRole",
     ] {
         cases.push((role, RolePolicy::of(&central, role), &central_own));
     }
@@ -855,8 +869,8 @@ fn every_role_is_capped_by_a_boundary_that_allows_exactly_what_its_roles_need() 
     }
     assert_eq!(
         roles_checked,
-        5 + 5,
-        "five function roles; three capability, undo and forwarding roles"
+        7 + 5,
+        "six function roles and the schedule's; three capability, undo and forwarding roles"
     );
 }
 
@@ -928,7 +942,7 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
             "{name} may assume exactly the member roles it is configured with"
         );
     }
-    assert_eq!(functions, 5);
+    assert_eq!(functions, 6);
     for (member_role, _, _) in capabilities {
         // The undo role's first statement is the security team's (below); the function's second.
         let index = usize::from(member_role == "UndoRole");
@@ -985,6 +999,7 @@ fn each_member_role_trusts_exactly_the_central_functions_that_need_it() {
         "ConfigResponderRole",
         "GuardDutyResponderRole",
         "SecurityHubResponderRole",
+        "AuditResponderRole",
     ] {
         assert!(output.contains(f), "CentralRoleArns output lists {f}");
     }

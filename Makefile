@@ -45,7 +45,7 @@ build: tools ## Release bootstraps for Lambda in target/lambda/ (ARCH=x86_64 or 
 	cargo lambda build --release $(ARCH_FLAG) $(addprefix -p ,$(FUNCTIONS))
 	scripts/check-bootstraps.py $(ARCH) "$${CARGO_TARGET_DIR:-$(CURDIR)/target}/lambda" $(FUNCTIONS)
 
-build-ci: tools ## The four bootstraps for Lambda (ARCH, default x86_64) with the quick `ci` profile: proves they build, not what ships
+build-ci: tools ## The six bootstraps for Lambda (ARCH, default x86_64) with the quick `ci` profile: proves they build, not what ships
 	cargo lambda build --profile ci --disable-optimizations $(ARCH_FLAG) $(addprefix -p ,$(FUNCTIONS))
 	scripts/check-bootstraps.py $(ARCH) "$${CARGO_TARGET_DIR:-$(CURDIR)/target}/lambda" $(FUNCTIONS)
 

@@ -342,9 +342,9 @@ mod tests {
         assert_ne!(k, object_key("us-east-1/123456789012/iam-admin-access/ac"));
     }
 
-    #[test]
-    fn a_fix_changed_since_is_not_undone() {
-        let r = records(
+    /// The record of one applied inline-policy rewrite of finding `a`.
+    fn one_record() -> UndoRecord {
+        records(
             &[outcome(vec![0], StepResult::Applied)],
             &[id("a")],
             "1",
@@ -353,7 +353,12 @@ mod tests {
             "e",
             "t",
         )
-        .remove(0);
+        .remove(0)
+    }
+
+    #[test]
+    fn a_fix_changed_since_is_not_undone() {
+        let r = one_record();
         assert_eq!(
             lookups(&r).into_iter().collect::<Vec<_>>(),
             vec![Lookup::InlinePolicy {
@@ -378,16 +383,8 @@ mod tests {
 
     #[test]
     fn a_record_reads_back() {
-        let r = records(
-            &[outcome(vec![0], StepResult::Applied)],
-            &[id("a")],
-            "1",
-            "r",
-            "aws",
-            "e",
-            "t",
-        );
-        let text = serde_json::to_string(&r[0]).unwrap();
-        assert_eq!(serde_json::from_str::<UndoRecord>(&text).unwrap(), r[0]);
+        let r = one_record();
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<UndoRecord>(&text).unwrap(), r);
     }
 }

@@ -774,6 +774,12 @@ pub fn responder(sdk: &SdkConfig, mode: Mode) -> Responder {
 /// proxy answers `BatchUpdateFindings` only for findings a test seeded with
 /// [`proxy::Proxy::seed_finding`]).
 pub fn responder_with_env(sdk: &SdkConfig, vars: &[(&str, &str)]) -> Responder {
+    responder_for(sdk, vars, ALL_SOURCES)
+}
+
+/// [`responder_with_env`] for the functions that take only `sources` (the audit function:
+/// `SourceKind::Audit`).
+pub fn responder_for(sdk: &SdkConfig, vars: &[(&str, &str)], sources: &[SourceKind]) -> Responder {
     let config = Config::from_lookup(|k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string()))
         .expect("valid test settings");
     let annotate = vars.iter().any(|(k, _)| *k == "ANNOTATE_SOURCE_FINDINGS") && config.annotate_source_findings;
@@ -782,7 +788,7 @@ pub fn responder_with_env(sdk: &SdkConfig, vars: &[(&str, &str)]) -> Responder {
             annotate_source_findings: annotate,
             ..config
         },
-        ALL_SOURCES,
+        sources,
         sdk,
     )
 }

@@ -39,7 +39,8 @@ const USAGE: &str = "usage:
                                               apply the recorded inverse of each applied action, newest first,
                                               with the caller's credentials or as the role given (in a member
                                               account: its compliance-responder-undo role; the functions' roles
-                                              are denied the inverses that re-open a risk)";
+                                              are denied the inverses that re-open a risk); then the fixed
+                                              findings are SUPPRESSED in Security Hub, so no event fixes them again)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -131,7 +132,8 @@ fn check_policy(args: &[String]) -> ExitCode {
                         "statement_index": v.statement,
                         "matched": v.matched,
                         "conditioned": v.conditioned,
-                        "fix": v.edits,
+                        "fix": if doc.ambiguities.is_empty() { json!(v.edits) } else { Value::Null },
+                        "ambiguous": doc.ambiguities,
                     })
                 );
             }
@@ -266,7 +268,77 @@ async fn undo(args: &[String]) -> ExitCode {
             break;
         }
     }
-    ExitCode::from(if failed { 1 } else { 0 })
+    if failed {
+        return ExitCode::from(1);
+    }
+    // A person undid the fix: its findings are suppressed (an exemption), or the next event about
+    // the same risk would fix it again.
+    let mut unsuppressed = 0;
+    for (id, product_arn, region) in fixed_findings(&report) {
+        let hub = aws_sdk_securityhub::Client::from_conf(
+            aws_sdk_securityhub::config::Builder::from(&sdk)
+                .region(aws_config::Region::new(region))
+                .build(),
+        );
+        let note = compliance_responder::adapters::SourceFindingNote {
+            id: id.clone(),
+            product_arn,
+            workflow: compliance_responder::adapters::Workflow::Suppressed,
+            text: format!(
+                "compliance-responder: the fix was undone by `responder undo` ({file}); SUPPRESSED so that it is not \
+                 fixed again (set the workflow status to NEW to let it)"
+            )
+            .chars()
+            .take(512)
+            .collect(),
+            updated_by: "responder undo".into(),
+        };
+        use compliance_responder::adapters::FindingsPort;
+        let result = match AwsSecurityHub::new(hub).annotate(&note).await {
+            Ok(()) => json!("suppressed"),
+            Err(e) => {
+                unsuppressed += 1;
+                json!({"failed": e})
+            }
+        };
+        println!("{}", json!({"finding": id, "workflow": "SUPPRESSED", "result": result}));
+    }
+    if unsuppressed > 0 {
+        eprintln!("undone, but {unsuppressed} finding(s) could not be suppressed: the next event about them may fix them again");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The findings a report says were fixed (`PASSED`): their id, product and region. The id is
+/// `<region>/<account>/<rule>/<digest>`; the product is `SECURITY_HUB_PRODUCT_ARN` or the
+/// account's default one there.
+fn fixed_findings(report: &Value) -> Vec<(String, String, String)> {
+    let partition = report
+        .to_string()
+        .split("\"arn:")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or("aws")
+        .to_string();
+    let configured = std::env::var("SECURITY_HUB_PRODUCT_ARN").ok().filter(|p| !p.is_empty());
+    let mut out: Vec<(String, String, String)> = report
+        .get("findings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("compliance").and_then(Value::as_str) == Some("PASSED"))
+        .filter_map(|f| {
+            let id = f.get("id")?.as_str()?;
+            let mut parts = id.split('/');
+            let (region, account) = (parts.next()?, parts.next()?);
+            let product = compliance_responder::asff::product_arn(configured.as_deref(), &partition, region, account);
+            Some((id.to_string(), product, region.to_string()))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `audit`'s options.

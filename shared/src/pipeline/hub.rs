@@ -258,17 +258,7 @@ impl Responder {
             }
             Ok(None) => {
                 let detail = "no fix of this finding is on record: nothing to undo".to_string();
-                let note = self
-                    .note_finding(
-                        sel,
-                        finding,
-                        Capability::Undo,
-                        Workflow::Notified,
-                        &format!("Undo: {detail}"),
-                        report,
-                    )
-                    .await;
-                return done(HubResult::Refused, detail, note);
+                return Err(self.refuse_undo(sel, finding, detail, report).await);
             }
             Err(e) => {
                 let detail = format!("the undo record could not be read: {e}");
@@ -297,18 +287,9 @@ impl Responder {
             );
         }
         if let Err(why) = crate::undo::fix_in_place(&record, &observed) {
-            let detail = format!("not undone: {why}");
-            let note = self
-                .note_finding(
-                    sel,
-                    finding,
-                    Capability::Undo,
-                    Workflow::Notified,
-                    &format!("Undo: {detail}"),
-                    report,
-                )
-                .await;
-            return done(HubResult::Refused, detail, note);
+            return Err(self
+                .refuse_undo(sel, finding, format!("not undone: {why}"), report)
+                .await);
         }
         // Suppressed before anything is written: the responder must not fix it again.
         let also = if record.also_serves.is_empty() {
@@ -368,6 +349,26 @@ impl Responder {
             return done(HubResult::Failed, detail, note);
         }
         Ok(restored)
+    }
+
+    /// An "Undo" that is not made, noted on the finding (NOTIFIED) with why.
+    async fn refuse_undo(
+        &self,
+        sel: &Selected,
+        finding: &Finding,
+        detail: String,
+        report: &mut Report,
+    ) -> Box<HubFindingResult> {
+        let text = format!("Undo: {detail}");
+        let note = self
+            .note_finding(sel, finding, Capability::Undo, Workflow::Notified, &text, report)
+            .await;
+        Box::new(HubFindingResult {
+            finding_id: sel.finding_id.clone(),
+            result: HubResult::Refused,
+            detail,
+            note,
+        })
     }
 
     /// Puts a note and workflow status on the chosen finding, in its account and region, as the

@@ -280,14 +280,8 @@ async fn the_scheduled_sweep_resumes_where_it_stopped_then_waits_for_its_interva
         ("UNDO_RECORD_BUCKET", bucket.as_str()),
         ("AUDIT_MAX_PAGES", "1"),
     ];
-    let config =
-        compliance_responder::Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
-            .unwrap();
-    let sweeper = compliance_responder::Responder::from_sdk_config(
-        config,
-        &[compliance_responder::finding::SourceKind::Audit],
-        &env.sdk,
-    );
+    let sweeper =
+        integration_tests::responder_for(&env.sdk, &vars, &[compliance_responder::finding::SourceKind::Audit]);
     let schedule = serde_json::json!({"scheduled-audit": {}});
     let run = || compliance_responder::lambda::run_scheduled_audit(&sweeper, &schedule);
 

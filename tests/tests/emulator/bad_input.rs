@@ -202,6 +202,38 @@ async fn hostile_variants_of_every_source_are_rejected_without_any_call() {
             other.into(),
             "invalid-detail",
         ),
+        // Security Hub custom actions: the action must be one ARN of this account and region,
+        // the selection an array of findings, each with a string Id.
+        (
+            "securityhub/remediate-inline-admin.json",
+            "/resources",
+            serde_json::json!([]),
+            "invalid-detail",
+        ),
+        (
+            "securityhub/remediate-inline-admin.json",
+            "/resources/0",
+            format!("arn:aws:securityhub:us-east-1:{other}:action/custom/ComplianceRemediate").into(),
+            "invalid-detail",
+        ),
+        (
+            "securityhub/undo-inline-admin.json",
+            "/detail/findings",
+            "all of them".into(),
+            "missing-field",
+        ),
+        (
+            "securityhub/undo-inline-admin.json",
+            "/detail/findings",
+            serde_json::json!([]),
+            "invalid-detail",
+        ),
+        (
+            "securityhub/undo-inline-admin.json",
+            "/detail/findings/0/Id",
+            7.into(),
+            "missing-field",
+        ),
     ];
     for (sample, pointer, value, want) in cases {
         let mut event: Value = serde_json::from_slice(&env.event(sample)).unwrap();

@@ -316,10 +316,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
     let mut denied = Vec::new();
     let mut undone = 0;
     for (name, function, extra) in &runs {
-        let env = Env::seeded().await;
-        env.put_parameter("/compliance-responder/kill-switch", "off").await;
-        let bucket = format!("cr-undo-records-{}", env.account_id());
-        env.create_bucket(&bucket).await;
+        let (env, bucket) = sandbox().await;
         let mut vars = vec![
             ("MODE", "remediate"),
             ("KILL_SWITCH_PARAMETER", "/compliance-responder/kill-switch"),
@@ -453,10 +450,7 @@ async fn custom_actions(
     used: &mut BTreeMap<&'static str, BTreeSet<String>>,
     denied: &mut Vec<String>,
 ) {
-    let env = Env::seeded().await;
-    env.put_parameter("/compliance-responder/kill-switch", "off").await;
-    let bucket = format!("cr-undo-records-{}", env.account_id());
-    env.create_bucket(&bucket).await;
+    let (env, bucket) = sandbox().await;
     let vars = [
         ("MODE", "dry-run"),
         ("KILL_SWITCH_PARAMETER", "/compliance-responder/kill-switch"),
@@ -514,23 +508,14 @@ async fn scheduled_sweep(
     used: &mut BTreeMap<&'static str, BTreeSet<String>>,
     denied: &mut Vec<String>,
 ) {
-    let env = Env::seeded().await;
-    env.put_parameter("/compliance-responder/kill-switch", "off").await;
-    let bucket = format!("cr-undo-records-{}", env.account_id());
-    env.create_bucket(&bucket).await;
+    let (env, bucket) = sandbox().await;
     let vars = [
         ("MODE", "remediate"),
         ("KILL_SWITCH_PARAMETER", "/compliance-responder/kill-switch"),
         ("UNDO_RECORD_BUCKET", bucket.as_str()),
     ];
-    let config =
-        compliance_responder::Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
-            .unwrap();
-    let sweeper = compliance_responder::Responder::from_sdk_config(
-        config,
-        &[compliance_responder::finding::SourceKind::Audit],
-        &env.sdk,
-    );
+    let sweeper =
+        integration_tests::responder_for(&env.sdk, &vars, &[compliance_responder::finding::SourceKind::Audit]);
     let schedule = serde_json::json!({"scheduled-audit": {}});
     env.start_recording();
     let report = compliance_responder::lambda::run_scheduled_audit(&sweeper, &schedule)
@@ -564,4 +549,13 @@ async fn scheduled_sweep(
             used.entry("RemediationRole").or_default().insert(action);
         }
     }
+}
+
+/// A seeded account with the kill switch off and a record bucket (its name returned).
+async fn sandbox() -> (Env, String) {
+    let env = Env::seeded().await;
+    env.put_parameter("/compliance-responder/kill-switch", "off").await;
+    let bucket = format!("cr-undo-records-{}", env.account_id());
+    env.create_bucket(&bucket).await;
+    (env, bucket)
 }

@@ -74,6 +74,21 @@ async fn undo_restores_what_the_remediation_changed() {
             .await,
         original
     );
+    // A person undid them: their findings are suppressed, so the next event does not fix them
+    // again (the contract proxy answers BatchUpdateFindings, which moto lacks).
+    let suppressed: Vec<String> = env
+        .proxy
+        .finding_updates()
+        .into_iter()
+        .filter(|u| u.workflow.as_deref() == Some("SUPPRESSED"))
+        .map(|u| u.id)
+        .collect();
+    assert!(suppressed.len() >= 2, "{suppressed:?}");
+    let remediate = responder(&env.sdk, Mode::Remediate);
+    let (_, writes) = env
+        .replay_bytes(&remediate, &env.event("cloudtrail/put-inline-mixed-admin.json"))
+        .await;
+    assert!(writes.iter().all(|w| !w.starts_with("iam:")), "{writes:?}");
 
     // A report with nothing applied undoes nothing; a broken one is refused.
     std::fs::write(dir.join("empty.json"), r#"{"actions":[]}"#).unwrap();

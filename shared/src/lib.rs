@@ -39,6 +39,7 @@ pub mod offline;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod policy_json;
 pub mod report;
 pub mod resource;
 pub mod rules;

@@ -231,6 +231,9 @@ pub fn check_size(text: &str, kind: DocumentKind) -> Result<(), PolicyError> {
 pub struct PolicyDocument {
     pub version: Option<String>,
     pub statements: Vec<Statement>,
+    /// Why the document's JSON can be read more than one way (duplicate keys), when it can: it is
+    /// then judged on its most permissive reading ([`crate::policy_json`]).
+    pub ambiguities: Vec<String>,
     /// The decoded document's top level as it was, to rewrite it faithfully.
     #[serde(skip)]
     top: Map<String, Value>,
@@ -240,16 +243,23 @@ impl PolicyDocument {
     /// Decodes (if URL-encoded) and parses a document.
     pub fn parse(raw: &str) -> Result<Self, PolicyError> {
         let text = decode(raw)?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| PolicyError::NotJson { message: e.to_string() })?;
-        Self::from_value(value)
+        Self::read(&text)
+    }
+
+    /// Parses decoded text; duplicate keys are read the most permissive way and noted.
+    fn read(text: &str) -> Result<Self, PolicyError> {
+        let (value, ambiguities) =
+            crate::policy_json::read(text).map_err(|e| PolicyError::NotJson { message: e.to_string() })?;
+        let mut doc = Self::from_value(value)?;
+        doc.ambiguities = ambiguities;
+        Ok(doc)
     }
 
     /// Decodes, checks IAM's size limit for `kind`, and parses.
     pub fn parse_as(raw: &str, kind: DocumentKind) -> Result<Self, PolicyError> {
         let text = decode(raw)?;
         check_size(&text, kind)?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| PolicyError::NotJson { message: e.to_string() })?;
-        Self::from_value(value)
+        Self::read(&text)
     }
 
     /// Parses an already-decoded JSON value.
@@ -288,6 +298,7 @@ impl PolicyDocument {
         Ok(PolicyDocument {
             version,
             statements,
+            ambiguities: Vec::new(),
             top,
         })
     }

@@ -105,3 +105,22 @@ fn plan_shows_verdicts_and_actions_without_aws() {
     let bad = temp("bad-event.json", "{");
     assert_eq!(responder(&["plan", &bad]).0, 2);
 }
+
+/// A document JSON can read more than one way (duplicate keys; RFC 8259 leaves them to the
+/// reader) is judged on its most permissive reading and reported as ambiguous, with no fix: a Deny
+/// whose Effect is also Allow grants, a duplicated Action grants both.
+#[test]
+fn an_ambiguous_document_is_judged_on_its_most_permissive_reading() {
+    let f = temp(
+        "ambiguous.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Looks","Effect":"Deny","Effect":"Allow","Action":"s3:GetObject","Action":"*","Resource":"*"}]}"#,
+    );
+    let (code, out, _) = responder(&["check-policy", &f]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["rule"] == "iam-admin-access"), "{out}");
+    for l in &lines {
+        assert!(l["ambiguous"][0].as_str().unwrap().contains("duplicate"), "{l}");
+        assert!(l["fix"].is_null(), "no rewrite of an ambiguous document: {l}");
+    }
+}

@@ -132,9 +132,25 @@ impl<'a> Frame<'a> {
         };
         let violations = (self.check)(&doc);
         if violations.is_empty() {
+            // Its most permissive reading is clean: so is every other.
             return self.clean(event_document, what);
         }
-        self.judged(violations, what, target)
+        let mut v = self.judged(violations, what, target);
+        if !doc.ambiguities.is_empty() {
+            let why = doc.ambiguities.join("; ");
+            v.summary = format!(
+                "{} — ambiguous document ({why}): judged on its most permissive reading",
+                v.summary
+            );
+            v.remedy = Remedy::Manual {
+                reason: format!(
+                    "the document can be read more than one way ({why}): which reading IAM enforces is unknown, so \
+                     no rewrite is known to be safe; fix it by hand"
+                ),
+            };
+            v.needs_review = None;
+        }
+        v
     }
 
     fn judged(&self, violations: Vec<Violation>, what: &str, target: Target) -> Verdict {

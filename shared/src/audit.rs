@@ -54,6 +54,9 @@ pub struct AuditSummary {
     pub principals: usize,
     /// Principals with at least one non-compliant verdict.
     pub principals_at_risk: usize,
+    /// Customer-managed policies judged on their own (their default version), attached or not.
+    pub policies: usize,
+    pub policies_at_risk: usize,
     pub verdicts_failed: usize,
     /// Writes planned (dry-run) or made (remediate).
     pub fixes_planned: usize,
@@ -68,6 +71,13 @@ pub struct AuditSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditedPrincipal {
     pub principal: PrincipalRef,
+    pub report: Report,
+}
+
+/// One customer-managed policy's part of the sweep (its default version).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedPolicy {
+    pub policy_arn: String,
     pub report: Report,
 }
 
@@ -87,6 +97,7 @@ pub struct AuditReport {
     pub pages: usize,
     pub summary: AuditSummary,
     pub principals: Vec<AuditedPrincipal>,
+    pub policies: Vec<AuditedPolicy>,
 }
 
 impl Responder {
@@ -121,6 +132,7 @@ impl Responder {
         let iam = self.route_ports(&probe).await?.iam;
         let PrincipalPage {
             principals,
+            policies,
             marker,
             pages,
         } = iam.principals(scope.resume.clone(), scope.max_pages.max(1)).await?;
@@ -144,7 +156,37 @@ impl Responder {
                 });
             }
         }
-        let summary = summarize(&out);
+        // Customer-managed policies on their own, attached or not: their default version (the
+        // fix: a new default version, withheld when a principal it reaches must not change).
+        // Versions that are not the default are not judged here: the responder's own rewrites
+        // keep the old default as one (the inverse `responder undo` and Security Hub's Undo put
+        // back), and the sweep cannot yet tell those from a dormant grant someone else made.
+        let mut reviewed = Vec::with_capacity(policies.len());
+        for batch in policies.chunks(CONCURRENT_REVIEWS) {
+            let reviews = batch.iter().map(|arn| {
+                let mut report = Report::empty(self.config().mode);
+                report.event_id = Some(sweep_id.clone());
+                report.detail_type = Some("Audit".into());
+                report.account = Some(scope.account.clone());
+                report.region = Some(scope.region.clone());
+                let f = Finding {
+                    subject: Subject::ManagedPolicyChanged {
+                        policy_arn: arn.clone(),
+                        document: None,
+                    },
+                    ..probe.clone()
+                };
+                Box::pin(self.handle_finding(f, report))
+            });
+            for (arn, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
+                report.settle();
+                reviewed.push(AuditedPolicy {
+                    policy_arn: arn.clone(),
+                    report,
+                });
+            }
+        }
+        let summary = summarize(&out, &reviewed);
         Ok(AuditReport {
             account: scope.account.clone(),
             region: scope.region.clone(),
@@ -156,6 +198,7 @@ impl Responder {
             pages,
             summary,
             principals: out,
+            policies: reviewed,
         })
     }
 }
@@ -187,13 +230,28 @@ async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F:
     outputs.into_iter().flatten().collect()
 }
 
-fn summarize(principals: &[AuditedPrincipal]) -> AuditSummary {
+fn summarize(principals: &[AuditedPrincipal], policies: &[AuditedPolicy]) -> AuditSummary {
     let mut s = AuditSummary {
         principals: principals.len(),
+        policies: policies.len(),
         ..Default::default()
     };
     for p in principals {
-        let r = &p.report;
+        if count(&mut s, &p.report) {
+            s.principals_at_risk += 1;
+        }
+    }
+    for p in policies {
+        if count(&mut s, &p.report) {
+            s.policies_at_risk += 1;
+        }
+    }
+    s
+}
+
+/// Adds one review's verdicts and writes to the counts; whether it found a risk.
+fn count(s: &mut AuditSummary, r: &Report) -> bool {
+    {
         let failed: Vec<usize> = r
             .verdicts
             .iter()
@@ -201,9 +259,6 @@ fn summarize(principals: &[AuditedPrincipal]) -> AuditSummary {
             .filter(|(_, v)| v.status == Status::NonCompliant)
             .map(|(i, _)| i)
             .collect();
-        if !failed.is_empty() {
-            s.principals_at_risk += 1;
-        }
         s.verdicts_failed += failed.len();
         s.errors += r.errors.len();
         for a in &r.actions {
@@ -224,8 +279,8 @@ fn summarize(principals: &[AuditedPrincipal]) -> AuditSummary {
                 s.withheld += 1;
             }
         }
+        !failed.is_empty()
     }
-    s
 }
 
 /// Escapes text for HTML.
@@ -370,25 +425,47 @@ impl AuditReport {
         for p in at_risk {
             h.push_str(&principal_html(p));
         }
+        let policies_at_risk: Vec<&AuditedPolicy> = self
+            .policies
+            .iter()
+            .filter(|p| {
+                p.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !p.report.errors.is_empty()
+            })
+            .collect();
+        if !policies_at_risk.is_empty() {
+            h.push_str(&format!(
+                "<h2>Customer-managed policies at risk ({})</h2>",
+                policies_at_risk.len()
+            ));
+            for p in policies_at_risk {
+                h.push_str(&review_html("policy", &p.policy_arn, &p.report));
+            }
+        }
         let clean = self.principals.len() - s.principals_at_risk;
         h.push_str(&format!(
-            "<h2>Compliant</h2><p class=\"clean\">{clean} principal(s) with no violation.</p></body></html>\n"
+            "<h2>Compliant</h2><p class=\"clean\">{clean} principal(s) with no violation; {} of {} customer-managed policies with no violation.</p></body></html>\n",
+            s.policies - s.policies_at_risk,
+            s.policies
         ));
         h
     }
 }
 
 fn principal_html(p: &AuditedPrincipal) -> String {
-    let r = &p.report;
     let kind = match p.principal.kind {
         PrincipalKind::User => "user",
         PrincipalKind::Role => "role",
         PrincipalKind::Group => "group",
     };
+    review_html(kind, &p.principal.name, &p.report)
+}
+
+/// One reviewed principal or policy: its verdicts, changes and what was withheld.
+fn review_html(kind: &str, name: &str, r: &Report) -> String {
     let mut h = format!(
         "<div class=\"principal\" data-principal=\"{kind}/{}\"><h3>{kind} {}</h3>",
-        esc(&p.principal.name),
-        esc(&p.principal.name)
+        esc(name),
+        esc(name)
     );
     for e in &r.errors {
         h.push_str(&format!("<p class=\"withheld\">error: {}</p>", esc(&e.to_string())));

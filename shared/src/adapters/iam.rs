@@ -646,6 +646,7 @@ impl IamPort for AwsIam {
                 .filter(EntityType::User)
                 .filter(EntityType::Role)
                 .filter(EntityType::Group)
+                .filter(EntityType::LocalManagedPolicy)
                 .set_marker(marker.take())
                 .send()
                 .await
@@ -670,6 +671,8 @@ impl IamPort for AwsIam {
                     .into_iter()
                     .filter_map(|g| named(PrincipalKind::Group, g.group_name)),
             );
+            page.policies
+                .extend(out.policies.unwrap_or_default().into_iter().filter_map(|p| p.arn));
             marker = out.marker.filter(|_| out.is_truncated);
             if marker.is_none() {
                 break;

@@ -75,6 +75,8 @@ pub trait IamPort: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PrincipalPage {
     pub principals: Vec<crate::finding::PrincipalRef>,
+    /// The account's customer-managed policies (ARNs), attached or not.
+    pub policies: Vec<String>,
     /// Where the next run starts; `None` when every page was read.
     pub marker: Option<String>,
     pub pages: usize,

@@ -329,3 +329,46 @@ async fn the_scheduled_sweep_resumes_where_it_stopped_then_waits_for_its_interva
     assert_eq!(refused["status"], "rejected", "{refused}");
     assert!(env.recorded_calls().is_empty(), "{:?}", env.recorded_calls());
 }
+
+/// The sweep judges customer-managed policies on their own too: one attached to no one is found
+/// and recorded under the id its CreatePolicy event would give. A version that is not the default
+/// is not judged by the sweep (the responder's own rewrites keep one, for undo).
+#[tokio::test]
+async fn unattached_policies_are_swept() {
+    let env = Env::empty().await;
+    let iam = aws_sdk_iam::Client::new(&env.direct);
+    let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let benign = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    iam.create_policy()
+        .policy_name("Unattached")
+        .policy_document(admin)
+        .send()
+        .await
+        .unwrap();
+    let dormant = iam
+        .create_policy()
+        .policy_name("Dormant")
+        .policy_document(admin)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .and_then(|p| p.arn)
+        .unwrap();
+    iam.create_policy_version()
+        .policy_arn(&dormant)
+        .policy_document(benign)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    let summary = audit(&env, &[]);
+    assert_eq!(summary["summary"]["policies"], 2, "{summary}");
+    assert_eq!(summary["summary"]["policies_at_risk"], 1, "{summary}");
+    let ids: Vec<String> = env.inspect.findings().await.into_iter().map(|f| f.id).collect();
+    let key = format!("arn:aws:iam::{}:policy/Unattached", env.account_id());
+    let id = compliance_responder::asff::finding_id_in("us-east-1", env.account_id(), "iam-admin-access", &key);
+    assert!(ids.contains(&id), "{key}: {ids:?}");
+    // Dry-run: nothing changed.
+    assert_eq!(env.inspect.policy_versions(&dormant).await.0.len(), 2);
+}

@@ -136,18 +136,22 @@ impl Responder {
             marker,
             pages,
         } = iam.principals(scope.resume.clone(), scope.max_pages.max(1)).await?;
+        // Each review's report, as an event's starts.
+        let new_report = || {
+            let mut report = Report::empty(self.config().mode);
+            report.event_id = Some(sweep_id.clone());
+            report.detail_type = Some("Audit".into());
+            report.account = Some(scope.account.clone());
+            report.region = Some(scope.region.clone());
+            report
+        };
         let mut out = Vec::with_capacity(principals.len());
         // A few principals at a time: each review is a handful of sequential reads, so the sweep
         // waits on the network, not the CPU.
         for batch in principals.chunks(CONCURRENT_REVIEWS) {
-            let reviews = batch.iter().map(|principal| {
-                let mut report = Report::empty(self.config().mode);
-                report.event_id = Some(sweep_id.clone());
-                report.detail_type = Some("Audit".into());
-                report.account = Some(scope.account.clone());
-                report.region = Some(scope.region.clone());
-                Box::pin(self.handle_finding(finding(principal.clone()), report))
-            });
+            let reviews = batch
+                .iter()
+                .map(|principal| Box::pin(self.handle_finding(finding(principal.clone()), new_report())));
             for (principal, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
                 report.settle();
                 out.push(AuditedPrincipal {
@@ -164,11 +168,6 @@ impl Responder {
         let mut reviewed = Vec::with_capacity(policies.len());
         for batch in policies.chunks(CONCURRENT_REVIEWS) {
             let reviews = batch.iter().map(|arn| {
-                let mut report = Report::empty(self.config().mode);
-                report.event_id = Some(sweep_id.clone());
-                report.detail_type = Some("Audit".into());
-                report.account = Some(scope.account.clone());
-                report.region = Some(scope.region.clone());
                 let f = Finding {
                     subject: Subject::ManagedPolicyChanged {
                         policy_arn: arn.clone(),
@@ -176,7 +175,7 @@ impl Responder {
                     },
                     ..probe.clone()
                 };
-                Box::pin(self.handle_finding(f, report))
+                Box::pin(self.handle_finding(f, new_report()))
             });
             for (arn, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
                 report.settle();

@@ -21,6 +21,20 @@ fn audit(env: &Env, args: &[&str]) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// An empty account with `n` users (`user-000`, …), more than one page of principals.
+async fn with_users(n: usize) -> (Env, aws_sdk_iam::Client) {
+    let env = Env::empty().await;
+    let iam = aws_sdk_iam::Client::new(&env.direct);
+    for i in 0..n {
+        iam.create_user()
+            .user_name(format!("user-{i:03}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    (env, iam)
+}
+
 fn writes(env: &Env) -> Vec<String> {
     env.recorded_calls()
         .iter()
@@ -128,15 +142,7 @@ async fn an_audit_previews_then_fixes_the_existing_state_and_a_second_run_change
 /// reviews the rest, and the two runs together review every principal once.
 #[tokio::test]
 async fn a_sweep_over_its_page_budget_resumes_where_it_stopped() {
-    let env = Env::empty().await;
-    let iam = aws_sdk_iam::Client::new(&env.direct);
-    for i in 0..130 {
-        iam.create_user()
-            .user_name(format!("user-{i:03}"))
-            .send()
-            .await
-            .unwrap();
-    }
+    let (env, _) = with_users(130).await;
     let first = audit(&env, &["--max-pages", "1"]);
     assert_eq!(first["complete"], false, "{first}");
     let marker = first["resume_marker"].as_str().expect("a marker").to_string();
@@ -258,15 +264,7 @@ async fn member_sweep() {
 /// payload that is not the schedule's is refused with nothing read.
 #[tokio::test]
 async fn the_scheduled_sweep_resumes_where_it_stopped_then_waits_for_its_interval() {
-    let env = Env::empty().await;
-    let iam = aws_sdk_iam::Client::new(&env.direct);
-    for i in 0..130 {
-        iam.create_user()
-            .user_name(format!("user-{i:03}"))
-            .send()
-            .await
-            .unwrap();
-    }
+    let (env, iam) = with_users(130).await;
     iam.attach_user_policy()
         .user_name("user-000")
         .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")

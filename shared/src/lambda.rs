@@ -35,11 +35,10 @@ pub async fn handle(function: &str, responder: &Responder, event: LambdaEvent<Va
 /// What the scheduler sends the audit function (the template's schedule `Input`).
 pub const SCHEDULED_AUDIT: &str = "scheduled-audit";
 
-/// The accounts a scheduled sweep covers: `{"scheduled-audit": {}}` sweeps the function's own
-/// account and every account of `ALLOWED_ACCOUNTS` (the organization's, from the SSM settings);
-/// `{"scheduled-audit": {"accounts": [...]}}` those accounts, each the own one or allowed. Anything
-/// else is refused (the reason returned, nothing read).
-pub fn audit_accounts(payload: &Value, own: &str, allowed: &[String]) -> Result<Vec<String>, String> {
+/// The accounts a scheduled run names: `{"scheduled-audit": {}}` → `None` (the function's own
+/// account and every account of `ALLOWED_ACCOUNTS`, the organization's from the SSM settings);
+/// `{"scheduled-audit": {"accounts": [...]}}` → those. Anything else is refused, before any call.
+pub fn schedule_request(payload: &Value) -> Result<Option<Vec<String>>, String> {
     let request = payload
         .get(SCHEDULED_AUDIT)
         .and_then(Value::as_object)
@@ -47,24 +46,36 @@ pub fn audit_accounts(payload: &Value, own: &str, allowed: &[String]) -> Result<
         .ok_or_else(|| {
             format!("the audit function takes {{\"{SCHEDULED_AUDIT}\": {{...}}}} (its schedule's input), nothing else")
         })?;
-    let mut accounts = vec![own.to_string()];
     match request.get("accounts") {
-        None => accounts.extend(allowed.iter().cloned()),
-        Some(Value::Array(list)) => {
-            accounts.clear();
-            for a in list {
-                let a = a
-                    .as_str()
+        None => Ok(None),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|a| {
+                a.as_str()
                     .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or_else(|| format!("accounts: {a} is not a 12-digit account id"))?;
-                if a != own && !allowed.iter().any(|x| x == a) {
-                    return Err(format!("accounts: {a} is neither this account nor in ALLOWED_ACCOUNTS"));
-                }
-                accounts.push(a.to_string());
-            }
-        }
-        Some(other) => return Err(format!("accounts must be a list of account ids, not {other}")),
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("accounts: {a} is not a 12-digit account id"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(format!("accounts must be a list of account ids, not {other}")),
     }
+}
+
+/// The accounts a run sweeps, in order, each once: those named (each the own one or allowed), or
+/// the own one and the allowed ones.
+pub fn audit_accounts(named: Option<Vec<String>>, own: &str, allowed: &[String]) -> Result<Vec<String>, String> {
+    let mut accounts = match named {
+        Some(list) => {
+            if let Some(a) = list.iter().find(|a| *a != own && !allowed.contains(a)) {
+                return Err(format!("accounts: {a} is neither this account nor in ALLOWED_ACCOUNTS"));
+            }
+            list
+        }
+        None => std::iter::once(own.to_string())
+            .chain(allowed.iter().cloned())
+            .collect(),
+    };
     let mut seen = std::collections::BTreeSet::new();
     accounts.retain(|a| seen.insert(a.clone()));
     Ok(accounts)
@@ -79,22 +90,21 @@ async fn scheduled_audit(responder: &Responder, event: LambdaEvent<Value>) -> Re
 /// [`scheduled_audit`] on a payload: the report, a refusal (`status: rejected`, nothing read),
 /// or an error when an account could not be swept (the invocation fails: the alarm sees it).
 pub async fn run_scheduled_audit(responder: &Responder, payload: &Value) -> Result<Value, String> {
-    if let Err(reason) = audit_accounts(payload, "000000000000", &[]) {
-        if !reason.starts_with("accounts:") {
-            tracing::warn!(%reason, "not a scheduled audit: refused");
-            return Ok(serde_json::json!({"status": "rejected", "reason": reason}));
-        }
-    }
+    let refused = |reason: String| {
+        tracing::warn!(%reason, "not a scheduled audit: refused");
+        Ok(serde_json::json!({"status": "rejected", "reason": reason}))
+    };
+    let named = match schedule_request(payload) {
+        Ok(n) => n,
+        Err(reason) => return refused(reason),
+    };
     let (own, partition, region) = responder
         .identity()
         .await
         .map_err(|e| format!("scheduled audit: {e}"))?;
-    let accounts = match audit_accounts(payload, &own, &responder.config().allowed_accounts) {
+    let accounts = match audit_accounts(named, &own, &responder.config().allowed_accounts) {
         Ok(a) => a,
-        Err(reason) => {
-            tracing::warn!(%reason, "not a scheduled audit: refused");
-            return Ok(serde_json::json!({"status": "rejected", "reason": reason}));
-        }
+        Err(reason) => return refused(reason),
     };
     let report = Box::pin(responder.scheduled_audit(&accounts, &partition, &region))
         .await
@@ -201,17 +211,15 @@ mod tests {
     fn a_scheduled_audit_covers_the_own_and_allowed_accounts_and_nothing_else() {
         let allowed = vec!["222233334444".to_string(), "111122223333".to_string()];
         let own = "111122223333";
+        let run = |payload: serde_json::Value| {
+            schedule_request(&payload).and_then(|named| audit_accounts(named, own, &allowed))
+        };
         assert_eq!(
-            audit_accounts(&json!({"scheduled-audit": {}}), own, &allowed).unwrap(),
+            run(json!({"scheduled-audit": {}})).unwrap(),
             ["111122223333", "222233334444"]
         );
         assert_eq!(
-            audit_accounts(
-                &json!({"scheduled-audit": {"accounts": ["222233334444"]}}),
-                own,
-                &allowed
-            )
-            .unwrap(),
+            run(json!({"scheduled-audit": {"accounts": ["222233334444"]}})).unwrap(),
             ["222233334444"]
         );
         for bad in [
@@ -222,7 +230,7 @@ mod tests {
             json!({"detail-type": "AWS API Call via CloudTrail"}),
             json!("scheduled-audit"),
         ] {
-            assert!(audit_accounts(&bad, own, &allowed).is_err(), "{bad}");
+            assert!(run(bad.clone()).is_err(), "{bad}");
         }
     }
 }

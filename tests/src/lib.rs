@@ -1303,6 +1303,16 @@ impl Env {
         serde_json::to_vec(&event).unwrap()
     }
 
+    /// A CloudTrail sample (`events/<path>`) as a member account's: its account, recipient
+    /// account and caller's account set to `account`.
+    pub fn member_event(&self, path: &str, account: &str) -> Vec<u8> {
+        let mut e: Value = serde_json::from_slice(&self.event(path)).expect("sample event is JSON");
+        e["account"] = account.into();
+        e["detail"]["recipientAccountId"] = account.into();
+        e["detail"]["userIdentity"]["accountId"] = account.into();
+        serde_json::to_vec(&e).unwrap()
+    }
+
     /// Creates an S3 bucket in this account (the undo record bucket of a test).
     pub async fn create_bucket(&self, name: &str) {
         aws_sdk_s3::Client::from_conf(

@@ -231,13 +231,8 @@ async fn member_account_actions() {
     ];
     let hub = responder_with_env(&env.sdk, &vars);
     // The member's event, recorded in dry-run in the member account.
-    let mut e: Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();
-    e["account"] = member.id.clone().into();
-    e["detail"]["recipientAccountId"] = member.id.clone().into();
-    e["detail"]["userIdentity"]["accountId"] = member.id.clone().into();
-    let (report, _) = env
-        .replay_bytes(&responder_with_env(&env.sdk, &vars), &serde_json::to_vec(&e).unwrap())
-        .await;
+    let e = env.member_event("cloudtrail/attach-admin-to-user.json", &member.id);
+    let (report, _) = env.replay_bytes(&responder_with_env(&env.sdk, &vars), &e).await;
     assert_eq!(report.status, ReportStatus::DryRun, "{report:#?}");
     let id = report
         .findings

@@ -157,11 +157,9 @@ async fn undo_in_member_account() {
             ("MEMBER_ROLE_NAME", "compliance-responder-remediation"),
         ],
     );
-    let mut e: serde_json::Value = serde_json::from_slice(&env.event("cloudtrail/attach-admin-to-user.json")).unwrap();
-    e["account"] = member.id.clone().into();
-    e["detail"]["recipientAccountId"] = member.id.clone().into();
-    e["detail"]["userIdentity"]["accountId"] = member.id.clone().into();
-    let report = r.handle_bytes(&serde_json::to_vec(&e).unwrap()).await;
+    let report = r
+        .handle_bytes(&env.member_event("cloudtrail/attach-admin-to-user.json", &member.id))
+        .await;
     assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
     let attached = |iam: aws_sdk_iam::Client| async move {
         iam.list_attached_user_policies()

@@ -36,6 +36,12 @@ where
     }
 }
 
+/// An S3 client with path-style addressing (bucket names with dots, and emulators on a plain
+/// host), for the tag reads and the record store.
+pub(crate) fn path_style_s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+}
+
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

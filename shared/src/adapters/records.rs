@@ -24,14 +24,7 @@ impl S3Records {
     }
 
     fn client(&self) -> &aws_sdk_s3::Client {
-        // Path-style addressing: bucket names with dots, and emulators on a plain host.
-        self.client.get_or_init(|| {
-            aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&self.sdk)
-                    .force_path_style(true)
-                    .build(),
-            )
-        })
+        self.client.get_or_init(|| super::path_style_s3(&self.sdk))
     }
 }
 

@@ -55,14 +55,7 @@ impl AwsTags {
     }
 
     fn s3(&self) -> &aws_sdk_s3::Client {
-        // Path-style addressing: bucket names with dots, and emulators on a plain host.
-        self.s3.get_or_init(|| {
-            aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&self.sdk)
-                    .force_path_style(true)
-                    .build(),
-            )
-        })
+        self.s3.get_or_init(|| super::path_style_s3(&self.sdk))
     }
 
     fn ec2(&self) -> &aws_sdk_ec2::Client {

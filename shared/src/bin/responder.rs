@@ -403,40 +403,26 @@ async fn audit(args: &[String]) -> ExitCode {
         Some(sdk) => sdk,
         None => compliance_responder::lambda::sdk_loader(&config).load().await,
     };
-    let identity = match aws_sdk_sts::Client::new(&sdk).get_caller_identity().send().await {
+    let responder = compliance_responder::Responder::from_sdk_config(
+        config,
+        &[compliance_responder::finding::SourceKind::Audit],
+        &sdk,
+    );
+    let (own, partition, region) = match responder.identity().await {
         Ok(i) => i,
         Err(e) => {
-            eprintln!(
-                "who am I (sts:GetCallerIdentity): {}",
-                compliance_responder::AwsError::from_sdk("sts", "GetCallerIdentity", "caller", &e)
-            );
+            eprintln!("who am I: {e}");
             return ExitCode::from(1);
         }
     };
-    let own = identity.account.unwrap_or_default();
     let account = match opts.account {
-        Some(a) if a != own && config.member_roles.iam_rewrite.is_none() => {
+        Some(a) if a != own && responder.config().member_roles.iam_rewrite.is_none() => {
             eprintln!("--account {a}: another account is swept through its member role: set MEMBER_ROLE_NAME");
             return ExitCode::from(2);
         }
         Some(a) => a,
         None => own,
     };
-    let partition = identity
-        .arn
-        .as_deref()
-        .and_then(|a| a.split(':').nth(1))
-        .unwrap_or("aws")
-        .to_string();
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".into());
-    let responder = compliance_responder::Responder::from_sdk_config(
-        config,
-        &[compliance_responder::finding::SourceKind::Audit],
-        &sdk,
-    );
     let scope = compliance_responder::audit::AuditScope {
         account,
         region,

@@ -116,6 +116,10 @@ pub enum Subject {
     /// Every policy of a principal is to be judged (AWS Config item or compliance change). The
     /// pipeline expands this into one subject per attached, inline and trust policy it reads live.
     PrincipalReview { principal: PrincipalRef },
+    /// Every permission policy of a principal judged together (for a user, its groups' too): a
+    /// privilege-escalation combination split across two policies. Added by the pipeline beside
+    /// the subjects that change what a principal is allowed.
+    PrincipalPermissions { principal: PrincipalRef },
     /// An AWS Config resource known only by its Config resource id (IAM ids, RDS resource ids);
     /// the pipeline resolves it to a name before the rules see it.
     ConfigResource { resource_type: String, resource_id: String },
@@ -252,6 +256,7 @@ impl Subject {
             | Subject::DormantPolicyVersion { .. }
             | Subject::TrustPolicyChanged { .. }
             | Subject::PrincipalReview { .. }
+            | Subject::PrincipalPermissions { .. }
             | Subject::CredentialCompromise(_)
             | Subject::TagsChanged { .. } => true,
             Subject::ConfigResource { resource_type, .. } => resource_type.starts_with("AWS::IAM::"),

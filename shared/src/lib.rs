@@ -24,6 +24,7 @@ pub mod catalogue;
 pub mod config;
 pub mod edit;
 pub mod envelope;
+pub mod escalation;
 pub mod error;
 pub mod executor;
 pub mod exemptions;

@@ -141,6 +141,11 @@ impl IamPort for Snapshot {
                     observed.inline_names.insert(p.clone(), v.clone());
                 }
             }
+            Lookup::GroupsForUser { user_name } => {
+                if let Some(v) = s.groups_for_user.get(user_name) {
+                    observed.groups_for_user.insert(user_name.clone(), v.clone());
+                }
+            }
             Lookup::ManagedPolicy { arn } | Lookup::PolicyVersions { arn } => {
                 if let Some(v) = s.managed_policies.get(arn) {
                     observed.managed_policies.insert(arn.clone(), v.clone());

@@ -255,6 +255,32 @@ impl PolicyDocument {
         Ok(doc)
     }
 
+    /// Several documents read as one: a principal's permission policies (IAM allows what any of
+    /// them allows; an explicit Deny in any of them wins). Statement `i` of the result is
+    /// statement `origin[i].1` of document `origin[i].0`.
+    pub fn merged(docs: &[&PolicyDocument]) -> (PolicyDocument, Vec<(usize, usize)>) {
+        let mut statements = Vec::new();
+        let mut origin = Vec::new();
+        let mut ambiguities = Vec::new();
+        for (d, doc) in docs.iter().enumerate() {
+            for s in &doc.statements {
+                origin.push((d, s.index));
+                statements.push(Statement {
+                    index: statements.len(),
+                    ..s.clone()
+                });
+            }
+            ambiguities.extend(doc.ambiguities.iter().cloned());
+        }
+        let merged = PolicyDocument {
+            version: Some("2012-10-17".into()),
+            statements,
+            ambiguities,
+            top: Map::new(),
+        };
+        (merged, origin)
+    }
+
     /// Decodes, checks IAM's size limit for `kind`, and parses.
     pub fn parse_as(raw: &str, kind: DocumentKind) -> Result<Self, PolicyError> {
         let text = decode(raw)?;

@@ -30,6 +30,8 @@ pub enum Lookup {
     PolicyVersion { arn: String, version_id: Option<String> },
     /// An inline policy's current document.
     InlinePolicy { principal: PrincipalRef, name: String },
+    /// The groups an IAM user is in (`ListGroupsForUser`).
+    GroupsForUser { user_name: String },
     /// The access keys of an IAM user and whether each is active.
     AccessKeys { user_name: String },
     /// The IAM user of this account that owns an access key (`GetAccessKeyLastUsed`).
@@ -113,6 +115,8 @@ pub struct Observed {
     pub policy_versions: BTreeMap<(String, Option<String>), Option<VersionDocument>>,
     /// Managed policy ARN → the principals it is attached to.
     pub policy_entities: BTreeMap<String, Option<Vec<PrincipalRef>>>,
+    /// User name → the groups it is in.
+    pub groups_for_user: BTreeMap<String, Option<Vec<String>>>,
     /// User name → access keys.
     pub access_keys: BTreeMap<String, Option<Vec<AccessKey>>>,
     /// Access key id → the user that owns it (`None`: no user of this account does).
@@ -160,6 +164,7 @@ impl Observed {
             Lookup::InlinePolicy { principal, name } => {
                 self.inline_policies.contains_key(&(principal.clone(), name.clone()))
             }
+            Lookup::GroupsForUser { user_name } => self.groups_for_user.contains_key(user_name),
             Lookup::AccessKeys { user_name } => self.access_keys.contains_key(user_name),
             Lookup::AccessKeyOwner { access_key_id } => self.key_owners.contains_key(access_key_id),
             Lookup::ResourceTags(resource) => self.tags.contains_key(&resource.arn),
@@ -189,6 +194,9 @@ impl Observed {
     }
     pub fn inline_policy(&self, p: &PrincipalRef, name: &str) -> Known<'_, String> {
         known(&self.inline_policies, &(p.clone(), name.to_string()))
+    }
+    pub fn groups_for_user(&self, user_name: &str) -> Known<'_, Vec<String>> {
+        known(&self.groups_for_user, &user_name.to_string())
     }
     pub fn access_keys(&self, user_name: &str) -> Known<'_, Vec<AccessKey>> {
         known(&self.access_keys, &user_name.to_string())

@@ -2,7 +2,7 @@
 //! rule, wildcard forms, Deny and Condition semantics, and malformed documents.
 
 use compliance_responder::policy::{DocumentKind, PolicyDocument};
-use compliance_responder::rules::{self, iam_privilege_escalation::SINGLE_ACTIONS};
+use compliance_responder::rules::{self, iam_privilege_escalation::single_actions};
 use std::collections::BTreeSet;
 
 struct Case {
@@ -124,9 +124,15 @@ fn cases() -> Vec<Case> {
             &["iam-service-wildcard!"],
         ),
         case("NotAction on *", r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}"#.into(), &[SVC, ESC]),
+        // IAM, Lambda and Glue excluded still leaves SSM's and EC2's paths (ssm:SendCommand, …).
         case(
-            "NotAction excluding escalation services",
+            "NotAction excluding only IAM, Lambda and Glue",
             r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*","lambda:*","glue:*"],"Resource":"*"}]}"#.into(),
+            &[SVC, ESC],
+        ),
+        case(
+            "NotAction excluding every escalation method's services",
+            r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*","lambda:*","glue:*","ssm:*","ec2:*","ec2-instance-connect:*","sagemaker:*","codebuild:*","cloudformation:*"],"Resource":"*"}]}"#.into(),
             &[SVC],
         ),
         case("NotAction scoped", r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"arn:aws:s3:::b/*"}]}"#.into(), &[]),
@@ -172,7 +178,7 @@ fn cases() -> Vec<Case> {
         case("user self-management", doc(&[stmt("Allow", r#"["iam:ChangePassword","iam:GetUser"]"#, r#""arn:aws:iam::*:user/${aws:username}""#)]), &[]),
     ];
     // Every single escalation action, exactly, in lower case and through a one-character wildcard.
-    for action in SINGLE_ACTIONS {
+    for action in single_actions() {
         c.push(case(
             format!("single {action}"),
             doc(&[stmt("Allow", &format!(r#""{action}""#), star)]),

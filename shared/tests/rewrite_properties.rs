@@ -5,7 +5,7 @@
 
 use compliance_responder::edit::apply_edits;
 use compliance_responder::policy::{wildcard_match, DocumentKind, Effect, PolicyDocument, ResourceBlock, Statement};
-use compliance_responder::rules::{self, iam_privilege_escalation::SINGLE_ACTIONS};
+use compliance_responder::rules::{self, iam_privilege_escalation::single_actions};
 use proptest::prelude::*;
 
 const PATTERNS: &[&str] = &[
@@ -37,7 +37,7 @@ const PROBE_RESOURCES: &[&str] = &[
 ];
 
 fn probe_actions() -> Vec<String> {
-    let mut v: Vec<String> = SINGLE_ACTIONS.iter().map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = single_actions().iter().map(|s| s.to_string()).collect();
     v.extend(
         [
             "iam:PassRole",

@@ -185,6 +185,30 @@ impl AwsIam {
         })
     }
 
+    /// The groups a user is in, every page (`None`: no such user).
+    async fn groups_for_user(&self, user_name: &str) -> Result<Option<Vec<String>>, AwsError> {
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = absent_if_not_found(
+                self.client
+                    .list_groups_for_user()
+                    .user_name(user_name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await,
+                "ListGroupsForUser",
+                user_name,
+            )?;
+            let Some(page) = page else { return Ok(None) };
+            names.extend(page.groups.into_iter().map(|g| g.group_name));
+            match (page.is_truncated, page.marker) {
+                (true, Some(m)) => marker = Some(m),
+                _ => return Ok(Some(names)),
+            }
+        }
+    }
+
     async fn inline_names(&self, p: &PrincipalRef) -> Result<Option<Vec<String>>, AwsError> {
         let name = p.name.as_str();
         let mut names = Vec::new();
@@ -599,6 +623,10 @@ impl IamPort for AwsIam {
             Lookup::InlinePolicy { principal, name } => {
                 let v = self.inline(principal, name).await?;
                 observed.inline_policies.insert((principal.clone(), name.clone()), v);
+            }
+            Lookup::GroupsForUser { user_name } => {
+                let v = self.groups_for_user(user_name).await?;
+                observed.groups_for_user.insert(user_name.clone(), v);
             }
             Lookup::AccessKeys { user_name } => {
                 let v = self.access_keys(user_name).await?;

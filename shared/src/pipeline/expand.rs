@@ -133,10 +133,23 @@ impl Responder {
                         document: None,
                     }));
                 }
-                if out.is_empty() {
+                if out.is_empty() && principal.kind != PrincipalKind::User {
                     report.reason = Some(format!("{principal} has no policies; nothing to judge"));
+                    return out;
                 }
+                // Its permission policies together (a user's groups' too): escalation split
+                // across two of them.
+                out.push(with(Subject::PrincipalPermissions {
+                    principal: principal.clone(),
+                }));
                 out
+            }
+            // A principal got a policy: judged alone, and with the principal's other policies.
+            Subject::InlinePolicyPut { principal, .. } | Subject::PolicyAttached { principal, .. } => {
+                let whole = with(Subject::PrincipalPermissions {
+                    principal: principal.clone(),
+                });
+                vec![finding, whole]
             }
             _ => vec![finding],
         }

@@ -33,16 +33,29 @@ impl Responder {
             ..seen
         };
         read_missing(ports, &lookups, &mut observed, report).await;
-        let followups: BTreeSet<Lookup> = findings
-            .iter()
-            .flat_map(|f| {
-                self.rules
-                    .iter()
-                    .filter(move |r| self.applies(r.as_ref(), f))
-                    .flat_map(|r| r.followup_lookups(f, &observed))
-            })
-            .collect();
-        read_missing(ports, &followups, &mut observed, report).await;
+        // Reads that depend on what was read (names, then documents: a user's groups, then their
+        // policies, then those documents), until nothing new is asked; bounded all the same.
+        for _ in 0..4 {
+            let followups: BTreeSet<Lookup> = findings
+                .iter()
+                .flat_map(|f| {
+                    self.rules
+                        .iter()
+                        .filter(move |r| self.applies(r.as_ref(), f))
+                        .flat_map(|r| r.followup_lookups(f, &observed))
+                })
+                .filter(|l| !observed.has(l))
+                .collect();
+            if followups.is_empty() {
+                break;
+            }
+            let before = report.errors.len();
+            read_missing(ports, &followups, &mut observed, report).await;
+            if report.errors.len() > before {
+                // A failed read stays unknown: asking again would only repeat it.
+                break;
+            }
+        }
 
         // Rules that fix, then the plan that merges their edits per document.
         let mut verdicts = self.judge(findings, &observed, false);

@@ -137,18 +137,7 @@ impl<'a> Frame<'a> {
         }
         let mut v = self.judged(violations, what, target);
         if !doc.ambiguities.is_empty() {
-            let why = doc.ambiguities.join("; ");
-            v.summary = format!(
-                "{} — ambiguous document ({why}): judged on its most permissive reading",
-                v.summary
-            );
-            v.remedy = Remedy::Manual {
-                reason: format!(
-                    "the document can be read more than one way ({why}): which reading IAM enforces is unknown, so \
-                     no rewrite is known to be safe; fix it by hand"
-                ),
-            };
-            v.needs_review = None;
+            ambiguous(&mut v, &doc.ambiguities.join("; "));
         }
         v
     }
@@ -199,6 +188,215 @@ impl<'a> Frame<'a> {
         v.matched_actions = matched_actions;
         v
     }
+}
+
+/// A verdict on a document that can be read more than one way: judged on its most permissive
+/// reading, never rewritten.
+pub fn ambiguous(v: &mut Verdict, why: &str) {
+    v.summary = format!(
+        "{} — ambiguous document ({why}): judged on its most permissive reading",
+        v.summary
+    );
+    v.remedy = Remedy::Manual {
+        reason: format!(
+            "the document can be read more than one way ({why}): which reading IAM enforces is unknown, so \
+             no rewrite is known to be safe; fix it by hand"
+        ),
+    };
+    v.needs_review = None;
+}
+
+/// The verdict of `violations` found in `target`'s document by a rule that judged more than that
+/// document (a principal's policies together).
+pub fn judged(
+    meta: &'static RuleMeta,
+    key: String,
+    resources: Vec<ResourceRef>,
+    violations: Vec<Violation>,
+    what: &str,
+    target: Target,
+) -> Verdict {
+    let none = |_: &PolicyDocument| Vec::new();
+    Frame::new(meta, &none, key, resources).judged(violations, what, target)
+}
+
+/// A not-evaluated verdict.
+pub fn skipped(meta: &'static RuleMeta, key: String, kind: SkipKind, summary: String) -> Verdict {
+    let none = |_: &PolicyDocument| Vec::new();
+    Frame::new(meta, &none, key, vec![]).skipped(kind, summary)
+}
+
+/// One permission policy of a principal (its own, or one of its groups').
+#[derive(Debug, Clone)]
+pub struct DocumentSource {
+    /// The principal (or group) the policy is on.
+    pub holder: PrincipalRef,
+    /// `None`: an inline policy named `name`; `Some(arn)`: a managed policy.
+    pub policy_arn: Option<String>,
+    pub name: String,
+    /// The document as IAM returned it.
+    pub document: String,
+}
+
+impl DocumentSource {
+    pub fn describe(&self) -> String {
+        match &self.policy_arn {
+            Some(arn) => format!("{arn} attached to {}", self.holder),
+            None => format!("inline policy {} on {}", self.name, self.holder),
+        }
+    }
+
+    pub fn target(&self) -> Target {
+        match &self.policy_arn {
+            Some(arn) => Target::Managed {
+                policy_arn: arn.clone(),
+                principal: Some(self.holder.clone()),
+            },
+            None => Target::Inline {
+                principal: self.holder.clone(),
+                policy_name: self.name.clone(),
+            },
+        }
+    }
+}
+
+/// What judging a principal's permission policies together reads first: the principal, the
+/// names of its policies and, for a user, its groups.
+pub fn principal_lookups(p: &PrincipalRef) -> Vec<Lookup> {
+    let mut out = vec![
+        Lookup::Principal(p.clone()),
+        Lookup::AttachedPolicies(p.clone()),
+        Lookup::InlinePolicyNames(p.clone()),
+    ];
+    if p.kind == PrincipalKind::User {
+        out.push(Lookup::GroupsForUser {
+            user_name: p.name.clone(),
+        });
+    }
+    out
+}
+
+/// The principal and, for a user, its groups, as far as they are known.
+fn holders(p: &PrincipalRef, observed: &Observed) -> Vec<PrincipalRef> {
+    let mut out = vec![p.clone()];
+    if p.kind == PrincipalKind::User {
+        if let Known::Present(groups) = observed.groups_for_user(&p.name) {
+            out.extend(groups.iter().map(|g| PrincipalRef {
+                kind: PrincipalKind::Group,
+                name: g.clone(),
+            }));
+        }
+    }
+    out
+}
+
+/// What follows from what [`principal_lookups`] found: the groups' policy names, then every
+/// policy's document. The pipeline asks again until nothing new is needed.
+pub fn principal_followups(p: &PrincipalRef, observed: &Observed) -> Vec<Lookup> {
+    let mut out = Vec::new();
+    for h in holders(p, observed) {
+        out.push(Lookup::AttachedPolicies(h.clone()));
+        out.push(Lookup::InlinePolicyNames(h.clone()));
+        if let Known::Present(arns) = observed.attached(&h) {
+            out.extend(arns.iter().map(|arn| Lookup::ManagedPolicy { arn: arn.clone() }));
+        }
+        if let Known::Present(names) = observed.inline_names(&h) {
+            out.extend(names.iter().map(|name| Lookup::InlinePolicy {
+                principal: h.clone(),
+                name: name.clone(),
+            }));
+        }
+    }
+    out
+}
+
+/// Every permission policy of a principal (for a user, its groups' too), each managed policy
+/// once: `Ok(None)` when the principal is gone, `Err` when something could not be read (nothing is
+/// judged on part of the state: fail closed).
+pub fn principal_documents(
+    observed: &Observed,
+    p: &PrincipalRef,
+) -> Result<Option<Vec<DocumentSource>>, (SkipKind, String)> {
+    match observed.principal(p) {
+        Known::Present(_) => {}
+        Known::Absent => return Ok(None),
+        Known::Unknown => return Err((SkipKind::StateUnknown, format!("could not read {p}"))),
+    }
+    if p.kind == PrincipalKind::User && !matches!(observed.groups_for_user(&p.name), Known::Present(_)) {
+        return Err((SkipKind::StateUnknown, format!("could not list the groups of {p}")));
+    }
+    let unknown = |what: String| Err((SkipKind::StateUnknown, format!("could not read {what}")));
+    let mut out: Vec<DocumentSource> = Vec::new();
+    for h in holders(p, observed) {
+        let (Known::Present(arns), Known::Present(names)) = (observed.attached(&h), observed.inline_names(&h)) else {
+            return unknown(format!("the policies of {h}"));
+        };
+        for arn in arns {
+            if out.iter().any(|s| s.policy_arn.as_deref() == Some(arn.as_str())) {
+                continue;
+            }
+            match observed.managed_policy(arn) {
+                Known::Present(m) => out.push(DocumentSource {
+                    holder: h.clone(),
+                    policy_arn: Some(arn.clone()),
+                    name: arn.rsplit('/').next().unwrap_or_default().to_string(),
+                    document: m.document.clone(),
+                }),
+                // Deleted since it was listed: it grants nothing.
+                Known::Absent => {}
+                Known::Unknown => return unknown(format!("policy {arn}")),
+            }
+        }
+        for name in names {
+            match observed.inline_policy(&h, name) {
+                Known::Present(doc) => out.push(DocumentSource {
+                    holder: h.clone(),
+                    policy_arn: None,
+                    name: name.clone(),
+                    document: doc.clone(),
+                }),
+                Known::Absent => {}
+                Known::Unknown => return unknown(format!("inline policy {name} on {h}")),
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The key of a verdict on a principal's policies judged together, on `source` (or on none: a
+/// not-evaluated verdict). Security Hub's source maps it back (`sources/securityhub.rs`).
+pub fn combined_key(finding: &Finding, observed: &Observed, p: &PrincipalRef, source: Option<&DocumentSource>) -> String {
+    let (arn, _) = principal_arn(finding, observed, p);
+    match source {
+        None => format!("{arn}|combined"),
+        Some(s) => match (&s.policy_arn, &s.holder == p) {
+            (Some(policy), _) => format!("{arn}|combined|{policy}"),
+            (None, true) => format!("{arn}|combined|inline/{}", s.name),
+            (None, false) => format!("{arn}|combined|{}/{}/inline/{}", s.holder.kind.as_str(), s.holder.name, s.name),
+        },
+    }
+}
+
+/// The resources of such a verdict: the principal, and the managed policy its fix edits.
+pub fn combined_resources(finding: &Finding, observed: &Observed, p: &PrincipalRef, source: &DocumentSource) -> Vec<ResourceRef> {
+    let (arn, _) = principal_arn(finding, observed, p);
+    let mut out = vec![ResourceRef {
+        resource_type: ResourceType::of_principal(p.kind),
+        arn,
+    }];
+    if &source.holder != p {
+        out.push(ResourceRef {
+            resource_type: ResourceType::AwsIamGroup,
+            arn: fallback_principal_arn(&finding.partition, &finding.account, &source.holder),
+        });
+    }
+    if let Some(policy) = &source.policy_arn {
+        out.push(ResourceRef {
+            resource_type: ResourceType::AwsIamPolicy,
+            arn: policy.clone(),
+        });
+    }
+    out
 }
 
 fn principal_arn(finding: &Finding, observed: &Observed, p: &PrincipalRef) -> (String, Option<bool>) {

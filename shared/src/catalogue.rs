@@ -405,17 +405,38 @@ pub fn covers_format(patterns: &[String], format: &str) -> bool {
         .iter()
         .map(|p| (&p[..literal(p, &['*', '?'])], tokens(p, false)))
         .collect();
+    // IAM acts only on the caller's own account: an identity policy's IAM resources in one named
+    // account are, where it can act at all, every IAM resource there (`iam:PassRole` on
+    // `arn:aws:iam::123456789012:role/*` passes every role of its account). Naming another account
+    // grants nothing, so reading it as every resource only ever reports a grant that is useless.
+    let mut accounts: Vec<Option<&str>> = vec![None];
+    if format.starts_with(IAM_FORMAT_HEAD) {
+        for p in patterns {
+            if let Some(a) = p.split(':').nth(4).filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())) {
+                if !accounts.contains(&Some(a)) {
+                    accounts.push(Some(a));
+                }
+            }
+        }
+    }
     PARTITIONS.iter().any(|part| {
-        let concrete = format.replace("${Partition}", part);
-        let head = &concrete[..literal(&concrete, &['$', '*'])];
-        let mut inner: Option<Vec<Tok>> = None;
-        candidates.iter().any(|(p_head, outer)| {
-            p_head.len() <= head.len()
-                && head.starts_with(p_head)
-                && includes(outer, inner.get_or_insert_with(|| tokens(&concrete, true)))
+        accounts.iter().any(|account| {
+            let mut concrete = format.replace("${Partition}", part);
+            if let Some(a) = account {
+                concrete = concrete.replace("${Account}", a);
+            }
+            let head = &concrete[..literal(&concrete, &['$', '*'])];
+            let mut inner: Option<Vec<Tok>> = None;
+            candidates.iter().any(|(p_head, outer)| {
+                p_head.len() <= head.len()
+                    && head.starts_with(p_head)
+                    && includes(outer, inner.get_or_insert_with(|| tokens(&concrete, true)))
+            })
         })
     })
 }
+
+const IAM_FORMAT_HEAD: &str = "arn:${Partition}:iam::${Account}:";
 
 /// True when some resource pattern may match an ARN of `format` (used for `NotResource`: the
 /// statement then leaves out part of that format).
@@ -430,6 +451,20 @@ pub fn touches_format(patterns: &[String], format: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iam_resources_of_one_named_account_are_every_resource_of_that_account() {
+        let role = "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}";
+        let own = |p: &str| covers_format(&[p.to_string()], role);
+        assert!(own("arn:aws:iam::123456789012:role/*"));
+        assert!(own("arn:aws:iam::*:role/*"));
+        assert!(!own("arn:aws:iam::123456789012:role/app-*"));
+        assert!(!own("arn:aws:iam::123456789012:user/*"));
+        // Outside IAM a named account is not every resource (resource policies reach across).
+        let key = "arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}";
+        assert!(!covers_format(&["arn:aws:kms:*:123456789012:key/*".to_string()], key));
+        assert!(covers_format(&["arn:aws:kms:*:*:key/*".to_string()], key));
+    }
 
     #[test]
     fn knows_the_services_and_actions_of_aws() {
@@ -473,11 +508,13 @@ mod tests {
             &["arn:*:iam::*:*"],
             &["arn:*"],
             &["arn:aws:iam::*:role*"],
+            // IAM acts in the caller's account only: one named account is all of it.
+            &["arn:aws:iam::123456789012:role/*"],
         ] {
             assert!(covers_format(&p(every), role), "{every:?}");
         }
         for some in [
-            &["arn:aws:iam::123456789012:role/*"][..],
+            &["arn:aws:iam::123456789012:role/app-*"][..],
             &["arn:aws:iam::*:role/app-*"],
             &["arn:aws:iam::*:user/*"],
         ] {

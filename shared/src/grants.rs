@@ -287,7 +287,9 @@ impl<'d> Grants<'d> {
     }
 
     /// The Allow statements that grant the action on every resource (none when a Deny takes it
-    /// away). `with_any`: count every-action patterns too (off when the admin rule reports them).
+    /// away). `with_any`: count the every-action patterns of the statements through which the
+    /// document grants everything too (off when the admin rule reports them; every-action patterns
+    /// of other statements, on fewer resources, always count).
     pub fn granting(&self, id: ActionId, with_any: bool) -> Vec<usize> {
         if self.denied_everywhere(id) {
             return vec![];
@@ -295,7 +297,7 @@ impl<'d> Grants<'d> {
         (0..self.doc.statements.len())
             .filter(|&i| {
                 self.doc.statements[i].effect == Effect::Allow
-                    && if with_any {
+                    && if with_any || !self.grants_everything().is_some_and(|all| all.contains(&i)) {
                         self.matches(i, id)
                     } else {
                         self.matches_besides_any(i, id)

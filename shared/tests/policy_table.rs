@@ -66,6 +66,15 @@ fn cases() -> Vec<Case> {
         case("logs:* on every log ARN", doc(&[stmt("Allow", r#""logs:*""#, r#""arn:aws:logs:*:*:*""#)]), &[SVC]),
         case("logs:* on one log group", doc(&[stmt("Allow", r#""logs:*""#, r#""arn:aws:logs:us-east-1:123456789012:log-group:app:*""#)]), &[]),
         case("CreateAccessKey on every user, spelt as an ARN", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:*:iam::*:user/*""#)]), &[ESC]),
+        // IAM acts only in the caller's account: every user of the one account named is every user.
+        case("CreateAccessKey on every user of its account", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:aws:iam::123456789012:user/*""#)]), &[ESC]),
+        case("CreateAccessKey on some users of its account", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:aws:iam::123456789012:user/ci-*""#)]), &[]),
+        // The published paths beyond IAM (shared/data/escalation-methods.json).
+        case("SSM SendCommand on every instance", doc(&[stmt("Allow", r#""ssm:SendCommand""#, star)]), &[ESC]),
+        case("EC2 user data: modify, stop and start", doc(&[stmt("Allow", r#"["ec2:ModifyInstanceAttribute","ec2:StopInstances","ec2:StartInstances"]"#, star)]), &[ESC]),
+        case("EC2 user data without start", doc(&[stmt("Allow", r#"["ec2:ModifyInstanceAttribute","ec2:StopInstances"]"#, star)]), &[]),
+        case("PassRole + ECS task definition + RunTask", doc(&[stmt("Allow", r#"["iam:PassRole","ecs:RegisterTaskDefinition","ecs:RunTask"]"#, star)]), &[ESC]),
+        case("PassRole + CodeBuild project + build", doc(&[stmt("Allow", r#"["iam:PassRole","codebuild:CreateProject","codebuild:StartBuild"]"#, star)]), &[ESC]),
         case("CreateAccessKey on one path", doc(&[stmt("Allow", r#""iam:CreateAccessKey""#, r#""arn:aws:iam::*:user/ci/*""#)]), &[]),
         case(
             "PassRole limited to DAX is no Lambda path",

@@ -218,11 +218,11 @@ impl Rule for IamPrivilegeEscalation {
     fn check_document(&self, doc: &PolicyDocument) -> Vec<Violation> {
         let grants = Grants::of(doc);
         // Every-action patterns are the admin rule's when the document grants everything.
-        let with_any = grants.grants_everything().is_none();
-        let completed = escalation::completed(doc, &grants, with_any);
+        let everything = grants.grants_everything().unwrap_or_default();
+        let completed = escalation::completed(doc, &grants, everything.is_empty());
         hits(completed.iter(), |i| i)
             .into_iter()
-            .map(|(index, hit)| violation(&doc.statements[index], hit, with_any))
+            .map(|(index, hit)| violation(&doc.statements[index], hit, !everything.contains(&index)))
             .collect()
     }
 

@@ -41,6 +41,7 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("ConfigResponderRole", "iam:DeleteUserPolicy", "an emptied inline policy is deleted"),
     ("ConfigResponderRole", "iam:DeleteRolePolicy", "an emptied inline policy is deleted"),
     ("ConfigResponderRole", "iam:DeleteGroupPolicy", "an emptied inline policy is deleted"),
+    ("ConfigResponderRole", "iam:ListGroupsForUser", "a user's configuration item judges the user with its groups' policies (iam-privilege-escalation; the sample is a role)"),
     ("ConfigResponderRole", "iam:UpdateAssumeRolePolicy", "an open trust found in a role's configuration item"),
     ("ConfigResponderRole", "iam:DeletePolicyVersion", "at IAM's five versions the oldest is deleted first"),
     ("ConfigResponderRole", "iam:GetGroup", "a group named by Config (no group sample)"),

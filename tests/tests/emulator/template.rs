@@ -403,13 +403,44 @@ pub(crate) fn granted(doc: &Value) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// The responder's own execution and remediation policies pass its own over-permission rules.
+/// The roles that rewrite IAM policies, and the writes that make them able to escalate: a fix
+/// is a policy write (`iam-privilege-escalation` reports exactly that of them, now that IAM
+/// resources of the role's own account count as every resource). What keeps them from being turned
+/// against the organization is their permissions boundary and the trust of the member roles
+/// (checked by the template tests above), not the absence of these grants.
+const IAM_WRITERS: &[&str] = &[
+    "CloudTrailResponderRole",
+    "ConfigResponderRole",
+    "SecurityHubResponderRole",
+    "AuditResponderRole",
+    "RemediationRole",
+    "UndoRole",
+    // Attach only the session-revocation policy (a Condition on iam:PolicyARN the rule reports but
+    // cannot judge), put the revocation statement.
+    "GuardDutyResponderRole",
+    "ContainmentRole",
+];
+const WRITES_IAM: &[&str] = &[
+    "iam:AttachGroupPolicy",
+    "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:PutGroupPolicy",
+    "iam:PutRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:SetDefaultPolicyVersion",
+    "iam:UpdateAssumeRolePolicy",
+];
+
+/// The responder's own execution and remediation policies pass its own over-permission rules, but
+/// for the IAM writes the rewrite roles exist for ([`IAM_WRITERS`]).
 #[test]
 fn the_responders_own_policies_pass_its_own_rules() {
     use compliance_responder::policy::{DocumentKind, PolicyDocument};
     use compliance_responder::rules;
     let registry = rules::registry(&compliance_responder::Config::default());
     let mut checked = 0;
+    let mut unexpected: Vec<String> = Vec::new();
     for file in ["template.yaml", "member-template.yaml"] {
         let t = template_json(file);
         for (name, r) in t["Resources"].as_object().unwrap() {
@@ -434,16 +465,24 @@ fn the_responders_own_policies_pass_its_own_rules() {
                 let parsed = PolicyDocument::parse_as(&doc.to_string(), kind)
                     .unwrap_or_else(|e| panic!("{file} {name}: {e}: {doc}"));
                 let found = rules::check_document(&registry, &parsed, kind);
-                assert!(
-                    found.is_empty(),
-                    "{file} {name}: {:?}",
-                    found.iter().map(|(m, v)| (m.id, v.len())).collect::<Vec<_>>()
-                );
+                for (meta, violations) in &found {
+                    let mut actions: Vec<&str> =
+                        violations.iter().flat_map(|v| v.matched.iter().map(String::as_str)).collect();
+                    actions.sort_unstable();
+                    actions.dedup();
+                    let expected = meta.id == "iam-privilege-escalation"
+                        && IAM_WRITERS.contains(&name.as_str())
+                        && actions.iter().all(|a| WRITES_IAM.contains(a));
+                    if !expected {
+                        unexpected.push(format!("{file} {name}: {} {actions:?}", meta.id));
+                    }
+                }
                 checked += 1;
             }
         }
     }
     assert!(checked >= 6, "{checked} documents");
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
 }
 
 /// Failures page someone (issue 15): every alarm notifies the alarm topic; every function has

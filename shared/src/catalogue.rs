@@ -412,7 +412,11 @@ pub fn covers_format(patterns: &[String], format: &str) -> bool {
     let mut accounts: Vec<Option<&str>> = vec![None];
     if format.starts_with(IAM_FORMAT_HEAD) {
         for p in patterns {
-            if let Some(a) = p.split(':').nth(4).filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())) {
+            if let Some(a) = p
+                .split(':')
+                .nth(4)
+                .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            {
                 if !accounts.contains(&Some(a)) {
                     accounts.push(Some(a));
                 }

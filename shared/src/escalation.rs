@@ -97,7 +97,13 @@ pub fn only_passed_to(statement: &Statement) -> bool {
 /// Statements of `doc` that grant `action` on every resource (net of unconditional Deny) and, for
 /// PassRole in a method that passes to a service, let the role be passed to it. `with_any`: count
 /// every-action patterns too.
-fn granting(doc: &PolicyDocument, grants: &Grants<'_>, action: &str, pass_to: Option<&str>, with_any: bool) -> Vec<usize> {
+fn granting(
+    doc: &PolicyDocument,
+    grants: &Grants<'_>,
+    action: &str,
+    pass_to: Option<&str>,
+    with_any: bool,
+) -> Vec<usize> {
     let Some(id) = grants.catalogue().find(action) else {
         return vec![];
     };
@@ -160,7 +166,11 @@ mod tests {
                 assert!(cat.find(a).is_some(), "{}: {a} is not in the action catalogue", m.id);
             }
             for r in &m.removes {
-                assert!(m.needs.iter().flatten().any(|a| a == r), "{}: removes {r}, which it does not need", m.id);
+                assert!(
+                    m.needs.iter().flatten().any(|a| a == r),
+                    "{}: removes {r}, which it does not need",
+                    m.id
+                );
             }
             // Taking one group's grants away breaks the method: `removes` is a whole group.
             assert!(
@@ -180,12 +190,17 @@ mod tests {
     }
 
     fn ids(d: &PolicyDocument) -> Vec<&'static str> {
-        completed(d, &Grants::of(d), true).iter().map(|c| c.method.id.as_str()).collect()
+        completed(d, &Grants::of(d), true)
+            .iter()
+            .map(|c| c.method.id.as_str())
+            .collect()
     }
 
     #[test]
     fn a_combination_needs_every_group_and_the_pass_to_service() {
-        let d = doc(r#"{"Statement":[{"Effect":"Allow","Action":["iam:PassRole","ecs:RegisterTaskDefinition"],"Resource":"*"}]}"#);
+        let d = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":["iam:PassRole","ecs:RegisterTaskDefinition"],"Resource":"*"}]}"#,
+        );
         assert!(ids(&d).is_empty(), "ECS needs RunTask, StartTask or CreateService too");
         let d = doc(
             r#"{"Statement":[{"Effect":"Allow","Action":["iam:PassRole","ecs:RegisterTaskDefinition","ecs:RunTask"],"Resource":"*"}]}"#,

@@ -251,7 +251,8 @@ impl PolicyDocument {
         let (value, ambiguities) =
             crate::policy_json::read(text).map_err(|e| PolicyError::NotJson { message: e.to_string() })?;
         let mut doc = Self::from_value(value)?;
-        doc.ambiguities = ambiguities;
+        let statements = std::mem::replace(&mut doc.ambiguities, ambiguities);
+        doc.ambiguities.extend(statements);
         Ok(doc)
     }
 
@@ -316,15 +317,16 @@ impl PolicyDocument {
                 })
             }
         };
+        let mut ambiguities = Vec::new();
         let statements = raw_statements
             .into_iter()
             .enumerate()
-            .map(|(index, raw)| parse_statement(index, raw))
+            .map(|(index, raw)| parse_statement(index, raw, &mut ambiguities))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PolicyDocument {
             version,
             statements,
-            ambiguities: Vec::new(),
+            ambiguities,
             top,
         })
     }
@@ -400,7 +402,9 @@ fn string_list(index: usize, key: &str, v: &Value) -> Result<Vec<String>, Policy
     }
 }
 
-fn parse_statement(index: usize, raw: Value) -> Result<Statement, PolicyError> {
+/// `ambiguities` gets what the statement leaves to the reader (an `Effect` that is neither
+/// `Allow` nor `Deny`: read the most permissive way, as `Allow`).
+fn parse_statement(index: usize, raw: Value, ambiguities: &mut Vec<String>) -> Result<Statement, PolicyError> {
     let Value::Object(obj) = &raw else {
         return Err(PolicyError::BadStatement {
             index,
@@ -416,11 +420,20 @@ fn parse_statement(index: usize, raw: Value) -> Result<Statement, PolicyError> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(bad("Sid must be a string")),
     };
-    let effect = match obj.get("Effect").and_then(Value::as_str) {
-        Some("Allow") => Effect::Allow,
-        Some("Deny") => Effect::Deny,
-        Some(_) => return Err(bad("Effect must be \"Allow\" or \"Deny\"")),
-        None => return Err(bad("Effect is missing")),
+    let effect = match obj.get("Effect") {
+        Some(Value::String(e)) if e == "Allow" => Effect::Allow,
+        Some(Value::String(e)) if e == "Deny" => Effect::Deny,
+        // IAM refuses such a statement when it is written, but a document can reach the responder
+        // other ways (Config items, `check-policy`): judged as the grant it would be, never as a
+        // Deny that protects, and never rewritten.
+        other => {
+            let shown = other.map_or_else(|| "missing".to_string(), |v| format!("{v}"));
+            let shown: String = shown.chars().take(40).collect();
+            ambiguities.push(format!(
+                "statement #{index}: Effect {shown} is neither \"Allow\" nor \"Deny\", read as Allow"
+            ));
+            Effect::Allow
+        }
     };
     let actions = match (obj.get("Action"), obj.get("NotAction")) {
         (Some(a), None) => ActionBlock::Action(string_list(index, "Action", a)?),
@@ -575,10 +588,6 @@ mod tests {
             Err(PolicyError::BadShape { .. })
         ));
         assert!(matches!(
-            PolicyDocument::parse(r#"{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#),
-            Err(PolicyError::BadStatement { index: 0, .. })
-        ));
-        assert!(matches!(
             PolicyDocument::parse(r#"{"Statement":[{"Effect":"Allow","Action":[1],"Resource":"*"}]}"#),
             Err(PolicyError::BadStatement { .. })
         ));
@@ -594,6 +603,22 @@ mod tests {
             PolicyDocument::parse(&huge),
             Err(PolicyError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn an_effect_neither_allow_nor_deny_is_read_as_allow_and_noted() {
+        for effect in [r#""Maybe""#, r#""allow""#, r#""deny""#, "1", "null"] {
+            let text = format!(
+                r#"{{"Statement":[{{"Effect":{effect},"Action":"*","Resource":"*"}},{{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}]}}"#
+            );
+            let d = PolicyDocument::parse(&text).unwrap();
+            assert_eq!(d.statements[0].effect, Effect::Allow, "{effect}");
+            assert_eq!(d.ambiguities.len(), 1, "{effect}: {:?}", d.ambiguities);
+            assert!(d.ambiguities[0].contains("statement #0"), "{:?}", d.ambiguities);
+        }
+        let d = PolicyDocument::parse(r#"{"Statement":[{"Action":"iam:*","Resource":"*"}]}"#).unwrap();
+        assert!(d.ambiguities[0].contains("missing"), "{:?}", d.ambiguities);
+        assert!(PolicyDocument::parse(ADMIN).unwrap().ambiguities.is_empty());
     }
 
     #[test]

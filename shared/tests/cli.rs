@@ -124,3 +124,22 @@ fn an_ambiguous_document_is_judged_on_its_most_permissive_reading() {
         assert!(l["fix"].is_null(), "no rewrite of an ambiguous document: {l}");
     }
 }
+
+/// An `Effect` that is neither `Allow` nor `Deny` (IAM refuses it when written; a Config item or a
+/// file can still carry it) is read as the grant it would be, reported as ambiguous, never fixed: a
+/// lower-case "deny" protects nothing.
+#[test]
+fn an_unknown_effect_is_read_as_allow_and_reported_as_ambiguous() {
+    let f = temp(
+        "unknown-effect.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"LooksLikeADeny","Effect":"deny","Action":"iam:CreateAccessKey","Resource":"*"}]}"#,
+    );
+    let (code, out, _) = responder(&["check-policy", &f]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["rule"] == "iam-privilege-escalation"), "{out}");
+    for l in &lines {
+        assert!(l["ambiguous"][0].as_str().unwrap().contains("neither"), "{l}");
+        assert!(l["fix"].is_null(), "no rewrite of an ambiguous document: {l}");
+    }
+}

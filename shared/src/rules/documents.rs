@@ -365,20 +365,35 @@ pub fn principal_documents(
 
 /// The key of a verdict on a principal's policies judged together, on `source` (or on none: a
 /// not-evaluated verdict). Security Hub's source maps it back (`sources/securityhub.rs`).
-pub fn combined_key(finding: &Finding, observed: &Observed, p: &PrincipalRef, source: Option<&DocumentSource>) -> String {
+pub fn combined_key(
+    finding: &Finding,
+    observed: &Observed,
+    p: &PrincipalRef,
+    source: Option<&DocumentSource>,
+) -> String {
     let (arn, _) = principal_arn(finding, observed, p);
     match source {
         None => format!("{arn}|combined"),
         Some(s) => match (&s.policy_arn, &s.holder == p) {
             (Some(policy), _) => format!("{arn}|combined|{policy}"),
             (None, true) => format!("{arn}|combined|inline/{}", s.name),
-            (None, false) => format!("{arn}|combined|{}/{}/inline/{}", s.holder.kind.as_str(), s.holder.name, s.name),
+            (None, false) => format!(
+                "{arn}|combined|{}/{}/inline/{}",
+                s.holder.kind.as_str(),
+                s.holder.name,
+                s.name
+            ),
         },
     }
 }
 
 /// The resources of such a verdict: the principal, and the managed policy its fix edits.
-pub fn combined_resources(finding: &Finding, observed: &Observed, p: &PrincipalRef, source: &DocumentSource) -> Vec<ResourceRef> {
+pub fn combined_resources(
+    finding: &Finding,
+    observed: &Observed,
+    p: &PrincipalRef,
+    source: &DocumentSource,
+) -> Vec<ResourceRef> {
     let (arn, _) = principal_arn(finding, observed, p);
     let mut out = vec![ResourceRef {
         resource_type: ResourceType::of_principal(p.kind),

@@ -122,7 +122,14 @@ fn judge_principal(finding: &Finding, observed: &Observed, principal: &Principal
         Ok(Some(s)) => s,
         // Gone: the principal's other subjects say so.
         Ok(None) => return vec![],
-        Err((kind, summary)) => return vec![documents::skipped(&META, documents::combined_key(finding, observed, principal, None), kind, summary)],
+        Err((kind, summary)) => {
+            return vec![documents::skipped(
+                &META,
+                documents::combined_key(finding, observed, principal, None),
+                kind,
+                summary,
+            )]
+        }
     };
     let mut docs: Vec<PolicyDocument> = Vec::new();
     for s in &sources {
@@ -157,7 +164,9 @@ fn judge_principal(finding: &Finding, observed: &Observed, principal: &Principal
     let mut contributing: Vec<String> = Vec::new();
     for c in &split {
         for action in &c.shown {
-            let Some(id) = grants.catalogue().find(action) else { continue };
+            let Some(id) = grants.catalogue().find(action) else {
+                continue;
+            };
             for i in grants.granting(id, true) {
                 let d = sources[origin[i].0].describe();
                 if !contributing.contains(&d) {
@@ -302,9 +311,14 @@ mod tests {
 
     /// A principal with `inline` (name, document) and `managed` (name, document) policies; for a
     /// user, `groups` each with one inline policy.
-    fn observed(p: &PrincipalRef, inline: &[(&str, String)], managed: &[(&str, String)], groups: &[(&str, String)]) -> Observed {
+    fn observed(
+        p: &PrincipalRef,
+        inline: &[(&str, String)],
+        managed: &[(&str, String)],
+        groups: &[(&str, String)],
+    ) -> Observed {
         let mut o = Observed::default();
-        let mut add = |o: &mut Observed, h: &PrincipalRef, inline: &[(&str, String)], managed: &[(&str, String)]| {
+        let add = |o: &mut Observed, h: &PrincipalRef, inline: &[(&str, String)], managed: &[(&str, String)]| {
             o.principals.insert(
                 h.clone(),
                 Some(PrincipalInfo {
@@ -341,8 +355,10 @@ mod tests {
         };
         add(&mut o, p, inline, managed);
         if p.kind == PrincipalKind::User {
-            o.groups_for_user
-                .insert(p.name.clone(), Some(groups.iter().map(|(g, _)| g.to_string()).collect()));
+            o.groups_for_user.insert(
+                p.name.clone(),
+                Some(groups.iter().map(|(g, _)| g.to_string()).collect()),
+            );
             for (g, d) in groups {
                 add(&mut o, &who(PrincipalKind::Group, g), &[("g", d.clone())], &[]);
             }
@@ -364,15 +380,29 @@ mod tests {
             &[],
         );
         // Neither policy alone is an escalation.
-        for d in [allow(r#"["iam:PassRole","s3:GetObject"]"#), allow(r#""ec2:RunInstances""#)] {
-            assert!(IamPrivilegeEscalation.check_document(&PolicyDocument::parse(&d).unwrap()).is_empty());
+        for d in [
+            allow(r#"["iam:PassRole","s3:GetObject"]"#),
+            allow(r#""ec2:RunInstances""#),
+        ] {
+            assert!(IamPrivilegeEscalation
+                .check_document(&PolicyDocument::parse(&d).unwrap())
+                .is_empty());
         }
         let v = judge(&role, &o);
         assert_eq!(v.len(), 1, "{v:#?}");
         assert_eq!(v[0].status, Status::NonCompliant);
-        assert_eq!(v[0].key, format!("arn:aws:iam::{ACCOUNT}:role/app|combined|inline/pass"));
-        assert!(v[0].summary.contains("passrole-ec2") && v[0].summary.contains("policy/ec2"), "{}", v[0].summary);
-        let Remedy::Edit { target, edits } = &v[0].remedy else { panic!("{:?}", v[0].remedy) };
+        assert_eq!(
+            v[0].key,
+            format!("arn:aws:iam::{ACCOUNT}:role/app|combined|inline/pass")
+        );
+        assert!(
+            v[0].summary.contains("passrole-ec2") && v[0].summary.contains("policy/ec2"),
+            "{}",
+            v[0].summary
+        );
+        let Remedy::Edit { target, edits } = &v[0].remedy else {
+            panic!("{:?}", v[0].remedy)
+        };
         assert_eq!(
             target,
             &Target::Inline {
@@ -401,14 +431,24 @@ mod tests {
         );
         assert!(judge(&role, &o).is_empty());
         let to_dax = r#"{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"dax.amazonaws.com"}}}]}"#;
-        let o = observed(&role, &[("pass", to_dax.into())], &[("ec2", allow(r#""ec2:RunInstances""#))], &[]);
+        let o = observed(
+            &role,
+            &[("pass", to_dax.into())],
+            &[("ec2", allow(r#""ec2:RunInstances""#))],
+            &[],
+        );
         assert!(judge(&role, &o).is_empty());
     }
 
     #[test]
     fn a_combination_complete_in_one_policy_is_left_to_the_document_judgment() {
         let role = who(PrincipalKind::Role, "app");
-        let o = observed(&role, &[("both", allow(r#"["iam:PassRole","ec2:RunInstances"]"#))], &[], &[]);
+        let o = observed(
+            &role,
+            &[("both", allow(r#"["iam:PassRole","ec2:RunInstances"]"#))],
+            &[],
+            &[],
+        );
         assert!(judge(&role, &o).is_empty());
     }
 
@@ -423,8 +463,13 @@ mod tests {
         );
         let v = judge(&user, &o);
         assert_eq!(v.len(), 1, "{v:#?}");
-        assert_eq!(v[0].key, format!("arn:aws:iam::{ACCOUNT}:user/dev|combined|group/builders/inline/g"));
-        let Remedy::Edit { target, .. } = &v[0].remedy else { panic!() };
+        assert_eq!(
+            v[0].key,
+            format!("arn:aws:iam::{ACCOUNT}:user/dev|combined|group/builders/inline/g")
+        );
+        let Remedy::Edit { target, .. } = &v[0].remedy else {
+            panic!()
+        };
         assert_eq!(
             target,
             &Target::Inline {
@@ -451,8 +496,10 @@ mod tests {
     fn followups_ask_for_groups_policies_then_their_documents() {
         let user = who(PrincipalKind::User, "dev");
         let full = observed(&user, &[], &[], &[("builders", allow(r#""iam:PassRole""#))]);
-        let mut o = Observed::default();
-        o.groups_for_user = full.groups_for_user.clone();
+        let mut o = Observed {
+            groups_for_user: full.groups_for_user.clone(),
+            ..Default::default()
+        };
         let asked = IamPrivilegeEscalation.followup_lookups(&finding(&user), &o);
         let group = who(PrincipalKind::Group, "builders");
         assert!(asked.contains(&Lookup::InlinePolicyNames(group.clone())));

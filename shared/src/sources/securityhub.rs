@@ -311,7 +311,10 @@ fn subject_of(
     let bad = || format!("ResourceKey {key:?} does not name a resource of rule {rule}");
     match rule {
         "iam-admin-access" | "iam-service-wildcard" | "iam-privilege-escalation" | "iam-open-trust" => {
-            if let Some((who, _)) = key.split_once("|combined|").filter(|_| rule == "iam-privilege-escalation") {
+            if let Some((who, _)) = key
+                .split_once("|combined|")
+                .filter(|_| rule == "iam-privilege-escalation")
+            {
                 // A principal's policies judged together (`rules::documents::combined_key`).
                 return principal_of(who, partition, account)
                     .map(|principal| Subject::PrincipalPermissions { principal })

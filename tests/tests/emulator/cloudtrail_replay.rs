@@ -252,23 +252,43 @@ async fn escalation_split_across_two_policies_is_fixed_where_passrole_is() {
     let env = seeded().await;
     let report = replay_fixed(&env, "attach-completes-split-escalation.json", &["iam:PutRolePolicy"]).await;
     let launch = format!("arn:aws:iam::{}:policy/LaunchInstances", env.account_id());
-    assert_eq!(env.inspect.attached("role", "build-runner").await, [launch.clone()]);
+    assert_eq!(
+        env.inspect.attached("role", "build-runner").await,
+        std::slice::from_ref(&launch)
+    );
     let doc = env.inspect.inline_document("role", "build-runner", "pass-roles").await;
     assert_eq!(sids(&doc), ["ReadArtifacts", "PassAnyRole"]);
-    assert_eq!(doc["Statement"][1]["Action"], serde_json::json!(["iam:GetRole"]), "{doc}");
+    assert_eq!(
+        doc["Statement"][1]["Action"],
+        serde_json::json!(["iam:GetRole"]),
+        "{doc}"
+    );
     let (_, launch_doc) = env.inspect.policy_versions(&launch).await;
-    assert_eq!(launch_doc["Statement"][0]["Action"], serde_json::json!(["ec2:RunInstances", "ec2:Describe*"]));
+    assert_eq!(
+        launch_doc["Statement"][0]["Action"],
+        serde_json::json!(["ec2:RunInstances", "ec2:Describe*"])
+    );
     let findings = env.inspect.findings().await;
     let f = only_finding(&findings);
-    assert_eq!((f.generator_id.as_str(), f.compliance.as_str()), ("iam-privilege-escalation", "PASSED"));
-    assert!(f.description.contains("passrole-ec2") || f.title.contains("escalation"), "{f:#?}");
+    assert_eq!(
+        (f.generator_id.as_str(), f.compliance.as_str()),
+        ("iam-privilege-escalation", "PASSED")
+    );
+    assert!(
+        f.description.contains("passrole-ec2") || f.title.contains("escalation"),
+        "{f:#?}"
+    );
     let verdict = report
         .verdicts
         .iter()
         .find(|v| v.rule_id == "iam-privilege-escalation" && v.key.contains("|combined|"))
         .expect("the combined verdict");
     assert!(verdict.key.ends_with("|combined|inline/pass-roles"), "{}", verdict.key);
-    assert!(verdict.summary.contains(&launch), "the summary names the contributing policy: {}", verdict.summary);
+    assert!(
+        verdict.summary.contains(&launch),
+        "the summary names the contributing policy: {}",
+        verdict.summary
+    );
 }
 
 #[tokio::test]

@@ -466,8 +466,10 @@ fn the_responders_own_policies_pass_its_own_rules() {
                     .unwrap_or_else(|e| panic!("{file} {name}: {e}: {doc}"));
                 let found = rules::check_document(&registry, &parsed, kind);
                 for (meta, violations) in &found {
-                    let mut actions: Vec<&str> =
-                        violations.iter().flat_map(|v| v.matched.iter().map(String::as_str)).collect();
+                    let mut actions: Vec<&str> = violations
+                        .iter()
+                        .flat_map(|v| v.matched.iter().map(String::as_str))
+                        .collect();
                     actions.sort_unstable();
                     actions.dedup();
                     let expected = meta.id == "iam-privilege-escalation"

@@ -385,10 +385,6 @@ fn malformed_documents_are_typed_errors() {
         ("array", "[]"),
         ("statement string", r#"{"Statement":"x"}"#),
         ("no statement", r#"{"Version":"2012-10-17"}"#),
-        (
-            "bad effect",
-            r#"{"Statement":[{"Effect":"Permit","Action":"*","Resource":"*"}]}"#,
-        ),
         ("no action", r#"{"Statement":[{"Effect":"Allow","Resource":"*"}]}"#),
         (
             "action and notaction",
@@ -431,6 +427,9 @@ fn malformed_documents_are_typed_errors() {
     ] {
         assert!(PolicyDocument::parse(text).is_err(), "{name} parsed");
     }
+    // An Effect that is neither Allow nor Deny is not an error: read as Allow, noted as ambiguous.
+    let permit = PolicyDocument::parse(r#"{"Statement":[{"Effect":"Permit","Action":"*","Resource":"*"}]}"#).unwrap();
+    assert_eq!(permit.ambiguities.len(), 1);
     let big = format!(
         r#"{{"Statement":[{}]}}"#,
         vec![r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#; 150].join(",")

@@ -23,6 +23,7 @@ use crate::finding::{Actor, Finding, PrincipalKind, PrincipalRef, SourceKind, Su
 use crate::pipeline::Responder;
 use crate::plan::Action;
 use crate::report::Report;
+use crate::resource::{AwsResource, ResourceKind};
 use crate::rules::Status;
 use crate::Mode;
 use serde::Serialize;
@@ -38,6 +39,9 @@ pub struct AuditScope {
     pub max_pages: usize,
     /// Where a previous run stopped (its `resume_marker`).
     pub resume: Option<String>,
+    /// Also sweep the region's taggable resources (each service's own list call, at most
+    /// `max_pages` pages per kind), once the IAM part is complete.
+    pub resources: bool,
 }
 
 /// Counts per rule.
@@ -57,6 +61,9 @@ pub struct AuditSummary {
     /// Customer-managed policies judged on their own (their default version), attached or not.
     pub policies: usize,
     pub policies_at_risk: usize,
+    /// Taggable resources of the region judged (`required-tags`).
+    pub resources: usize,
+    pub resources_at_risk: usize,
     pub verdicts_failed: usize,
     /// Writes planned (dry-run) or made (remediate).
     pub fixes_planned: usize,
@@ -81,6 +88,13 @@ pub struct AuditedPolicy {
     pub report: Report,
 }
 
+/// One taggable resource's part of the sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedResource {
+    pub arn: String,
+    pub report: Report,
+}
+
 /// The whole sweep.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
@@ -98,6 +112,12 @@ pub struct AuditReport {
     pub summary: AuditSummary,
     pub principals: Vec<AuditedPrincipal>,
     pub policies: Vec<AuditedPolicy>,
+    pub resources: Vec<AuditedResource>,
+    /// Every page of every kind of resource was read (false when the sweep did not get to them).
+    pub resources_complete: bool,
+    /// Kinds of resources that could not be listed, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource_errors: Vec<String>,
 }
 
 impl Responder {
@@ -185,7 +205,21 @@ impl Responder {
                 });
             }
         }
-        let summary = summarize(&out, &reviewed);
+        // The region's taggable resources, once the IAM part is complete (a resumed sweep gets to
+        // them in the run that reads IAM's last page).
+        let (resources, resources_complete, resource_errors) = if scope.resources && marker.is_none() {
+            Box::pin(self.audit_resources(scope, &probe, &new_report)).await
+        } else {
+            (vec![], false, vec![])
+        };
+        let mut summary = summarize(&out, &reviewed);
+        summary.resources = resources.len();
+        for r in &resources {
+            if count(&mut summary, &r.report) {
+                summary.resources_at_risk += 1;
+            }
+        }
+        summary.errors += resource_errors.len();
         Ok(AuditReport {
             account: scope.account.clone(),
             region: scope.region.clone(),
@@ -198,7 +232,83 @@ impl Responder {
             summary,
             principals: out,
             policies: reviewed,
+            resources,
+            resources_complete,
+            resource_errors,
         })
+    }
+
+    /// Every taggable resource of the scope's region, kind by kind, each judged as a
+    /// `ResourceTagsCheck` (what an AWS Config compliance change names): through the tagging
+    /// capability's ports (a member account's tagging role). A kind that cannot be listed is
+    /// reported and the others go on. Returns the reviews, whether every page was read, and the
+    /// listing errors.
+    async fn audit_resources(
+        &self,
+        scope: &AuditScope,
+        probe: &Finding,
+        new_report: &dyn Fn() -> Report,
+    ) -> (Vec<AuditedResource>, bool, Vec<String>) {
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        let mut complete = true;
+        let check = |resource: AwsResource| Finding {
+            subject: Subject::ResourceTagsCheck { resource },
+            ..probe.clone()
+        };
+        // Routed as a resource of the region: the tagging capability, the scope's region.
+        let Some(sample) = AwsResource::new(
+            ResourceKind::SqsQueue,
+            "audit",
+            &scope.partition,
+            &scope.region,
+            &scope.account,
+        ) else {
+            return (out, false, vec![format!("region {} is not a region", scope.region)]);
+        };
+        let tags = match self.route_ports(&check(sample)).await {
+            Ok(ports) => ports.tags,
+            Err(e) => return (out, false, vec![format!("resources: {e}")]),
+        };
+        for kind in ResourceKind::ALL {
+            let mut token: Option<String> = None;
+            for page in 0.. {
+                if page >= scope.max_pages.max(1) {
+                    complete = false;
+                    break;
+                }
+                let listed = match tags.list(kind, token.take()).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        errors.push(format!("{kind:?}: {e}"));
+                        complete = false;
+                        break;
+                    }
+                };
+                let found: Vec<AwsResource> = listed
+                    .names
+                    .iter()
+                    .filter_map(|n| AwsResource::new(kind, n, &scope.partition, &scope.region, &scope.account))
+                    .collect();
+                for batch in found.chunks(CONCURRENT_REVIEWS) {
+                    let reviews = batch
+                        .iter()
+                        .map(|r| Box::pin(self.handle_finding(check(r.clone()), new_report())));
+                    for (r, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
+                        report.settle();
+                        out.push(AuditedResource {
+                            arn: r.arn.clone(),
+                            report,
+                        });
+                    }
+                }
+                match listed.next {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+        }
+        (out, complete, errors)
     }
 }
 
@@ -440,11 +550,31 @@ impl AuditReport {
                 h.push_str(&review_html("policy", &p.policy_arn, &p.report));
             }
         }
+        let resources_at_risk: Vec<&AuditedResource> = self
+            .resources
+            .iter()
+            .filter(|r| {
+                r.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !r.report.errors.is_empty()
+            })
+            .collect();
+        if !resources_at_risk.is_empty() {
+            h.push_str(&format!("<h2>Resources at risk ({})</h2>", resources_at_risk.len()));
+            for r in resources_at_risk {
+                h.push_str(&review_html("resource", &r.arn, &r.report));
+            }
+        }
+        for e in &self.resource_errors {
+            h.push_str(&format!("<p class=\"error\">Resources not listed: {}</p>", esc(e)));
+        }
         let clean = self.principals.len() - s.principals_at_risk;
         h.push_str(&format!(
-            "<h2>Compliant</h2><p class=\"clean\">{clean} principal(s) with no violation; {} of {} customer-managed policies with no violation.</p></body></html>\n",
+            "<h2>Compliant</h2><p class=\"clean\">{clean} principal(s) with no violation; {} of {} customer-managed policies with no violation; {} of {} resources of {}{}.</p></body></html>\n",
             s.policies - s.policies_at_risk,
-            s.policies
+            s.policies,
+            s.resources - s.resources_at_risk,
+            s.resources,
+            esc(&self.region),
+            if self.resources_complete { "" } else { " (not every resource was listed)" }
         ));
         h
     }
@@ -684,6 +814,7 @@ impl Responder {
                 partition: partition.to_string(),
                 max_pages: settings.max_pages,
                 resume: marker.clone(),
+                resources: true,
             };
             let result = Box::pin(self.audit(&scope)).await;
             let sweep = match &result {

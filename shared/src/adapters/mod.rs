@@ -99,6 +99,29 @@ pub trait TagPort: Send + Sync {
     /// The identifier of the DB instance whose resource id (`db-...`) is `resource_id`, and its
     /// tags from the same answer (so they are not read again).
     async fn find_db_instance(&self, resource_id: &str) -> Result<Option<(String, Tags)>, AwsError>;
+    /// One page of the resources of `kind` in the port's account and region, by the name its
+    /// service's calls take (the audit sweep). Each service's own list call: the Resource Groups
+    /// Tagging API lists only resources that have, or once had, tags, so it misses the very
+    /// resources a tag sweep is for. `token`: where the previous page stopped.
+    async fn list(&self, kind: crate::resource::ResourceKind, token: Option<String>) -> Result<ResourcePage, AwsError> {
+        let _ = token;
+        Err(AwsError {
+            service: "tag",
+            operation: "List",
+            resource: format!("{kind:?}"),
+            code: "NotSupported".into(),
+            message: "this tag port cannot list resources".into(),
+            retryable: false,
+        })
+    }
+}
+
+/// A page of [`TagPort::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourcePage {
+    pub names: Vec<String>,
+    /// Where the next page starts; `None` on the last one.
+    pub next: Option<String>,
 }
 
 /// The record store (`UNDO_RECORD_BUCKET`): what each applied fix wrote and its inverse

@@ -360,6 +360,179 @@ impl TagPort for AwsTags {
         Self::outcome("UntagResources", r, out.failed_resources_map)
     }
 
+    async fn list(&self, kind: ResourceKind, token: Option<String>) -> Result<super::ResourcePage, AwsError> {
+        use ResourceKind::*;
+        let region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let page = |names: Vec<String>, next: Option<String>| super::ResourcePage {
+            names,
+            next: next.filter(|t| !t.is_empty()),
+        };
+        Ok(match kind {
+            // ListBuckets lists every region's buckets: only this region's are asked for (and
+            // kept, should the service ignore the filter).
+            S3Bucket => {
+                let out = self
+                    .s3()
+                    .list_buckets()
+                    .bucket_region(&region)
+                    .max_buckets(1000)
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("s3", "ListBuckets", &region, &e))?;
+                let names = out
+                    .buckets
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|b| b.bucket_region.as_deref().is_none_or(|r| r == region))
+                    .filter_map(|b| b.name)
+                    .collect();
+                page(names, out.continuation_token)
+            }
+            Ec2Instance => {
+                // Terminated instances linger in the answer for a while: not resources any more.
+                let live = aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .values("stopping")
+                    .values("stopped")
+                    .build();
+                let out = self
+                    .ec2()
+                    .describe_instances()
+                    .filters(live)
+                    .max_results(1000)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2", "DescribeInstances", &region, &e))?;
+                let names = out
+                    .reservations
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|r| r.instances.unwrap_or_default())
+                    .filter_map(|i| i.instance_id)
+                    .collect();
+                page(names, out.next_token)
+            }
+            Ec2Volume => {
+                let out = self
+                    .ec2()
+                    .describe_volumes()
+                    .max_results(500)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2", "DescribeVolumes", &region, &e))?;
+                let names = out
+                    .volumes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|v| v.volume_id)
+                    .collect();
+                page(names, out.next_token)
+            }
+            Ec2SecurityGroup => {
+                let out = self
+                    .ec2()
+                    .describe_security_groups()
+                    .max_results(1000)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2", "DescribeSecurityGroups", &region, &e))?;
+                let names = out
+                    .security_groups
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|g| g.group_id)
+                    .collect();
+                page(names, out.next_token)
+            }
+            LambdaFunction => {
+                let out = self
+                    .lambda()
+                    .list_functions()
+                    .max_items(50)
+                    .set_marker(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("lambda", "ListFunctions", &region, &e))?;
+                let names = out
+                    .functions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|f| f.function_name)
+                    .collect();
+                page(names, out.next_marker)
+            }
+            DynamoDbTable => {
+                let out = self
+                    .dynamodb()
+                    .list_tables()
+                    .limit(100)
+                    .set_exclusive_start_table_name(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("dynamodb", "ListTables", &region, &e))?;
+                page(out.table_names.unwrap_or_default(), out.last_evaluated_table_name)
+            }
+            RdsDbInstance => {
+                let out = self
+                    .rds()
+                    .describe_db_instances()
+                    .max_records(100)
+                    .set_marker(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", &region, &e))?;
+                let names = out
+                    .db_instances
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|db| db.db_instance_status.as_deref() != Some("deleting"))
+                    .filter_map(|db| db.db_instance_identifier)
+                    .collect();
+                page(names, out.marker)
+            }
+            SqsQueue => {
+                let out = self
+                    .sqs()
+                    .list_queues()
+                    .max_results(1000)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("sqs", "ListQueues", &region, &e))?;
+                // A queue URL ends with its name.
+                let names = out
+                    .queue_urls
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|u| u.rsplit('/').next().map(str::to_string))
+                    .collect();
+                page(names, out.next_token)
+            }
+            SnsTopic => {
+                let out = self
+                    .sns()
+                    .list_topics()
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("sns", "ListTopics", &region, &e))?;
+                let names = out
+                    .topics
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|t| t.topic_arn?.rsplit(':').next().map(str::to_string))
+                    .collect();
+                page(names, out.next_token)
+            }
+        })
+    }
+
     async fn find_db_instance(&self, resource_id: &str) -> Result<Option<(String, Tags)>, AwsError> {
         let filter = aws_sdk_rds::types::Filter::builder()
             .name("dbi-resource-id")

@@ -4,7 +4,7 @@
 //! responder check-policy [--trust] [--aws-managed] FILE...
 //!                                             one JSON line per violation; exit 0 clean, 1 violations, 2 bad input
 //! responder plan EVENT.json                   verdicts and remediation plan for an event, no AWS call
-//! responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER] [--account ID]
+//! responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER] [--account ID] [--no-resources]
 //!                                             judge the account's existing IAM state with the event path's stages
 //!                                             (dry-run unless --remediate); the report a person reads first
 //! responder undo REPORT.json [--role-arn ARN] [--external-id ID]
@@ -28,13 +28,16 @@ const USAGE: &str = "usage:
                                               check policy documents (--trust: role trust policies;
                                               --aws-managed: no customer size quota, as for AWS-managed policies)
   responder plan EVENT.json                   show verdicts and the remediation plan for an event (no AWS call)
-  responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER] [--account ID]
+  responder audit [--remediate] [--report FILE.html] [--json FILE.json] [--max-pages N] [--resume MARKER] [--account ID] [--no-resources]
                                               judge every user, role and group of the account the credentials
                                               belong to (or of account ID, through MEMBER_ROLE_NAME), as the event path would (same rules, guards, exemptions,
                                               finding ids; settings from the environment and SETTINGS_PARAMETER_PATH);
                                               dry-run unless --remediate; --report writes a self-contained HTML
                                               preview, --json the same data; at most N pages (default 100) of
-                                              GetAccountAuthorizationDetails, then resume with the printed marker
+                                              GetAccountAuthorizationDetails, then resume with the printed marker;
+                                              then the region's taggable resources (required-tags; each service's
+                                              own list call, at most N pages per kind, through MEMBER_TAGGING_ROLE_NAME
+                                              for another account) unless --no-resources
   responder undo REPORT.json [--role-arn ARN] [--external-id ID]
                                               apply the recorded inverse of each applied action, newest first,
                                               with the caller's credentials or as the role given (in a member
@@ -351,6 +354,8 @@ struct AuditArgs {
     resume: Option<String>,
     /// Another account of the organization, swept through its IAM-rewrite member role.
     account: Option<String>,
+    /// IAM only: the region's taggable resources are not swept.
+    no_resources: bool,
 }
 
 fn audit_args(args: &[String]) -> Option<AuditArgs> {
@@ -359,6 +364,7 @@ fn audit_args(args: &[String]) -> Option<AuditArgs> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--remediate" => out.remediate = true,
+            "--no-resources" => out.no_resources = true,
             "--report" => out.html = Some(it.next()?.clone()),
             "--json" => out.json = Some(it.next()?.clone()),
             "--max-pages" => out.max_pages = Some(it.next()?.parse().ok().filter(|n| *n > 0)?),
@@ -429,6 +435,7 @@ async fn audit(args: &[String]) -> ExitCode {
         partition,
         max_pages: opts.max_pages.unwrap_or(100),
         resume: opts.resume,
+        resources: !opts.no_resources,
     };
     let report = match responder.audit(&scope).await {
         Ok(r) => r,

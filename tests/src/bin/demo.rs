@@ -339,6 +339,7 @@ async fn audit_report(html: PathBuf) -> i32 {
         partition: "aws".into(),
         max_pages: 100,
         resume: None,
+        resources: true,
     };
     let report = match r.audit(&scope).await {
         Ok(report) => report,

@@ -238,6 +238,7 @@ async fn member_sweep() {
         .args(["audit", "--account", &member.id])
         .envs(env.child_env())
         .env("MEMBER_ROLE_NAME", "compliance-responder-remediation")
+        .env("MEMBER_TAGGING_ROLE_NAME", "compliance-responder-tagging")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -246,11 +247,16 @@ async fn member_sweep() {
     assert_eq!(summary["account"], member.id.as_str());
     assert_eq!(summary["summary"]["principals"], 1, "{summary}");
     assert_eq!(summary["summary"]["principals_at_risk"], 1, "{summary}");
-    assert!(env
-        .assumed_roles()
-        .iter()
-        .all(|r| r == &format!("arn:aws:iam::{}:role/compliance-responder-remediation", member.id)));
-    assert!(!env.assumed_roles().is_empty());
+    assert_eq!(summary["summary"]["errors"], 0, "{summary}");
+    // IAM through the IAM-rewrite role, the region's resources through the tagging role.
+    let roles: std::collections::BTreeSet<String> = env.assumed_roles().into_iter().collect();
+    assert_eq!(
+        roles,
+        ["remediation", "tagging"]
+            .iter()
+            .map(|r| format!("arn:aws:iam::{}:role/compliance-responder-{r}", member.id))
+            .collect()
+    );
     let recorded = integration_tests::Inspect::new(&member_sdk).findings().await;
     assert!(!recorded.is_empty(), "findings recorded in the member account");
     assert_eq!(env.inspect.findings().await.len(), central_before, "none centrally");
@@ -369,4 +375,79 @@ async fn unattached_policies_are_swept() {
     assert!(ids.contains(&id), "{key}: {ids:?}");
     // Dry-run: nothing changed.
     assert_eq!(env.inspect.policy_versions(&dormant).await.0.len(), 2);
+}
+
+/// The region's taggable resources are swept too (issue 17), each service's own list call (the
+/// Resource Groups Tagging API does not list a resource that was never tagged: exactly the ones
+/// `required-tags` is for). Judged as a Config compliance change would be: dry-run writes
+/// nothing; remediate adds the missing tags that have a default (no creator is known, so `Owner`
+/// is left for a person), never touches the exempt bucket; a second run changes nothing.
+#[tokio::test]
+async fn the_regions_taggable_resources_are_swept() {
+    let env = Env::seeded().await;
+    let dir = std::env::temp_dir().join(format!("audit-resources-{}", env.account_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (html, json) = (dir.join("report.html"), dir.join("report.json"));
+    // Bucket names are global: the harness suffixes them with the test's account.
+    let bucket = |name: &str| format!("arn:aws:s3:::{name}-{}", env.account_id());
+    let (raw, hold) = (bucket("team-data-lake-raw"), bucket("legal-hold-archive"));
+    let raw = raw.as_str();
+
+    env.start_recording();
+    let summary = audit(
+        &env,
+        &["--report", html.to_str().unwrap(), "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(writes(&env), Vec::<String>::new(), "dry-run");
+    let s = &summary["summary"];
+    // 3 buckets, 1 instance, 1 volume, the security groups (moto adds a default one), 1 function,
+    // 1 table, 1 DB instance, 1 queue, 1 topic.
+    assert!(s["resources"].as_u64().unwrap() >= 11, "{s}");
+    assert!(s["resources_at_risk"].as_u64().unwrap() >= 5, "{s}");
+    assert_eq!(s["errors"], 0, "{s}");
+    let data: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(data["resources_complete"], true);
+    let swept: Vec<&str> = data["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["arn"].as_str().unwrap())
+        .collect();
+    for arn in [raw, hold.as_str(), "arn:aws:sns:us-east-1:ACCOUNT:ops-alerts"] {
+        let arn = arn.replace("ACCOUNT", env.account_id());
+        assert!(swept.contains(&arn.as_str()), "{arn} not swept: {swept:?}");
+    }
+    // Listed by each service's own call, never through the Tagging API's GetResources.
+    assert!(env
+        .recorded_calls()
+        .iter()
+        .all(|c| !(c.service == "tagging" && c.operation == "GetResources")));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Resources at risk"), "the report shows them");
+    assert!(
+        page.contains(&format!("data-principal=\"resource/{raw}\"")),
+        "the raw bucket is at risk"
+    );
+
+    // Remediate: the missing tags with a default are added; the exempt bucket is left alone.
+    let exempt_before = env.inspect.tags(&hold).await;
+    env.start_recording();
+    let summary = audit(&env, &["--remediate"]);
+    assert!(summary["summary"]["fixes_applied"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(
+        env.inspect.tags(raw).await.get("CostCenter").map(String::as_str),
+        Some("unassigned")
+    );
+    assert_eq!(env.inspect.tags(&hold).await, exempt_before);
+
+    // Nothing left that a sweep can change.
+    env.start_recording();
+    let summary = audit(&env, &["--remediate"]);
+    assert_eq!(writes(&env), Vec::<String>::new(), "{summary}");
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+
+    // `--no-resources`: IAM only.
+    let summary = audit(&env, &["--no-resources"]);
+    assert_eq!(summary["summary"]["resources"], 0, "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -69,6 +69,12 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("ConfigResponderRole", "sns:TagResource", "service tag call behind tag:TagResources"),
     ("ConfigResponderRole", "sts:AssumeRole", "the member role, in member accounts"),
     ("ConfigResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
+    ("AuditResponderRole", "s3:PutBucketTagging", "service tag call behind tag:TagResources"),
+    ("AuditResponderRole", "ec2:CreateTags", "service tag call behind tag:TagResources"),
+    ("AuditResponderRole", "lambda:TagResource", "service tag call behind tag:TagResources"),
+    ("AuditResponderRole", "dynamodb:TagResource", "service tag call behind tag:TagResources"),
+    ("AuditResponderRole", "rds:AddTagsToResource", "service tag call behind tag:TagResources"),
+    ("AuditResponderRole", "sns:TagResource", "service tag call behind tag:TagResources"),
     ("TaggingResponderRole", "s3:PutBucketTagging", "kept for buckets the tagging API cannot tag"),
     ("TaggingResponderRole", "ec2:CreateTags", "service tag call behind tag:TagResources"),
     ("TaggingResponderRole", "lambda:TagResource", "service tag call behind tag:TagResources"),
@@ -215,6 +221,16 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
                 .trim_end_matches('-');
             let action = if method == "PUT" { "PutObject" } else { "GetObject" };
             return Some((format!("s3:{action}"), format!("arn:aws:s3:::{bucket}/{key}")));
+        }
+        // ListBuckets: `GET /` (any query: `?bucket-region=…&max-buckets=…`).
+        ("s3", "GET") if target.split('?').next() == Some("/") => "ListAllMyBuckets".to_string(),
+        ("lambda", "GET")
+            if target
+                .split('?')
+                .next()
+                .is_some_and(|p| p.trim_end_matches('/').ends_with("/functions")) =>
+        {
+            "ListFunctions".to_string()
         }
         ("s3", _) if target.contains("?tagging") => match method {
             "GET" => "GetBucketTagging".to_string(),
@@ -531,6 +547,7 @@ async fn scheduled_sweep(
     );
     let function = RolePolicy::of(central, "AuditResponderRole").untagged();
     let rewrite = RolePolicy::of(member, "RemediationRole").untagged();
+    let tagging = RolePolicy::of(member, "TaggingRole").untagged();
     for call in env.recorded_calls() {
         let Some((action, resource)) = authorization(&call) else {
             continue;
@@ -541,7 +558,15 @@ async fn scheduled_sweep(
             ));
         }
         used.entry("AuditResponder").or_default().insert(action.clone());
-        if !central_only(&action) {
+        // In a member account the region's resources are swept through its tagging role.
+        if !central_only(&action) && !action.starts_with("iam:") && !action.starts_with("securityhub:") {
+            if tagging.allows(&action, &resource) != Decision::Allowed {
+                denied.push(format!(
+                    "scheduled sweep: member TaggingRole may not {action} on {resource}"
+                ));
+            }
+            used.entry("TaggingRole").or_default().insert(action);
+        } else if !central_only(&action) {
             if rewrite.allows(&action, &resource) != Decision::Allowed {
                 denied.push(format!(
                     "scheduled sweep: member RemediationRole may not {action} on {resource}"

@@ -24,7 +24,7 @@ use crate::pipeline::Responder;
 use crate::plan::Action;
 use crate::report::Report;
 use crate::resource::{AwsResource, ResourceKind};
-use crate::rules::Status;
+use crate::rules::{SkipKind, Status};
 use crate::Mode;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -71,6 +71,8 @@ pub struct AuditSummary {
     /// Non-compliant verdicts without a write: protected, exempt, conditional, manual, deferred.
     pub withheld: usize,
     pub errors: usize,
+    /// Findings recorded FAILED whose risk the complete sweep no longer found, set PASSED.
+    pub passed: usize,
     pub by_rule: BTreeMap<String, RuleCounts>,
 }
 
@@ -118,6 +120,11 @@ pub struct AuditReport {
     /// Kinds of resources that could not be listed, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resource_errors: Vec<String>,
+    /// Findings recorded FAILED whose risk this complete sweep no longer found: set PASSED.
+    pub passed: Vec<String>,
+    /// Why no such finding was looked for, when none was (a partial sweep, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed_skipped: Option<String>,
 }
 
 impl Responder {
@@ -220,6 +227,31 @@ impl Responder {
             }
         }
         summary.errors += resource_errors.len();
+        // Findings whose risk is gone: only a sweep that saw everything can say so.
+        // Each review with what it was about: a principal as `user/name` (its ARN's path is not
+        // known when its review failed), a policy or resource by ARN.
+        let reviews: Vec<(String, &Report)> = out
+            .iter()
+            .map(|p| (format!("{}/{}", p.principal.kind.as_str(), p.principal.name), &p.report))
+            .chain(reviewed.iter().map(|p| (p.policy_arn.clone(), &p.report)))
+            .chain(resources.iter().map(|r| (r.arn.clone(), &r.report)))
+            .collect();
+        let (passed, passed_skipped) = if scope.resume.is_some() || marker.is_some() {
+            (
+                vec![],
+                Some("the sweep did not read every principal in this run".to_string()),
+            )
+        } else {
+            let swept_resources = scope.resources && resources_complete;
+            match Box::pin(self.pass_gone(scope, &probe, &reviews, swept_resources)).await {
+                Ok(ids) => (ids, None),
+                Err(e) => {
+                    summary.errors += 1;
+                    (vec![], Some(format!("findings could not be read or updated: {e}")))
+                }
+            }
+        };
+        summary.passed = passed.len();
         Ok(AuditReport {
             account: scope.account.clone(),
             region: scope.region.clone(),
@@ -235,7 +267,150 @@ impl Responder {
             resources,
             resources_complete,
             resource_errors,
+            passed,
+            passed_skipped,
         })
+    }
+
+    /// After a complete sweep: this product's findings still recorded FAILED whose risk the sweep
+    /// no longer found — the principal, policy or resource is gone or now compliant — are set
+    /// PASSED. Left alone: findings of rules the sweep does not judge (GuardDuty's, exemption
+    /// records, dormant policy versions) or that are off, and any finding about something whose
+    /// review failed or could not be judged (unknown is not gone). Returns the ids set PASSED.
+    async fn pass_gone(
+        &self,
+        scope: &AuditScope,
+        probe: &Finding,
+        reviews: &[(String, &Report)],
+        swept_resources: bool,
+    ) -> Result<Vec<String>, AwsError> {
+        use crate::rules::{
+            iam_admin_access, iam_open_trust, iam_privilege_escalation, iam_service_wildcard, iam_user_direct_policy,
+            required_tags,
+        };
+        let on = |rule: &str| self.config().mode_of(rule).is_some();
+        let iam_rules: Vec<&str> = [
+            iam_admin_access::ID,
+            iam_service_wildcard::ID,
+            iam_privilege_escalation::ID,
+            iam_open_trust::ID,
+            iam_user_direct_policy::ID,
+        ]
+        .into_iter()
+        .filter(|r| on(r))
+        .collect();
+        // What the sweep still finds, or could not judge, and what it could not read: never PASSED.
+        let mut open: std::collections::BTreeSet<(String, String)> = Default::default();
+        let mut unsure: std::collections::BTreeSet<String> = Default::default();
+        for (about, r) in reviews {
+            let mut doubtful = !r.errors.is_empty();
+            for v in &r.verdicts {
+                // Gone (not found) and compliant say the risk is gone; unread or unreadable
+                // state says nothing.
+                let unknown = matches!(
+                    v.status,
+                    Status::NotEvaluated {
+                        kind: SkipKind::StateUnknown | SkipKind::PolicyUnreadable
+                    }
+                );
+                if v.status == Status::NonCompliant || unknown {
+                    open.insert((v.rule_id.to_string(), v.key.clone()));
+                }
+                doubtful |= unknown;
+            }
+            if doubtful {
+                unsure.insert(about.clone());
+                for v in &r.verdicts {
+                    if let Some(subject) = key_subject(&v.key) {
+                        unsure.insert(subject.to_string());
+                    }
+                }
+            }
+        }
+        // Whether a finding's subject (an ARN) is one the sweep was unsure of.
+        let doubted = |subject: &str| {
+            unsure.contains(subject)
+                || subject
+                    .split_once(":iam::")
+                    .and_then(|(_, rest)| rest.split_once(':'))
+                    .and_then(|(_, path)| {
+                        let kind = path.split('/').next()?;
+                        let name = path.rsplit('/').next()?;
+                        Some(unsure.contains(&format!("{kind}/{name}")))
+                    })
+                    .unwrap_or(false)
+        };
+        let product = crate::asff::product_arn(
+            self.config().security_hub_product_arn.as_deref(),
+            &scope.partition,
+            &self.record_region(probe),
+            &scope.account,
+        );
+        let mut passed = Vec::new();
+        let mut places: Vec<(Finding, Vec<&str>)> = vec![(probe.clone(), iam_rules)];
+        if swept_resources && on(required_tags::ID) {
+            if let Some(resource) = AwsResource::new(
+                ResourceKind::SqsQueue,
+                "audit",
+                &scope.partition,
+                &scope.region,
+                &scope.account,
+            ) {
+                let f = Finding {
+                    subject: Subject::ResourceTagsCheck { resource },
+                    ..probe.clone()
+                };
+                places.push((f, vec![required_tags::ID]));
+            }
+        }
+        for (place, rules) in places {
+            if rules.is_empty() {
+                continue;
+            }
+            let (port, region) = self.record_port(&place).await?;
+            let product = if region == self.record_region(probe) {
+                product.clone()
+            } else {
+                crate::asff::product_arn(
+                    self.config().security_hub_product_arn.as_deref(),
+                    &scope.partition,
+                    &region,
+                    &scope.account,
+                )
+            };
+            let recorded = port.failed(&product, &scope.account).await?;
+            let gone: Vec<String> = recorded
+                .into_iter()
+                .filter(|f| f.region == region && rules.contains(&f.generator_id.as_str()))
+                .filter(|f| {
+                    let Some(key) = f.resource_key.as_deref() else {
+                        return false;
+                    };
+                    let Some(subject) = key_subject(key) else { return false };
+                    // Resources: this region's only. Dormant versions (`policy|v3`): not swept.
+                    let in_scope = if f.generator_id == required_tags::ID {
+                        key.starts_with("arn:")
+                            && (key.starts_with(&format!("arn:{}:s3:::", scope.partition))
+                                || key.split(':').nth(3) == Some(scope.region.as_str()))
+                    } else {
+                        !is_dormant_key(key)
+                    };
+                    in_scope && !open.contains(&(f.generator_id.clone(), key.to_string())) && !doubted(subject)
+                })
+                .map(|f| f.id)
+                .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            let why = format!(
+                "the complete sweep of account {} at {} no longer found this risk (gone or now compliant)",
+                scope.account,
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            port.mark_passed(&product, &gone, &why).await?;
+            passed.extend(gone);
+        }
+        Ok(passed)
     }
 
     /// Every taggable resource of the scope's region, kind by kind, each judged as a
@@ -310,6 +485,19 @@ impl Responder {
         }
         (out, complete, errors)
     }
+}
+
+/// What a verdict key is about: its first part, an ARN (principal, policy or resource).
+fn key_subject(key: &str) -> Option<&str> {
+    let first = key.split('|').next()?;
+    first.starts_with("arn:").then_some(first)
+}
+
+/// A dormant policy version's key (`<policy arn>|v3`): not swept.
+fn is_dormant_key(key: &str) -> bool {
+    key.split_once('|').is_some_and(|(policy, version)| {
+        policy.contains(":policy/") && version.starts_with('v') && version[1..].bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Principals reviewed at once.
@@ -565,6 +753,12 @@ impl AuditReport {
         }
         for e in &self.resource_errors {
             h.push_str(&format!("<p class=\"error\">Resources not listed: {}</p>", esc(e)));
+        }
+        if !self.passed.is_empty() {
+            h.push_str(&format!(
+                "<p id=\"passed\">{} finding(s) recorded FAILED whose risk this complete sweep no longer found were set PASSED.</p>",
+                self.passed.len()
+            ));
         }
         let clean = self.principals.len() - s.principals_at_risk;
         h.push_str(&format!(
@@ -868,6 +1062,21 @@ mod tests {
         assert!(d.contains("<span class=\"del\">- b</span>"), "{d}");
         assert!(d.contains("<span class=\"add\">+ d</span>"), "{d}");
         assert!(d.contains("<span class=\"same\">  a</span>"), "{d}");
+    }
+
+    #[test]
+    fn keys_name_their_subject_and_dormant_versions_are_told_apart() {
+        use super::{is_dormant_key, key_subject};
+        let role = "arn:aws:iam::123456789012:role/app";
+        assert_eq!(key_subject(&format!("{role}|trust")), Some(role));
+        assert_eq!(key_subject(&format!("{role}|combined|inline/p")), Some(role));
+        assert_eq!(key_subject("arn:aws:s3:::bucket"), Some("arn:aws:s3:::bucket"));
+        assert_eq!(key_subject("not-an-arn|x"), None);
+        assert!(is_dormant_key("arn:aws:iam::123456789012:policy/P|v3"));
+        assert!(!is_dormant_key("arn:aws:iam::123456789012:policy/P"));
+        assert!(!is_dormant_key(&format!(
+            "{role}|arn:aws:iam::aws:policy/AdministratorAccess"
+        )));
     }
 
     #[test]

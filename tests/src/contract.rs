@@ -358,6 +358,7 @@ const FILTERABLE: &[(&str, &str)] = &[
     ("AwsAccountId", "/AwsAccountId"),
     ("ComplianceStatus", "/Compliance/Status"),
     ("WorkflowStatus", "/Workflow/Status"),
+    ("RecordState", "/RecordState"),
 ];
 
 impl Contract {
@@ -422,6 +423,11 @@ impl Contract {
                 .rev()
                 .find(|u| u.product_arn == key.0 && u.id == key.1)
                 .and_then(|u| u.workflow.clone());
+            // Security Hub makes an imported finding ACTIVE unless the provider says otherwise
+            // (ASFF `RecordState`); moto leaves the field out.
+            if f.pointer("/RecordState").is_none() {
+                f["RecordState"] = json!("ACTIVE");
+            }
             if let Some(status) = latest {
                 f["Workflow"] = json!({"Status": status});
             } else if f.pointer("/Workflow/Status").is_none() {

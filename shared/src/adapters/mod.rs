@@ -270,6 +270,39 @@ pub trait FindingsPort: Send + Sync {
         product_arn: &str,
         ids: &[String],
     ) -> Result<std::collections::BTreeSet<String>, AwsError>;
+    /// This product's active findings about `account` recorded FAILED in this port's region.
+    async fn failed(&self, product_arn: &str, account: &str) -> Result<Vec<RecordedFinding>, AwsError> {
+        let _ = (product_arn, account);
+        Err(not_supported("GetFindings"))
+    }
+    /// Records this product's findings `ids` PASSED (their risk is gone), saying `why`; returns
+    /// how many were updated.
+    async fn mark_passed(&self, product_arn: &str, ids: &[String], why: &str) -> Result<usize, AwsError> {
+        let _ = (product_arn, ids, why);
+        Err(not_supported("BatchImportFindings"))
+    }
+}
+
+fn not_supported(operation: &'static str) -> AwsError {
+    AwsError {
+        service: "securityhub",
+        operation,
+        resource: String::new(),
+        code: "NotSupported".into(),
+        message: "this findings port cannot do that".into(),
+        retryable: false,
+    }
+}
+
+/// A finding of this product as Security Hub holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedFinding {
+    pub id: String,
+    /// The rule that posted it.
+    pub generator_id: String,
+    /// The verdict key it was posted for (`ProductFields` `compliance-responder/ResourceKey`).
+    pub resource_key: Option<String>,
+    pub region: String,
 }
 
 /// The three ports one responder uses; routes each read and write to the right one.

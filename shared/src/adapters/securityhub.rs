@@ -197,6 +197,145 @@ impl FindingsPort for AwsSecurityHub {
         Ok(out)
     }
 
+    async fn failed(&self, product_arn: &str, account: &str) -> Result<Vec<super::RecordedFinding>, AwsError> {
+        use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, StringFilter, StringFilterComparison};
+        let equals = |v: &str| {
+            StringFilter::builder()
+                .value(v)
+                .comparison(StringFilterComparison::Equals)
+                .build()
+        };
+        let filters = AwsSecurityFindingFilters::builder()
+            .product_arn(equals(product_arn))
+            .aws_account_id(equals(account))
+            .compliance_status(equals("FAILED"))
+            .record_state(equals("ACTIVE"))
+            .build();
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let call = self
+                .client
+                .get_findings()
+                .filters(filters.clone())
+                .max_results(100)
+                .set_next_token(token.take())
+                .send();
+            // Whole ASFF findings: deserialized on their own task (see `suppressed`).
+            let page = tokio::spawn(call)
+                .await
+                .map_err(|e| AwsError {
+                    service: "securityhub",
+                    operation: "GetFindings",
+                    resource: account.to_string(),
+                    code: "TaskFailed".into(),
+                    message: e.to_string(),
+                    retryable: true,
+                })?
+                .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", account, &e))?;
+            for f in page.findings.unwrap_or_default() {
+                let status = f.compliance().and_then(|c| c.status()).map(|s| s.as_str().to_string());
+                if f.product_arn() != Some(product_arn)
+                    || f.aws_account_id() != Some(account)
+                    || status.as_deref() != Some("FAILED")
+                {
+                    continue;
+                }
+                out.push(super::RecordedFinding {
+                    id: f.id().unwrap_or_default().to_string(),
+                    generator_id: f.generator_id().unwrap_or_default().to_string(),
+                    resource_key: f
+                        .product_fields()
+                        .and_then(|p| p.get("compliance-responder/ResourceKey"))
+                        .cloned(),
+                    region: f.region().unwrap_or_default().to_string(),
+                });
+            }
+            token = page.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn mark_passed(&self, product_arn: &str, ids: &[String], why: &str) -> Result<usize, AwsError> {
+        use aws_sdk_securityhub::types::{
+            AwsSecurityFindingFilters, Compliance, ComplianceStatus, StringFilter, StringFilterComparison,
+        };
+        let equals = |v: &str| {
+            StringFilter::builder()
+                .value(v)
+                .comparison(StringFilterComparison::Equals)
+                .build()
+        };
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut updated = 0;
+        for chunk in ids.chunks(MAX_FILTER_VALUES) {
+            let filters = AwsSecurityFindingFilters::builder()
+                .product_arn(equals(product_arn))
+                .set_id(Some(chunk.iter().map(|id| equals(id)).collect()))
+                .build();
+            let call = self.client.get_findings().filters(filters).max_results(100).send();
+            let page = tokio::spawn(call)
+                .await
+                .map_err(|e| AwsError {
+                    service: "securityhub",
+                    operation: "GetFindings",
+                    resource: chunk.join(","),
+                    code: "TaskFailed".into(),
+                    message: e.to_string(),
+                    retryable: true,
+                })?
+                .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", chunk.join(","), &e))?;
+            // The finding as it is, but PASSED, later, and saying why: Security Hub keeps one
+            // finding per id, so this updates it (the provider owns Compliance; the workflow is
+            // the customer's, set through BatchUpdateFindings, and left alone).
+            let findings: Vec<_> = page
+                .findings
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| f.id().is_some_and(|id| chunk.iter().any(|c| c == id)))
+                .map(|mut f| {
+                    f.compliance = Some(Compliance::builder().status(ComplianceStatus::Passed).build());
+                    f.updated_at = Some(now.clone());
+                    let fields = f.product_fields.get_or_insert_with(Default::default);
+                    fields.insert("compliance-responder/Outcome".into(), "gone".into());
+                    fields.insert(
+                        "compliance-responder/PassedBecause".into(),
+                        crate::asff::truncate(why, 2048),
+                    );
+                    f.workflow = None;
+                    f.note = None;
+                    f.user_defined_fields = None;
+                    f
+                })
+                .collect();
+            if findings.is_empty() {
+                continue;
+            }
+            let n = findings.len();
+            let out = self
+                .client
+                .batch_import_findings()
+                .set_findings(Some(findings))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("securityhub", "BatchImportFindings", chunk.join(","), &e))?;
+            if out.failed_count.unwrap_or(0) > 0 {
+                return Err(AwsError {
+                    service: "securityhub",
+                    operation: "BatchImportFindings",
+                    resource: chunk.join(","),
+                    code: "FailedFindings".into(),
+                    message: format!("{} of {n} findings refused", out.failed_count.unwrap_or(0)),
+                    retryable: true,
+                });
+            }
+            updated += n;
+        }
+        Ok(updated)
+    }
+
     async fn annotate(&self, note: &SourceFindingNote) -> Result<(), AwsError> {
         use aws_sdk_securityhub::types::{AwsSecurityFindingIdentifier, NoteUpdate, WorkflowStatus, WorkflowUpdate};
         let identifier = AwsSecurityFindingIdentifier::builder()

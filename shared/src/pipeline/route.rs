@@ -50,6 +50,16 @@ impl Responder {
             .unwrap_or_else(|| self.ports.clone()))
     }
 
+    /// Where a finding is recorded: the findings port of its account in [`Self::record_region`],
+    /// and that region.
+    pub(crate) async fn record_port(
+        &self,
+        finding: &Finding,
+    ) -> Result<(std::sync::Arc<dyn crate::adapters::FindingsPort>, String), crate::error::AwsError> {
+        let region = self.record_region(finding);
+        Ok((self.ports_in(finding, &region).await?.findings, region))
+    }
+
     /// The ports a finding's reads and writes use (its account and region).
     pub(crate) async fn route_ports(&self, finding: &Finding) -> Result<Ports, crate::error::AwsError> {
         self.ports_in(finding, &finding.region).await

@@ -33,8 +33,14 @@ fuzz-check: ## Type-check the cargo-fuzz targets (a separate workspace: it re-ch
 bench: tools ## Criterion benchmark: policy evaluations per second over the AWS-managed policies
 	cargo bench -p compliance-responder --bench policy_eval
 
-fuzz: fuzz-check ## Fuzz event parsing → finding → plan (needs nightly + cargo-fuzz; see fuzz/README.md)
-	cd fuzz && cargo +nightly fuzz run event_pipeline -- -max_total_time=$${FUZZ_SECONDS:-60}
+fuzz: fuzz-check ## Fuzz both targets, FUZZ_SECONDS each (default 60): event → finding → plan, and policy parse → judge → rewrite (nightly + cargo-fuzz; see fuzz/README.md)
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+	mkdir -p fuzz/corpus/event_pipeline fuzz/corpus/policy_parse
+	cp events/*/*.json tests/fixtures/bad-input/*.json fuzz/corpus/event_pipeline/
+	cp Cargo.lock fuzz/Cargo.lock
+	cd fuzz && for t in event_pipeline policy_parse; do \
+	  cargo +nightly fuzz run -s none $$t corpus/$$t -- -max_total_time=$${FUZZ_SECONDS:-60} -print_final_stats=1 || exit 1; \
+	done
 
 FUNCTIONS := cloudtrail-responder tagging-responder config-responder guardduty-responder securityhub-responder audit-responder
 # The template's Architecture parameter: x86_64 (its default, what the tests run) or arm64.

@@ -79,6 +79,38 @@ fn to_sdk(f: &AsffFinding) -> AwsSecurityFinding {
     b.build()
 }
 
+impl AwsSecurityHub {
+    /// One page of `GetFindings`. The answer is whole ASFF findings, whose deserializer (hundreds
+    /// of resource detail types) takes a very large stack frame in debug builds: the call runs as
+    /// its own task, polled from the runtime's loop rather than at the bottom of the pipeline's
+    /// futures.
+    async fn findings_page(
+        &self,
+        filters: aws_sdk_securityhub::types::AwsSecurityFindingFilters,
+        token: Option<String>,
+        about: &str,
+    ) -> Result<aws_sdk_securityhub::operation::get_findings::GetFindingsOutput, AwsError> {
+        let call = self
+            .client
+            .get_findings()
+            .filters(filters)
+            .max_results(100)
+            .set_next_token(token)
+            .send();
+        tokio::spawn(call)
+            .await
+            .map_err(|e| AwsError {
+                service: "securityhub",
+                operation: "GetFindings",
+                resource: about.to_string(),
+                code: "TaskFailed".into(),
+                message: e.to_string(),
+                retryable: true,
+            })?
+            .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", about, &e))
+    }
+}
+
 #[async_trait]
 impl FindingsPort for AwsSecurityHub {
     /// Imports `findings` in requests of at most [`MAX_FINDINGS_PER_IMPORT`]. Findings Security Hub
@@ -158,28 +190,9 @@ impl FindingsPort for AwsSecurityHub {
                 .build();
             let mut token: Option<String> = None;
             loop {
-                // The answer is whole ASFF findings, whose deserializer (hundreds of resource
-                // detail types) takes a very large stack frame in debug builds: the call runs as
-                // its own task, polled from the runtime's loop rather than at the bottom of the
-                // pipeline's futures.
-                let call = self
-                    .client
-                    .get_findings()
-                    .filters(filters.clone())
-                    .max_results(100)
-                    .set_next_token(token.take())
-                    .send();
-                let page = tokio::spawn(call)
-                    .await
-                    .map_err(|e| AwsError {
-                        service: "securityhub",
-                        operation: "GetFindings",
-                        resource: chunk.join(","),
-                        code: "TaskFailed".into(),
-                        message: e.to_string(),
-                        retryable: true,
-                    })?
-                    .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", chunk.join(","), &e))?;
+                let page = self
+                    .findings_page(filters.clone(), token.take(), &chunk.join(","))
+                    .await?;
                 out.extend(
                     page.findings
                         .unwrap_or_default()
@@ -214,25 +227,7 @@ impl FindingsPort for AwsSecurityHub {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let call = self
-                .client
-                .get_findings()
-                .filters(filters.clone())
-                .max_results(100)
-                .set_next_token(token.take())
-                .send();
-            // Whole ASFF findings: deserialized on their own task (see `suppressed`).
-            let page = tokio::spawn(call)
-                .await
-                .map_err(|e| AwsError {
-                    service: "securityhub",
-                    operation: "GetFindings",
-                    resource: account.to_string(),
-                    code: "TaskFailed".into(),
-                    message: e.to_string(),
-                    retryable: true,
-                })?
-                .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", account, &e))?;
+            let page = self.findings_page(filters.clone(), token.take(), account).await?;
             for f in page.findings.unwrap_or_default() {
                 let status = f.compliance().and_then(|c| c.status()).map(|s| s.as_str().to_string());
                 if f.product_arn() != Some(product_arn)
@@ -275,18 +270,7 @@ impl FindingsPort for AwsSecurityHub {
                 .product_arn(equals(product_arn))
                 .set_id(Some(chunk.iter().map(|id| equals(id)).collect()))
                 .build();
-            let call = self.client.get_findings().filters(filters).max_results(100).send();
-            let page = tokio::spawn(call)
-                .await
-                .map_err(|e| AwsError {
-                    service: "securityhub",
-                    operation: "GetFindings",
-                    resource: chunk.join(","),
-                    code: "TaskFailed".into(),
-                    message: e.to_string(),
-                    retryable: true,
-                })?
-                .map_err(|e| AwsError::from_sdk("securityhub", "GetFindings", chunk.join(","), &e))?;
+            let page = self.findings_page(filters, None, &chunk.join(",")).await?;
             // The finding as it is, but PASSED, later, and saying why: Security Hub keeps one
             // finding per id, so this updates it (the provider owns Compliance; the workflow is
             // the customer's, set through BatchUpdateFindings, and left alone).

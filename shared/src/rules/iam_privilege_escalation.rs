@@ -252,15 +252,7 @@ impl Rule for IamPrivilegeEscalation {
     fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
         match &finding.subject {
             Subject::PrincipalPermissions { principal } => judge_principal(finding, observed, principal),
-            _ => documents::evaluate(
-                self.meta(),
-                self.document_kinds(),
-                &|d| self.check_document(d),
-                finding,
-                observed,
-            )
-            .into_iter()
-            .collect(),
+            _ => super::document_verdicts(self, finding, observed),
         }
     }
 }

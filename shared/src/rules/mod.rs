@@ -226,16 +226,21 @@ pub trait Rule: Send + Sync {
 
     /// Judges `finding` against the live state. Pure.
     fn evaluate(&self, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
-        documents::evaluate(
-            self.meta(),
-            self.document_kinds(),
-            &|d| self.check_document(d),
-            finding,
-            observed,
-        )
-        .into_iter()
-        .collect()
+        document_verdicts(self, finding, observed)
     }
+}
+
+/// A document rule's verdict on the document a finding names (`rules/documents.rs`).
+pub fn document_verdicts<R: Rule + ?Sized>(rule: &R, finding: &Finding, observed: &Observed) -> Vec<Verdict> {
+    documents::evaluate(
+        rule.meta(),
+        rule.document_kinds(),
+        &|d| rule.check_document(d),
+        finding,
+        observed,
+    )
+    .into_iter()
+    .collect()
 }
 
 /// Every rule, in evaluation order, with its settings from `config`.

@@ -415,6 +415,7 @@ mod tests {
     const RULES: &[&str] = &[
         "iam-admin-access",
         "iam-open-trust",
+        "iam-privilege-escalation",
         "required-tags",
         "guardduty-credentials",
     ];
@@ -445,6 +446,16 @@ mod tests {
             ("iam-admin-access", policy.clone(), "managed-policy-changed"),
             ("iam-admin-access", format!("{policy}|v3"), "dormant-policy-version"),
             ("iam-open-trust", format!("{role}|trust"), "trust-policy-changed"),
+            (
+                "iam-privilege-escalation",
+                format!("{role}|combined|inline/pass"),
+                "principal-permissions",
+            ),
+            (
+                "iam-privilege-escalation",
+                format!("{user}|combined|group/devs/inline/g"),
+                "principal-permissions",
+            ),
         ];
         for (rule, key, change) in cases {
             let (action, selected, ignored) = act(&event(REMEDIATE_ACTION_ID, json!([finding(rule, &key)])));

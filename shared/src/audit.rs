@@ -407,11 +407,10 @@ impl Responder {
                         return false;
                     };
                     let Some(subject) = key_subject(key) else { return false };
-                    // Resources: this region's only (bucket ARNs name no region: a bucket
-                    // finding is recorded where the bucket is).
+                    // Resources: this region's only, as the finding's resource says (bucket
+                    // ARNs name no region; findings may be recorded in one region for all).
                     let in_scope = f.generator_id != required_tags::ID
-                        || key.starts_with(&format!("arn:{}:s3:::", scope.partition))
-                        || key.split(':').nth(3) == Some(scope.region.as_str());
+                        || f.resource_region.as_deref() == Some(scope.region.as_str());
                     in_scope && !open.contains(&(f.generator_id.clone(), key.to_string())) && !doubted(subject)
                 })
                 .map(|f| f.id)

@@ -305,6 +305,8 @@ pub struct RecordedFinding {
     /// The verdict key it was posted for (`ProductFields` `compliance-responder/ResourceKey`).
     pub resource_key: Option<String>,
     pub region: String,
+    /// The region of the resource it is about (its first ASFF resource's).
+    pub resource_region: Option<String>,
 }
 
 /// The three ports one responder uses; routes each read and write to the right one.

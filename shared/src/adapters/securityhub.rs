@@ -244,6 +244,7 @@ impl FindingsPort for AwsSecurityHub {
                         .and_then(|p| p.get("compliance-responder/ResourceKey"))
                         .cloned(),
                     region: f.region().unwrap_or_default().to_string(),
+                    resource_region: f.resources().first().and_then(|r| r.region()).map(str::to_string),
                 });
             }
             token = page.next_token.filter(|t| !t.is_empty());

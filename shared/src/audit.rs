@@ -83,13 +83,10 @@ pub struct AuditedPrincipal {
     pub report: Report,
 }
 
-/// One customer-managed policy's part of the sweep: its default version, or one that is not.
+/// One customer-managed policy's part of the sweep (its default version).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditedPolicy {
     pub policy_arn: String,
-    /// A version that is not the default (`None`: the default version).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
     pub report: Report,
 }
 
@@ -163,7 +160,6 @@ impl Responder {
         let PrincipalPage {
             principals,
             policies,
-            dormant,
             marker,
             pages,
         } = iam.principals(scope.resume.clone(), scope.max_pages.max(1)).await?;
@@ -192,42 +188,26 @@ impl Responder {
             }
         }
         // Customer-managed policies on their own, attached or not: their default version (the
-        // fix: a new default version, withheld when a principal it reaches must not change), and
-        // every version that is not the default (a dormant grant, in force with one
-        // `SetDefaultPolicyVersion`; the fix deletes it). The version the responder's own rewrite
-        // replaced is kept for its undo and judged so (`rules/documents.rs`), never deleted.
-        let subjects: Vec<(String, Option<String>, Subject)> = policies
-            .iter()
-            .map(|arn| {
-                let subject = Subject::ManagedPolicyChanged {
-                    policy_arn: arn.clone(),
-                    document: None,
-                };
-                (arn.clone(), None, subject)
-            })
-            .chain(dormant.iter().map(|(arn, version)| {
-                let subject = Subject::DormantPolicyVersion {
-                    policy_arn: arn.clone(),
-                    version_id: Some(version.clone()),
-                    document: None,
-                };
-                (arn.clone(), Some(version.clone()), subject)
-            }))
-            .collect();
-        let mut reviewed = Vec::with_capacity(subjects.len());
-        for batch in subjects.chunks(CONCURRENT_REVIEWS) {
-            let reviews = batch.iter().map(|(_, _, subject)| {
+        // fix: a new default version, withheld when a principal it reaches must not change).
+        // Versions that are not the default are not judged here: the responder's own rewrites
+        // keep the old default as one (the inverse `responder undo` and Security Hub's Undo put
+        // back), and the sweep cannot yet tell those from a dormant grant someone else made.
+        let mut reviewed = Vec::with_capacity(policies.len());
+        for batch in policies.chunks(CONCURRENT_REVIEWS) {
+            let reviews = batch.iter().map(|arn| {
                 let f = Finding {
-                    subject: subject.clone(),
+                    subject: Subject::ManagedPolicyChanged {
+                        policy_arn: arn.clone(),
+                        document: None,
+                    },
                     ..probe.clone()
                 };
                 Box::pin(self.handle_finding(f, new_report()))
             });
-            for ((arn, version, _), mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
+            for (arn, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
                 report.settle();
                 reviewed.push(AuditedPolicy {
                     policy_arn: arn.clone(),
-                    version: version.clone(),
                     report,
                 });
             }
@@ -409,8 +389,12 @@ impl Responder {
                     let Some(subject) = key_subject(key) else { return false };
                     // Resources: this region's only, as the finding's resource says (bucket
                     // ARNs name no region; findings may be recorded in one region for all).
-                    let in_scope = f.generator_id != required_tags::ID
-                        || f.resource_region.as_deref() == Some(scope.region.as_str());
+                    // Dormant versions (`policy|v3`): not swept.
+                    let in_scope = if f.generator_id == required_tags::ID {
+                        f.resource_region.as_deref() == Some(scope.region.as_str())
+                    } else {
+                        !is_dormant_key(key)
+                    };
                     in_scope && !open.contains(&(f.generator_id.clone(), key.to_string())) && !doubted(subject)
                 })
                 .map(|f| f.id)
@@ -509,6 +493,13 @@ fn key_subject(key: &str) -> Option<&str> {
     first.starts_with("arn:").then_some(first)
 }
 
+/// A dormant policy version's key (`<policy arn>|v3`): not swept.
+fn is_dormant_key(key: &str) -> bool {
+    key.split_once('|').is_some_and(|(policy, version)| {
+        policy.contains(":policy/") && version.starts_with('v') && version[1..].bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// Principals reviewed at once.
 pub const CONCURRENT_REVIEWS: usize = 8;
 
@@ -539,7 +530,7 @@ async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F:
 fn summarize(principals: &[AuditedPrincipal], policies: &[AuditedPolicy]) -> AuditSummary {
     let mut s = AuditSummary {
         principals: principals.len(),
-        policies: policies.iter().filter(|p| p.version.is_none()).count(),
+        policies: policies.len(),
         ..Default::default()
     };
     for p in principals {
@@ -547,14 +538,11 @@ fn summarize(principals: &[AuditedPrincipal], policies: &[AuditedPolicy]) -> Aud
             s.principals_at_risk += 1;
         }
     }
-    // A policy is at risk when its default version or another of its versions is.
-    let mut at_risk = std::collections::BTreeSet::new();
     for p in policies {
         if count(&mut s, &p.report) {
-            at_risk.insert(p.policy_arn.as_str());
+            s.policies_at_risk += 1;
         }
     }
-    s.policies_at_risk = at_risk.len();
     s
 }
 
@@ -747,11 +735,7 @@ impl AuditReport {
                 policies_at_risk.len()
             ));
             for p in policies_at_risk {
-                let name = match &p.version {
-                    Some(v) => format!("{} (version {v}, not the default)", p.policy_arn),
-                    None => p.policy_arn.clone(),
-                };
-                h.push_str(&review_html("policy", &name, &p.report));
+                h.push_str(&review_html("policy", &p.policy_arn, &p.report));
             }
         }
         let resources_at_risk: Vec<&AuditedResource> = self
@@ -1081,13 +1065,18 @@ mod tests {
     }
 
     #[test]
-    fn keys_name_their_subject() {
-        use super::key_subject;
+    fn keys_name_their_subject_and_dormant_versions_are_told_apart() {
+        use super::{is_dormant_key, key_subject};
         let role = "arn:aws:iam::123456789012:role/app";
         assert_eq!(key_subject(&format!("{role}|trust")), Some(role));
         assert_eq!(key_subject(&format!("{role}|combined|inline/p")), Some(role));
         assert_eq!(key_subject("arn:aws:s3:::bucket"), Some("arn:aws:s3:::bucket"));
         assert_eq!(key_subject("not-an-arn|x"), None);
+        assert!(is_dormant_key("arn:aws:iam::123456789012:policy/P|v3"));
+        assert!(!is_dormant_key("arn:aws:iam::123456789012:policy/P"));
+        assert!(!is_dormant_key(&format!(
+            "{role}|arn:aws:iam::aws:policy/AdministratorAccess"
+        )));
     }
 
     #[test]

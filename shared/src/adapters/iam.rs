@@ -699,17 +699,8 @@ impl IamPort for AwsIam {
                     .into_iter()
                     .filter_map(|g| named(PrincipalKind::Group, g.group_name)),
             );
-            for p in out.policies.unwrap_or_default() {
-                let Some(arn) = p.arn else { continue };
-                // Versions that are not the default: dormant grants (or the responder's own
-                // kept versions, told apart when judged).
-                for v in p.policy_version_list.unwrap_or_default() {
-                    if let (false, Some(id)) = (v.is_default_version, v.version_id) {
-                        page.dormant.push((arn.clone(), id));
-                    }
-                }
-                page.policies.push(arn);
-            }
+            page.policies
+                .extend(out.policies.unwrap_or_default().into_iter().filter_map(|p| p.arn));
             marker = out.marker.filter(|_| out.is_truncated);
             if marker.is_none() {
                 break;

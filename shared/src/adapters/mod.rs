@@ -83,8 +83,6 @@ pub struct PrincipalPage {
     pub principals: Vec<crate::finding::PrincipalRef>,
     /// The account's customer-managed policies (ARNs), attached or not.
     pub policies: Vec<String>,
-    /// Their versions that are not the default: (policy ARN, version id).
-    pub dormant: Vec<(String, String)>,
     /// Where the next run starts; `None` when every page was read.
     pub marker: Option<String>,
     pub pages: usize,

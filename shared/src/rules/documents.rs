@@ -190,25 +190,6 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// Whether `default` (a policy's default version) is exactly what the responder's fix makes of
-/// `version`: every document rule's unconditioned edits applied (`edit::apply_edits`, the
-/// planner's own rewrite). Then `version` is the one the fix replaced and keeps for its undo.
-fn replaced_by_the_responder(version: &PolicyDocument, default: &str) -> bool {
-    let registry = super::registry(&crate::Config::default());
-    let edits: Vec<crate::edit::StatementEdit> = super::check_document(&registry, version, DocumentKind::Managed)
-        .into_iter()
-        .flat_map(|(_, violations)| violations)
-        .filter(|v| !v.conditioned)
-        .flat_map(|v| v.edits)
-        .collect();
-    let Some(rewritten) = crate::edit::apply_edits(version, &edits) else {
-        return false;
-    };
-    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
-    let default = crate::policy::decode(default).ok();
-    matches!((json(&rewritten), default.as_deref().and_then(json)), (Some(a), Some(b)) if a == b)
-}
-
 /// A verdict on a document that can be read more than one way: judged on its most permissive
 /// reading, never rewritten.
 pub fn ambiguous(v: &mut Verdict, why: &str) {
@@ -649,18 +630,6 @@ pub fn evaluate(
             let violations = check(&doc);
             if violations.is_empty() {
                 return Some(frame.clean(document.as_deref(), &what));
-            }
-            if replaced_by_the_responder(&doc, &policy.document) {
-                // The responder's own rewrite made the default from this version, and kept it
-                // as its fix's undo (`responder undo`, Security Hub's "Undo"): a dormant grant
-                // of its own making, on record in its finding, not deleted.
-                return Some(frame.verdict(
-                    Status::Compliant,
-                    super::Severity::Informational,
-                    format!(
-                        "{what}: the version the responder's fix replaced (the default is its rewrite), kept for the fix's undo"
-                    ),
-                ));
             }
             let mut v = frame.judged(
                 violations,

@@ -1313,18 +1313,23 @@ impl Env {
         serde_json::to_vec(&e).unwrap()
     }
 
-    /// Creates an S3 bucket in this account (the undo record bucket of a test).
-    pub async fn create_bucket(&self, name: &str) {
+    /// An S3 client of this account, straight to moto (path-style, as moto needs).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
         aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&self.direct)
                 .force_path_style(true)
                 .build(),
         )
-        .create_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .expect("create bucket");
+    }
+
+    /// Creates an S3 bucket in this account (the undo record bucket of a test).
+    pub async fn create_bucket(&self, name: &str) {
+        self.s3()
+            .create_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .expect("create bucket");
     }
 
     /// Replays a sample event through `responder`; returns the report and the writes moto saw,

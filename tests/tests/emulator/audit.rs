@@ -499,11 +499,7 @@ async fn a_finding_whose_risk_is_gone_is_passed_by_the_next_complete_sweep() {
         .send()
         .await
         .unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&env.direct)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = env.s3();
     let tagging = aws_sdk_s3::types::Tagging::builder()
         .tag_set(
             aws_sdk_s3::types::Tag::builder()

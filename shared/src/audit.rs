@@ -61,6 +61,11 @@ pub struct AuditSummary {
     /// Customer-managed policies judged on their own (their default version), attached or not.
     pub policies: usize,
     pub policies_at_risk: usize,
+    /// Their versions that are not the default, judged as dormant grants.
+    pub dormant_versions: usize,
+    pub dormant_versions_at_risk: usize,
+    /// Non-default versions the responder kept for undo (reported, not judged a dormant grant).
+    pub kept_versions: usize,
     /// Taggable resources of the region judged (`required-tags`).
     pub resources: usize,
     pub resources_at_risk: usize,
@@ -90,6 +95,15 @@ pub struct AuditedPolicy {
     pub report: Report,
 }
 
+/// One non-default version of a customer-managed policy: a dormant grant, or one the responder
+/// kept for undo.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedVersion {
+    pub policy_arn: String,
+    pub version_id: String,
+    pub report: Report,
+}
+
 /// One taggable resource's part of the sweep.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditedResource {
@@ -114,6 +128,12 @@ pub struct AuditReport {
     pub summary: AuditSummary,
     pub principals: Vec<AuditedPrincipal>,
     pub policies: Vec<AuditedPolicy>,
+    /// The customer-managed policies' non-default versions.
+    pub versions: Vec<AuditedVersion>,
+    /// Why no non-default version was judged, when none was (no record store to tell the
+    /// responder's kept versions from dormant grants, or it could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions_skipped: Option<String>,
     pub resources: Vec<AuditedResource>,
     /// Every page of every kind of resource was read (false when the sweep did not get to them).
     pub resources_complete: bool,
@@ -160,6 +180,7 @@ impl Responder {
         let PrincipalPage {
             principals,
             policies,
+            versions,
             marker,
             pages,
         } = iam.principals(scope.resume.clone(), scope.max_pages.max(1)).await?;
@@ -189,9 +210,6 @@ impl Responder {
         }
         // Customer-managed policies on their own, attached or not: their default version (the
         // fix: a new default version, withheld when a principal it reaches must not change).
-        // Versions that are not the default are not judged here: the responder's own rewrites
-        // keep the old default as one (the inverse `responder undo` and Security Hub's Undo put
-        // back), and the sweep cannot yet tell those from a dormant grant someone else made.
         let mut reviewed = Vec::with_capacity(policies.len());
         for batch in policies.chunks(CONCURRENT_REVIEWS) {
             let reviews = batch.iter().map(|arn| {
@@ -212,6 +230,55 @@ impl Responder {
                 });
             }
         }
+        // Their versions that are not the default: dormant grants, judged as the CreatePolicyVersion
+        // event that made one would be (the fix deletes it). The responder's own rewrites keep the
+        // default they replace as one, for undo: the markers they leave with the undo records
+        // (`undo::kept_prefix`) tell those apart by version id and document digest, never by shape.
+        let (kept, versions_skipped) = match self.record_store() {
+            _ if versions.is_empty() => (Some(crate::undo::KeptIndex::default()), None),
+            None => (
+                None,
+                Some(
+                    "UNDO_RECORD_BUCKET is not set: the versions the responder kept for undo cannot be told from \
+                     dormant grants, so no non-default version was judged"
+                        .to_string(),
+                ),
+            ),
+            Some(store) => match store.list(&crate::undo::kept_prefix(&scope.account)).await {
+                Ok(keys) => (Some(crate::undo::KeptIndex::from_keys(&scope.account, &keys)), None),
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "the responder's kept-version markers could not be read ({e}): no non-default version was judged"
+                    )),
+                ),
+            },
+        };
+        let mut dormant = Vec::new();
+        if let Some(kept) = &kept {
+            for batch in versions.chunks(CONCURRENT_REVIEWS) {
+                let reviews = batch.iter().map(|(arn, version)| {
+                    let f = Finding {
+                        subject: Subject::DormantPolicyVersion {
+                            policy_arn: arn.clone(),
+                            version_id: Some(version.clone()),
+                            document: None,
+                            kept: kept.digests(arn, version),
+                        },
+                        ..probe.clone()
+                    };
+                    Box::pin(self.handle_finding(f, new_report()))
+                });
+                for ((arn, version), mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
+                    report.settle();
+                    dormant.push(AuditedVersion {
+                        policy_arn: arn.clone(),
+                        version_id: version.clone(),
+                        report,
+                    });
+                }
+            }
+        }
         // The region's taggable resources, once the IAM part is complete (a resumed sweep gets to
         // them in the run that reads IAM's last page).
         let (resources, resources_complete, resource_errors) = if scope.resources && marker.is_none() {
@@ -220,6 +287,15 @@ impl Responder {
             (vec![], false, vec![])
         };
         let mut summary = summarize(&out, &reviewed);
+        summary.dormant_versions = dormant.len();
+        for v in &dormant {
+            if count(&mut summary, &v.report) {
+                summary.dormant_versions_at_risk += 1;
+            }
+            if v.report.verdicts.iter().any(is_kept) {
+                summary.kept_versions += 1;
+            }
+        }
         summary.resources = resources.len();
         for r in &resources {
             if count(&mut summary, &r.report) {
@@ -234,6 +310,11 @@ impl Responder {
             .iter()
             .map(|p| (format!("{}/{}", p.principal.kind.as_str(), p.principal.name), &p.report))
             .chain(reviewed.iter().map(|p| (p.policy_arn.clone(), &p.report)))
+            .chain(
+                dormant
+                    .iter()
+                    .map(|v| (format!("{}|{}", v.policy_arn, v.version_id), &v.report)),
+            )
             .chain(resources.iter().map(|r| (r.arn.clone(), &r.report)))
             .collect();
         let (passed, passed_skipped) = if scope.resume.is_some() || marker.is_some() {
@@ -243,7 +324,7 @@ impl Responder {
             )
         } else {
             let swept_resources = scope.resources && resources_complete;
-            match Box::pin(self.pass_gone(scope, &probe, &reviews, swept_resources)).await {
+            match Box::pin(self.pass_gone(scope, &probe, &reviews, swept_resources, kept.is_some())).await {
                 Ok(ids) => (ids, None),
                 Err(e) => {
                     summary.errors += 1;
@@ -264,6 +345,8 @@ impl Responder {
             summary,
             principals: out,
             policies: reviewed,
+            versions: dormant,
+            versions_skipped,
             resources,
             resources_complete,
             resource_errors,
@@ -275,14 +358,16 @@ impl Responder {
     /// After a complete sweep: this product's findings still recorded FAILED whose risk the sweep
     /// no longer found — the principal, policy or resource is gone or now compliant — are set
     /// PASSED. Left alone: findings of rules the sweep does not judge (GuardDuty's, exemption
-    /// records, dormant policy versions) or that are off, and any finding about something whose
-    /// review failed or could not be judged (unknown is not gone). Returns the ids set PASSED.
+    /// records) or that are off, dormant policy versions when they were not swept, versions the
+    /// responder kept for undo (still a risk), and any finding about something whose review
+    /// failed or could not be judged (unknown is not gone). Returns the ids set PASSED.
     async fn pass_gone(
         &self,
         scope: &AuditScope,
         probe: &Finding,
         reviews: &[(String, &Report)],
         swept_resources: bool,
+        swept_versions: bool,
     ) -> Result<Vec<String>, AwsError> {
         use crate::rules::{
             iam_admin_access, iam_open_trust, iam_privilege_escalation, iam_service_wildcard, iam_user_direct_policy,
@@ -313,7 +398,8 @@ impl Responder {
                         kind: SkipKind::StateUnknown | SkipKind::PolicyUnreadable
                     }
                 );
-                if v.status == Status::NonCompliant || unknown {
+                // A kept version is not judged a new risk, but it still grants what it granted.
+                if v.status == Status::NonCompliant || unknown || is_kept(v) {
                     open.insert((v.rule_id.to_string(), v.key.clone()));
                 }
                 doubtful |= unknown;
@@ -389,11 +475,11 @@ impl Responder {
                     let Some(subject) = key_subject(key) else { return false };
                     // Resources: this region's only, as the finding's resource says (bucket
                     // ARNs name no region; findings may be recorded in one region for all).
-                    // Dormant versions (`policy|v3`): not swept.
+                    // Dormant versions (`policy|v3`): when they were swept.
                     let in_scope = if f.generator_id == required_tags::ID {
                         f.resource_region.as_deref() == Some(scope.region.as_str())
                     } else {
-                        !is_dormant_key(key)
+                        swept_versions || !is_dormant_key(key)
                     };
                     in_scope && !open.contains(&(f.generator_id.clone(), key.to_string())) && !doubted(subject)
                 })
@@ -493,7 +579,15 @@ fn key_subject(key: &str) -> Option<&str> {
     first.starts_with("arn:").then_some(first)
 }
 
-/// A dormant policy version's key (`<policy arn>|v3`): not swept.
+/// Whether a verdict is about a version the responder kept for undo.
+fn is_kept(v: &crate::rules::Verdict) -> bool {
+    v.status
+        == Status::NotEvaluated {
+            kind: SkipKind::KeptForUndo,
+        }
+}
+
+/// A dormant policy version's key (`<policy arn>|v3`).
 fn is_dormant_key(key: &str) -> bool {
     key.split_once('|').is_some_and(|(policy, version)| {
         policy.contains(":policy/") && version.starts_with('v') && version[1..].bytes().all(|b| b.is_ascii_digit())
@@ -738,6 +832,53 @@ impl AuditReport {
                 h.push_str(&review_html("policy", &p.policy_arn, &p.report));
             }
         }
+        let versions_at_risk: Vec<&AuditedVersion> = self
+            .versions
+            .iter()
+            .filter(|v| {
+                v.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !v.report.errors.is_empty()
+            })
+            .collect();
+        if !versions_at_risk.is_empty() {
+            h.push_str(&format!(
+                "<h2 id=\"dormant\">Dormant policy versions ({}): not the default, in force with one SetDefaultPolicyVersion</h2>",
+                versions_at_risk.len()
+            ));
+            for v in versions_at_risk {
+                h.push_str(&review_html(
+                    "version",
+                    &format!("{} {}", v.version_id, v.policy_arn),
+                    &v.report,
+                ));
+            }
+        }
+        let kept: Vec<(&AuditedVersion, &crate::rules::Verdict)> = self
+            .versions
+            .iter()
+            .filter_map(|v| v.report.verdicts.iter().find(|x| is_kept(x)).map(|x| (v, x)))
+            .collect();
+        if !kept.is_empty() {
+            h.push_str(&format!(
+                "<h2 id=\"kept\">Versions kept for undo ({})</h2><p>The defaults the responder's fixes replaced. They grant nothing until someone makes one the default again; delete each once its fix is accepted.</p><ul>",
+                kept.len()
+            ));
+            for (v, verdict) in kept {
+                h.push_str(&format!(
+                    "<li><code>{} {}</code> ({}): {}</li>",
+                    esc(&v.version_id),
+                    esc(&v.policy_arn),
+                    esc(verdict.rule_id),
+                    esc(&verdict.summary)
+                ));
+            }
+            h.push_str("</ul>");
+        }
+        if let Some(why) = &self.versions_skipped {
+            h.push_str(&format!(
+                "<p class=\"withheld\" id=\"versions-skipped\">Non-default policy versions not judged: {}</p>",
+                esc(why)
+            ));
+        }
         let resources_at_risk: Vec<&AuditedResource> = self
             .resources
             .iter()
@@ -762,9 +903,11 @@ impl AuditReport {
         }
         let clean = self.principals.len() - s.principals_at_risk;
         h.push_str(&format!(
-            "<h2>Compliant</h2><p class=\"clean\">{clean} principal(s) with no violation; {} of {} customer-managed policies with no violation; {} of {} resources of {}{}.</p></body></html>\n",
+            "<h2>Compliant</h2><p class=\"clean\">{clean} principal(s) with no violation; {} of {} customer-managed policies with no violation; {} of {} non-default versions with no violation or kept for undo; {} of {} resources of {}{}.</p></body></html>\n",
             s.policies - s.policies_at_risk,
             s.policies,
+            s.dormant_versions - s.dormant_versions_at_risk,
+            s.dormant_versions,
             s.resources - s.resources_at_risk,
             s.resources,
             esc(&self.region),

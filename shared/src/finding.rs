@@ -97,6 +97,12 @@ pub enum Subject {
         version_id: Option<String>,
         #[serde(skip)]
         document: Option<String>,
+        /// Set by the sweep: the document digests ([`crate::undo::document_digest`]) this
+        /// version had when a rewrite of the responder replaced it as the default and kept it
+        /// for undo (`undo/kept/` markers). A live version with one of them is the responder's
+        /// own, not a dormant grant; empty everywhere else.
+        #[serde(skip)]
+        kept: Vec<String>,
     },
     /// A role was created or its trust policy replaced.
     TrustPolicyChanged {

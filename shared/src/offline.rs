@@ -65,6 +65,7 @@ pub fn observed_from_event(finding: &Finding) -> Observed {
             policy_arn,
             version_id,
             document: Some(doc),
+            ..
         } => {
             // The event carries the new version only; the default one is not judged here.
             o.managed_policies.insert(

@@ -49,9 +49,7 @@ pub struct UndoRecord {
 
 /// The object key of the record of `finding_id` (ids contain `/`; the key is their digest).
 pub fn object_key(finding_id: &str) -> String {
-    let digest = Sha256::digest(finding_id.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("undo/{hex}.json")
+    format!("undo/{}.json", hex(&Sha256::digest(finding_id.as_bytes())))
 }
 
 /// The records of one executed plan: per finding, the steps that served it and were applied
@@ -276,11 +274,210 @@ pub fn fix_in_place(record: &UndoRecord, observed: &Observed) -> Result<(), Stri
     Ok(())
 }
 
+/// Where the markers of the versions the responder kept are (`undo/kept/<account>/`): when a
+/// rewrite makes a new default version of a customer-managed policy, the version it replaced stays
+/// as a non-default one, for undo. A marker names the policy (the digest of its ARN), the version
+/// and the digest of its document, so the sweep tells the responder's own kept versions from a
+/// dormant grant someone else made, whatever its shape: only a version with that id *and* that
+/// document is the responder's. Written with the undo records (same writers, same bucket).
+pub fn kept_prefix(account: &str) -> String {
+    format!("undo/kept/{account}/")
+}
+
+/// The marker key of version `version_id` of `policy_arn`, whose document has digest
+/// `document_sha256` ([`document_digest`]).
+pub fn kept_key(account: &str, policy_arn: &str, version_id: &str, document_sha256: &str) -> String {
+    format!(
+        "{}{}/{version_id}/{document_sha256}.json",
+        kept_prefix(account),
+        hex(&Sha256::digest(policy_arn.as_bytes()))
+    )
+}
+
+/// What a kept-version marker says (its body; the sweep reads only the keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptVersion {
+    pub policy_arn: String,
+    pub version_id: String,
+    pub document_sha256: String,
+    /// The finding whose fix replaced it as the default.
+    pub finding_id: String,
+    pub applied_at: String,
+}
+
+impl KeptVersion {
+    pub fn key(&self, account: &str) -> String {
+        kept_key(account, &self.policy_arn, &self.version_id, &self.document_sha256)
+    }
+}
+
+/// The digest of a policy document as IAM grants it: URL-decoded, parsed, keys in order (IAM
+/// returns a stored document re-serialized, so its text is not what was written). `None` when it
+/// is not JSON.
+pub fn document_digest(document: &str) -> Option<String> {
+    fn canonical(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canonical(&map[k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let text = crate::policy::decode(document).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let mut out = String::with_capacity(text.len());
+    canonical(&value, &mut out);
+    Some(hex(&Sha256::digest(out.as_bytes())))
+}
+
+/// The versions the applied rewrites among `actions` kept (the default each replaced), with the
+/// documents read before the fix (`observed`).
+pub fn kept_versions(
+    actions: &[ActionOutcome],
+    observed: &Observed,
+    finding_id: &dyn Fn(&[usize]) -> Option<String>,
+    applied_at: &str,
+) -> Vec<KeptVersion> {
+    actions
+        .iter()
+        .filter(|a| matches!(a.result, crate::executor::StepResult::Applied))
+        .filter_map(|a| match &a.inverse {
+            Action::RevertPolicyVersion {
+                policy_arn, version_id, ..
+            } => {
+                let Known::Present(policy) = observed.managed_policy(policy_arn) else {
+                    return None;
+                };
+                (policy.default_version_id == *version_id).then_some(())?;
+                Some(KeptVersion {
+                    policy_arn: policy_arn.clone(),
+                    version_id: version_id.clone(),
+                    document_sha256: document_digest(&policy.document)?,
+                    finding_id: finding_id(&a.verdicts)?,
+                    applied_at: applied_at.to_string(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kept-version markers of one account, as listed (keys only): per policy ARN digest and
+/// version id, the digests of the documents the responder kept under that id.
+#[derive(Debug, Clone, Default)]
+pub struct KeptIndex(std::collections::BTreeMap<(String, String), Vec<String>>);
+
+impl KeptIndex {
+    /// From the keys listed under [`kept_prefix`]`(account)`; keys of another form are ignored.
+    pub fn from_keys(account: &str, keys: &[String]) -> Self {
+        let prefix = kept_prefix(account);
+        let mut index = std::collections::BTreeMap::<(String, String), Vec<String>>::new();
+        for key in keys {
+            let Some(rest) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            let mut parts = rest.split('/');
+            let (Some(policy), Some(version), Some(file), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Some(digest) = file.strip_suffix(".json") else {
+                continue;
+            };
+            index
+                .entry((policy.to_string(), version.to_string()))
+                .or_default()
+                .push(digest.to_string());
+        }
+        KeptIndex(index)
+    }
+
+    /// The document digests the responder kept as version `version_id` of `policy_arn`.
+    pub fn digests(&self, policy_arn: &str, version_id: &str) -> Vec<String> {
+        let policy = hex(&Sha256::digest(policy_arn.as_bytes()));
+        self.0
+            .get(&(policy, version_id.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::executor::StepResult;
     use crate::finding::PrincipalKind;
+
+    /// A kept version's digest is the document IAM grants: the same however IAM spells it back
+    /// (URL-encoded, keys reordered, whitespace), another for any other grant.
+    #[test]
+    fn a_documents_digest_is_what_it_grants_not_how_it_is_spelled() {
+        let a = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        let b = "{ \"Statement\": [ {\"Resource\": \"*\", \"Action\": \"*\", \"Effect\": \"Allow\"} ],\n \"Version\": \"2012-10-17\" }";
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D";
+        let d = document_digest(a).unwrap();
+        assert_eq!(document_digest(b).as_deref(), Some(d.as_str()));
+        assert_eq!(document_digest(encoded).as_deref(), Some(d.as_str()));
+        assert_ne!(
+            document_digest(&a.replace("\"*\",\"Resource", "\"s3:*\",\"Resource")).unwrap(),
+            d
+        );
+        assert_eq!(document_digest("not json"), None);
+    }
+
+    /// The sweep finds a marker by policy, version id and digest, and by nothing less: another
+    /// version id, another account or a key of another form names no kept version.
+    #[test]
+    fn kept_markers_are_found_by_policy_version_and_digest() {
+        let policy = "arn:aws:iam::111122223333:policy/team/P";
+        let kept = KeptVersion {
+            policy_arn: policy.into(),
+            version_id: "v1".into(),
+            document_sha256: "ab".repeat(32),
+            finding_id: "f".into(),
+            applied_at: "2026-12-07T00:00:00Z".into(),
+        };
+        let keys = vec![
+            kept.key("111122223333"),
+            kept.key("444455556666"),
+            "undo/kept/111122223333/garbage".to_string(),
+            format!("{}extra/part", kept.key("111122223333")),
+            object_key("some finding"),
+        ];
+        let index = KeptIndex::from_keys("111122223333", &keys);
+        assert_eq!(index.digests(policy, "v1"), vec!["ab".repeat(32)]);
+        assert!(index.digests(policy, "v2").is_empty());
+        assert!(index
+            .digests("arn:aws:iam::111122223333:policy/team/Q", "v1")
+            .is_empty());
+        assert!(kept.key("111122223333").starts_with(&kept_prefix("111122223333")));
+    }
 
     fn role() -> PrincipalRef {
         PrincipalRef {

@@ -699,8 +699,19 @@ impl IamPort for AwsIam {
                     .into_iter()
                     .filter_map(|g| named(PrincipalKind::Group, g.group_name)),
             );
-            page.policies
-                .extend(out.policies.unwrap_or_default().into_iter().filter_map(|p| p.arn));
+            for policy in out.policies.unwrap_or_default() {
+                let Some(arn) = policy.arn else { continue };
+                page.versions.extend(
+                    policy
+                        .policy_version_list
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|v| !v.is_default_version)
+                        .filter_map(|v| v.version_id)
+                        .map(|v| (arn.clone(), v)),
+                );
+                page.policies.push(arn);
+            }
             marker = out.marker.filter(|_| out.is_truncated);
             if marker.is_none() {
                 break;

@@ -83,6 +83,9 @@ pub struct PrincipalPage {
     pub principals: Vec<crate::finding::PrincipalRef>,
     /// The account's customer-managed policies (ARNs), attached or not.
     pub policies: Vec<String>,
+    /// Their versions that are not the default (policy ARN, version id): dormant grants, in force
+    /// with one `SetDefaultPolicyVersion`.
+    pub versions: Vec<(String, String)>,
     /// Where the next run starts; `None` when every page was read.
     pub marker: Option<String>,
     pub pages: usize,
@@ -132,6 +135,8 @@ pub trait RecordPort: Send + Sync {
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, AwsError>;
     /// Writes (or replaces) the object at `key`.
     async fn write(&self, key: &str, body: Vec<u8>) -> Result<(), AwsError>;
+    /// The keys of every object under `prefix` (all pages).
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError>;
 
     /// Writes (or replaces) the undo record of its finding.
     async fn put(&self, record: &crate::undo::UndoRecord) -> Result<(), AwsError> {

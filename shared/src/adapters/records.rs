@@ -43,6 +43,23 @@ impl RecordPort for S3Records {
             .map_err(|e| AwsError::from_sdk("s3", "PutObject", format!("s3://{}/{key}", self.bucket), &e))
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client()
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| AwsError::from_sdk("s3", "ListObjectsV2", format!("s3://{}/{prefix}", self.bucket), &e))?;
+            keys.extend(page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
+        }
+        Ok(keys)
+    }
+
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
         let resource = format!("s3://{}/{key}", self.bucket);
         let out = super::absent_when(

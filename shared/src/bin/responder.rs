@@ -463,6 +463,7 @@ async fn audit(args: &[String]) -> ExitCode {
             "complete": report.complete,
             "resume_marker": report.resume_marker,
             "summary": report.summary,
+            "versions_skipped": report.versions_skipped,
             "report": opts.html,
             "json": opts.json,
         })

@@ -223,7 +223,7 @@ impl Responder {
             executor::not_attempted(&plan, "the finding could not be recorded in Security Hub first")
         };
         report.unplanned = plan.unplanned.clone();
-        Box::pin(self.record_inverses(finding, &route.record_region, &verdicts, report)).await;
+        Box::pin(self.record_inverses(finding, &route.record_region, &verdicts, &observed, report)).await;
 
         // Security Hub ignores an update whose UpdatedAt is not later than the stored finding's:
         // the second batch updates the findings of the first, so it must carry a later time.
@@ -392,7 +392,14 @@ impl Responder {
     /// Writes the undo record of every finding whose fix was applied (`UNDO_RECORD_BUCKET`). The
     /// fix is in place and recorded in Security Hub already: a record that cannot be written is a
     /// warning (Security Hub's "Undo" will refuse it; the report's inverses still undo it).
-    async fn record_inverses(&self, finding: &Finding, record_region: &str, verdicts: &[Verdict], report: &mut Report) {
+    async fn record_inverses(
+        &self,
+        finding: &Finding,
+        record_region: &str,
+        verdicts: &[Verdict],
+        observed: &Observed,
+        report: &mut Report,
+    ) {
         let Some(records) = &self.records else { return };
         if !report
             .actions
@@ -425,6 +432,20 @@ impl Responder {
         ) {
             if let Err(e) = records.put(&record).await {
                 tracing::warn!(error = %e, finding = %record.finding_id, "undo record not written");
+                report.warnings.push(e);
+            }
+        }
+        // The versions the rewrites kept, marked so that the sweep does not take them for dormant
+        // grants (see `undo::kept_prefix`).
+        let first_id = |served: &[usize]| {
+            served
+                .iter()
+                .find_map(|&i| ids.get(i).cloned().flatten().map(|(id, _, _)| id))
+        };
+        for kept in crate::undo::kept_versions(&report.actions, observed, &first_id, &now) {
+            let key = kept.key(&finding.account);
+            if let Err(e) = records.write(&key, serde_json::to_vec(&kept).unwrap_or_default()).await {
+                tracing::warn!(error = %e, policy = %kept.policy_arn, version = %kept.version_id, "kept-version marker not written");
                 report.warnings.push(e);
             }
         }

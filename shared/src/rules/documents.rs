@@ -587,6 +587,7 @@ pub fn evaluate(
             policy_arn,
             version_id,
             document,
+            kept,
         } => {
             let resources = vec![ResourceRef {
                 resource_type: ResourceType::AwsIamPolicy,
@@ -630,6 +631,18 @@ pub fn evaluate(
             let violations = check(&doc);
             if violations.is_empty() {
                 return Some(frame.clean(document.as_deref(), &what));
+            }
+            // The responder's own: the default its rewrite replaced, kept for undo (the live
+            // document is the one the marker names, so nothing was slipped in under its id).
+            if !kept.is_empty() && crate::undo::document_digest(&version.document).is_some_and(|d| kept.contains(&d)) {
+                return Some(frame.skipped(
+                    SkipKind::KeptForUndo,
+                    format!(
+                        "{what}: kept by the responder when its fix replaced it as the default, so that the fix can be \
+                         undone; it grants nothing until someone makes it the default again. Delete it \
+                         (iam:DeletePolicyVersion) once the fix is accepted"
+                    ),
+                ));
             }
             let mut v = frame.judged(
                 violations,

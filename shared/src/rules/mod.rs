@@ -144,6 +144,9 @@ pub enum SkipKind {
     StateUnknown,
     /// The resource named by the event no longer exists.
     ResourceNotFound,
+    /// A non-default policy version the responder kept when its rewrite replaced it as the
+    /// default (for undo): not a dormant grant someone made, and still a risk (never PASSED).
+    KeptForUndo,
 }
 
 /// The outcome of one rule on one resource.

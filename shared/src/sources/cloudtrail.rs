@@ -374,6 +374,7 @@ fn main_subject(envelope: &Envelope, call: &ApiCall) -> Result<Subject, InputErr
                 policy_arn,
                 version_id,
                 document,
+                kept: vec![],
             })
         }
         "CreateRole" | "UpdateAssumeRolePolicy" => {

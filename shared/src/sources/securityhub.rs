@@ -357,6 +357,7 @@ fn subject_of(
                             policy_arn: policy.to_string(),
                             version_id: Some(version.to_string()),
                             document: None,
+                            kept: vec![],
                         })
                         .ok_or_else(bad)
                 }

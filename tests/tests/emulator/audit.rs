@@ -335,8 +335,9 @@ async fn the_scheduled_sweep_resumes_where_it_stopped_then_waits_for_its_interva
 }
 
 /// The sweep judges customer-managed policies on their own too: one attached to no one is found
-/// and recorded under the id its CreatePolicy event would give. A version that is not the default
-/// is not judged by the sweep (the responder's own rewrites keep one, for undo).
+/// and recorded under the id its CreatePolicy event would give. Without a record store the
+/// versions that are not the default are not judged (the responder's own rewrites keep one, for
+/// undo, and only the store's markers tell those apart), and the summary says so.
 #[tokio::test]
 async fn unattached_policies_are_swept() {
     let env = Env::empty().await;
@@ -369,6 +370,14 @@ async fn unattached_policies_are_swept() {
     let summary = audit(&env, &[]);
     assert_eq!(summary["summary"]["policies"], 2, "{summary}");
     assert_eq!(summary["summary"]["policies_at_risk"], 1, "{summary}");
+    assert_eq!(summary["summary"]["dormant_versions"], 0, "{summary}");
+    assert!(
+        summary["versions_skipped"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("UNDO_RECORD_BUCKET"),
+        "{summary}"
+    );
     let ids: Vec<String> = env.inspect.findings().await.into_iter().map(|f| f.id).collect();
     let key = format!("arn:aws:iam::{}:policy/Unattached", env.account_id());
     let id = compliance_responder::asff::finding_id_in("us-east-1", env.account_id(), "iam-admin-access", &key);
@@ -544,6 +553,166 @@ async fn a_finding_whose_risk_is_gone_is_passed_by_the_next_complete_sweep() {
         }
     }
     assert!(passed.len() < failed.len(), "the risks still there stay FAILED");
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Non-default versions of customer-managed policies are swept as dormant grants (issue 17), and
+/// the ones the responder's own fixes kept for undo are told apart by provenance, never by shape:
+/// the fix leaves a marker (`undo/kept/…`: policy, version id, document digest) with its undo
+/// record, and only a live version with that id *and* that document is the responder's.
+/// - `Crafted` has a dormant v2 shaped exactly like a kept version (its default plus an admin
+///   statement): judged, and deleted in remediate mode (its inverse recorded).
+/// - `Fixed` is rewritten by the same sweep; the v1 it keeps is reported kept, not a finding.
+/// - A copy of that kept document created afterwards (v3: same shape, same digest, another id)
+///   is a dormant grant; deleted by hand, its finding is PASSED by the next complete sweep, while
+///   the kept v1 (still a risk) is never PASSED.
+#[tokio::test]
+async fn dormant_versions_are_swept_and_the_responders_kept_versions_told_apart() {
+    let env = Env::empty().await;
+    let bucket = format!("cr-undo-records-{}", env.account_id());
+    env.create_bucket(&bucket).await;
+    let iam = aws_sdk_iam::Client::new(&env.direct);
+    let read = r#"{"Sid":"Read","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#;
+    let admin = r#"{"Sid":"Everything","Effect":"Allow","Action":"*","Resource":"*"}"#;
+    let doc = |statements: &[&str]| format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, statements.join(","));
+    let create = |name: &'static str, document: String| {
+        let iam = iam.clone();
+        async move {
+            iam.create_policy()
+                .policy_name(name)
+                .policy_document(document)
+                .send()
+                .await
+                .unwrap()
+                .policy
+                .and_then(|p| p.arn)
+                .unwrap()
+        }
+    };
+    let fixed = create("Fixed", doc(&[read, admin])).await;
+    let crafted = create("Crafted", doc(&[read])).await;
+    iam.create_policy_version()
+        .policy_arn(&crafted)
+        .policy_document(doc(&[read, admin]))
+        .set_as_default(false)
+        .send()
+        .await
+        .unwrap();
+    let run = |args: &[&str]| -> Value {
+        let out = Command::new(responder_bin())
+            .arg("audit")
+            .args(args)
+            .envs(env.child_env())
+            .env("UNDO_RECORD_BUCKET", &bucket)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
+    let id =
+        |key: &str| compliance_responder::asff::finding_id_in("us-east-1", env.account_id(), "iam-admin-access", key);
+    let versions = |arn: &str| {
+        let arn = arn.to_string();
+        let env = &env;
+        async move {
+            let mut v: Vec<String> = env
+                .inspect
+                .policy_versions(&arn)
+                .await
+                .0
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            v.sort();
+            v
+        }
+    };
+
+    // Remediate: Fixed rewritten (v2 the default, v1 kept); Crafted's dormant v2 deleted.
+    let first = run(&["--remediate", "--no-resources"]);
+    assert_eq!(first["summary"]["dormant_versions"], 1, "{first}");
+    assert_eq!(first["summary"]["dormant_versions_at_risk"], 1, "{first}");
+    assert_eq!(versions(&fixed).await, ["v1", "v2"]);
+    assert_eq!(versions(&crafted).await, ["v1"], "the crafted dormant grant is deleted");
+    let s3 = env.s3();
+    let markers: Vec<String> = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("undo/kept/{}/", env.account_id()))
+        .send()
+        .await
+        .unwrap()
+        .contents
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| o.key)
+        .collect();
+    assert_eq!(markers.len(), 1, "one kept version: {markers:?}");
+    assert!(markers[0].contains("/v1/"), "{markers:?}");
+
+    // Someone copies the kept document into a new non-default version.
+    iam.create_policy_version()
+        .policy_arn(&fixed)
+        .policy_document(doc(&[read, admin]))
+        .set_as_default(false)
+        .send()
+        .await
+        .unwrap();
+    env.start_recording();
+    let second = run(&["--no-resources"]);
+    assert_eq!(writes(&env), Vec::<String>::new(), "dry-run writes nothing: {second}");
+    let s = &second["summary"];
+    assert_eq!(s["dormant_versions"], 2, "{s}");
+    assert_eq!(s["dormant_versions_at_risk"], 1, "{s}");
+    assert_eq!(s["kept_versions"], 1, "{s}");
+    let findings = env.inspect.findings().await;
+    let state = |key: &str| {
+        let id = id(key);
+        findings.iter().find(|f| f.id == id).map(|f| f.compliance.clone())
+    };
+    assert_eq!(
+        state(&format!("{fixed}|v3")).as_deref(),
+        Some("FAILED"),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        state(&format!("{fixed}|v1")),
+        None,
+        "the kept version is no new finding"
+    );
+
+    // v3 deleted by hand: the next complete sweep sets its finding PASSED, nothing else.
+    iam.delete_policy_version()
+        .policy_arn(&fixed)
+        .version_id("v3")
+        .send()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("audit-dormant-{}", env.account_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, html) = (dir.join("report.json"), dir.join("report.html"));
+    let third = run(&[
+        "--no-resources",
+        "--json",
+        json.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(third["summary"]["passed"], 1, "{third}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["passed"],
+        serde_json::json!([id(&format!("{fixed}|v3"))]),
+        "{}",
+        report["passed"]
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("id=\"kept\"") && page.contains("v1 arn:aws:iam::"),
+        "the kept version is listed"
+    );
     assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
     let _ = std::fs::remove_dir_all(&dir);
 }

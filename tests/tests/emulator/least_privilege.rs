@@ -207,6 +207,7 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
         // The undo records: objects of the record bucket.
         ("s3", "PUT" | "GET")
             if !target.contains("?tagging")
+                && !target.contains("list-type=2")
                 && target
                     .split('?')
                     .next()
@@ -221,6 +222,15 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
                 .trim_end_matches('-');
             let action = if method == "PUT" { "PutObject" } else { "GetObject" };
             return Some((format!("s3:{action}"), format!("arn:aws:s3:::{bucket}/{key}")));
+        }
+        // ListObjectsV2: `GET /bucket?list-type=2&prefix=…`.
+        ("s3", "GET") if target.contains("list-type=2") => {
+            let path = target.split('?').next().unwrap_or_default();
+            let bucket = path
+                .trim_matches('/')
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .trim_end_matches('-');
+            return Some(("s3:ListBucket".to_string(), format!("arn:aws:s3:::{bucket}")));
         }
         // ListBuckets: `GET /` (any query: `?bucket-region=…&max-buckets=…`).
         ("s3", "GET") if target.split('?').next() == Some("/") => "ListAllMyBuckets".to_string(),
@@ -280,6 +290,28 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
         _ => "*".to_string(),
     };
     Some((format!("{prefix}:{operation}"), resource))
+}
+
+/// Each recorded call with what it needs granted: its own action and resource, and what AWS also
+/// requires for the call to answer as the code expects. S3 answers a GetObject of a key that does
+/// not exist with 403 AccessDenied, not 404 NoSuchKey, unless the caller may also `s3:ListBucket`
+/// the bucket (S3 API reference, GetObject, "Permissions"): the reads that expect "no record yet"
+/// (the state of an account never swept, "Undo" of an unrecorded finding) need it. moto answers
+/// NoSuchKey either way.
+fn authorized(calls: &[ApiCall]) -> Vec<(ApiCall, String, String)> {
+    let mut out = Vec::new();
+    for call in calls {
+        let Some((action, resource)) = authorization(call) else {
+            continue;
+        };
+        if action == "s3:GetObject" {
+            if let Some((bucket, _)) = resource.split_once('/') {
+                out.push((call.clone(), "s3:ListBucket".to_string(), bucket.to_string()));
+            }
+        }
+        out.push((call.clone(), action, resource));
+    }
+    out
 }
 
 /// The member role a replay acts through in a member account: the one of the fix's capability,
@@ -352,10 +384,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
         // the SSM reads of the central stack's own parameters).
         let member_role = member_role_of(function, &event);
         let member_policy = RolePolicy::of(&member, member_role).untagged();
-        for call in env.recorded_calls() {
-            let Some((action, resource)) = authorization(&call) else {
-                continue;
-            };
+        for (_, action, resource) in authorized(&env.recorded_calls()) {
             if central_role.allows(&action, &resource) != Decision::Allowed {
                 denied.push(format!("{name}: {role} may not {action} on {resource}"));
             }
@@ -375,10 +404,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
             env.start_recording();
             undo_succeeds(&env, &file, &[]);
             let undo = RolePolicy::of(&member, "UndoRole").untagged();
-            for call in env.recorded_calls() {
-                let Some((action, resource)) = authorization(&call) else {
-                    continue;
-                };
+            for (_, action, resource) in authorized(&env.recorded_calls()) {
                 if undo.allows(&action, &resource) != Decision::Allowed {
                     denied.push(format!("{name} undone: UndoRole may not {action} on {resource}"));
                 }
@@ -453,7 +479,7 @@ async fn every_call_is_allowed_and_every_grant_is_used() {
 /// Calls made only in the central account, with the function's own role: its settings and kill
 /// switch (SSM) and the undo records (S3).
 fn central_only(action: &str) -> bool {
-    action.starts_with("ssm:") || matches!(action, "s3:PutObject" | "s3:GetObject")
+    action.starts_with("ssm:") || matches!(action, "s3:PutObject" | "s3:GetObject" | "s3:ListBucket")
 }
 
 /// Security Hub's custom actions, as the template routes them to the securityhub function: a
@@ -494,10 +520,7 @@ async fn custom_actions(
     ] {
         let (report, _) = env.replay_bytes(&hub, &env.hub_event(sample)).await;
         assert_eq!(report.status, ReportStatus::Remediated, "{sample}: {report:#?}");
-        for call in env.recorded_calls() {
-            let Some((action, resource)) = authorization(&call) else {
-                continue;
-            };
+        for (call, action, resource) in authorized(&env.recorded_calls()) {
             let mut check = |role: &'static str, policy: &RolePolicy| {
                 if policy.allows(&action, &resource) != Decision::Allowed {
                     denied.push(format!("{sample}: {role} may not {action} on {resource}"));
@@ -548,10 +571,7 @@ async fn scheduled_sweep(
     let function = RolePolicy::of(central, "AuditResponderRole").untagged();
     let rewrite = RolePolicy::of(member, "RemediationRole").untagged();
     let tagging = RolePolicy::of(member, "TaggingRole").untagged();
-    for call in env.recorded_calls() {
-        let Some((action, resource)) = authorization(&call) else {
-            continue;
-        };
+    for (_, action, resource) in authorized(&env.recorded_calls()) {
         if function.allows(&action, &resource) != Decision::Allowed {
             denied.push(format!(
                 "scheduled sweep: AuditResponderRole may not {action} on {resource}"

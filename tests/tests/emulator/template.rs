@@ -364,10 +364,18 @@ pub(crate) fn resolve_with(v: &Value, params: &Value) -> Option<Value> {
             Some(Value::Array(whole.split(delimiter.as_str()).map(Value::from).collect()))
         }
         Value::Object(m) if m.len() == 1 && m.contains_key("Fn::If") => resolve_with(&m["Fn::If"][1], params),
-        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::GetAtt") => Some(Value::from(format!(
-            "arn:aws:example:us-east-1:123456789012:{}",
-            m["Fn::GetAtt"][0].as_str().unwrap_or("example")
-        ))),
+        // An attribute the parameters name (`UndoRecordBucket.Arn`, as `${…}` resolves it), else
+        // an example ARN.
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::GetAtt") => {
+            let resource = m["Fn::GetAtt"][0].as_str().unwrap_or("example");
+            let attribute = m["Fn::GetAtt"][1].as_str().unwrap_or("Arn");
+            Some(
+                params
+                    .get(format!("{resource}.{attribute}"))
+                    .cloned()
+                    .unwrap_or_else(|| Value::from(format!("arn:aws:example:us-east-1:123456789012:{resource}"))),
+            )
+        }
         Value::Object(m) if m.len() == 1 && m.contains_key("Ref") => {
             let name = m["Ref"].as_str().unwrap_or("");
             (name != "AWS::NoValue").then(|| {

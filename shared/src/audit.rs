@@ -66,6 +66,10 @@ pub struct AuditSummary {
     pub dormant_versions_at_risk: usize,
     /// Non-default versions the responder kept for undo (reported, not judged a dormant grant).
     pub kept_versions: usize,
+    /// Users whose access keys were judged (`iam-access-key-unused`), and active keys unused for
+    /// too long.
+    pub key_users: usize,
+    pub access_keys_unused: usize,
     /// Taggable resources of the region judged (`required-tags`).
     pub resources: usize,
     pub resources_at_risk: usize,
@@ -127,6 +131,11 @@ pub struct AuditReport {
     pub pages: usize,
     pub summary: AuditSummary,
     pub principals: Vec<AuditedPrincipal>,
+    /// Each user's access keys (judged through the containment capability).
+    pub access_keys: Vec<AuditedPrincipal>,
+    /// Why no access key was judged, when none was (no containment role for a member account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_skipped: Option<String>,
     pub policies: Vec<AuditedPolicy>,
     /// The customer-managed policies' non-default versions.
     pub versions: Vec<AuditedVersion>,
@@ -204,6 +213,42 @@ impl Responder {
                 report.settle();
                 out.push(AuditedPrincipal {
                     principal: principal.clone(),
+                    report,
+                });
+            }
+        }
+        // Each user's access keys, as a finding of their own: a key's status is changed only
+        // through the containment capability (in a member account, its containment role).
+        let users: Vec<&PrincipalRef> = principals.iter().filter(|p| p.kind == PrincipalKind::User).collect();
+        let mut keys = Vec::with_capacity(users.len());
+        let keys_probe = Finding {
+            subject: Subject::UserAccessKeys {
+                user: PrincipalRef {
+                    kind: PrincipalKind::User,
+                    name: String::new(),
+                },
+            },
+            ..probe.clone()
+        };
+        // Without the capability (a member account, no containment role set) no key is judged,
+        // and the report says why; nothing else of the sweep depends on it.
+        let keys_skipped = match (users.is_empty(), self.route_ports(&keys_probe).await) {
+            (false, Err(e)) => Some(format!("access keys not judged: {e}")),
+            _ => None,
+        };
+        let users = if keys_skipped.is_some() { vec![] } else { users };
+        for batch in users.chunks(CONCURRENT_REVIEWS) {
+            let reviews = batch.iter().map(|user| {
+                let f = Finding {
+                    subject: Subject::UserAccessKeys { user: (*user).clone() },
+                    ..probe.clone()
+                };
+                Box::pin(self.handle_finding(f, new_report()))
+            });
+            for (user, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
+                report.settle();
+                keys.push(AuditedPrincipal {
+                    principal: (*user).clone(),
                     report,
                 });
             }
@@ -287,6 +332,12 @@ impl Responder {
             (vec![], false, vec![])
         };
         let mut summary = summarize(&out, &reviewed);
+        summary.key_users = keys.len();
+        for k in &keys {
+            let before = summary.verdicts_failed;
+            count(&mut summary, &k.report);
+            summary.access_keys_unused += summary.verdicts_failed - before;
+        }
         summary.dormant_versions = dormant.len();
         for v in &dormant {
             if count(&mut summary, &v.report) {
@@ -309,6 +360,7 @@ impl Responder {
         let reviews: Vec<(String, &Report)> = out
             .iter()
             .map(|p| (format!("{}/{}", p.principal.kind.as_str(), p.principal.name), &p.report))
+            .chain(keys.iter().map(|k| (format!("user/{}", k.principal.name), &k.report)))
             .chain(reviewed.iter().map(|p| (p.policy_arn.clone(), &p.report)))
             .chain(
                 dormant
@@ -344,6 +396,8 @@ impl Responder {
             pages,
             summary,
             principals: out,
+            access_keys: keys,
+            keys_skipped,
             policies: reviewed,
             versions: dormant,
             versions_skipped,
@@ -370,8 +424,8 @@ impl Responder {
         swept_versions: bool,
     ) -> Result<Vec<String>, AwsError> {
         use crate::rules::{
-            iam_admin_access, iam_open_trust, iam_privilege_escalation, iam_service_wildcard, iam_user_direct_policy,
-            required_tags,
+            iam_access_key_unused, iam_admin_access, iam_open_trust, iam_privilege_escalation, iam_service_wildcard,
+            iam_user_direct_policy, required_tags,
         };
         let on = |rule: &str| self.config().mode_of(rule).is_some();
         let iam_rules: Vec<&str> = [
@@ -380,6 +434,7 @@ impl Responder {
             iam_privilege_escalation::ID,
             iam_open_trust::ID,
             iam_user_direct_policy::ID,
+            iam_access_key_unused::ID,
         ]
         .into_iter()
         .filter(|r| on(r))
@@ -832,6 +887,22 @@ impl AuditReport {
                 h.push_str(&review_html("policy", &p.policy_arn, &p.report));
             }
         }
+        let keys_at_risk: Vec<&AuditedPrincipal> = self
+            .access_keys
+            .iter()
+            .filter(|k| {
+                k.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !k.report.errors.is_empty()
+            })
+            .collect();
+        if !keys_at_risk.is_empty() {
+            h.push_str(&format!(
+                "<h2 id=\"access-keys\">Unused access keys ({})</h2>",
+                s.access_keys_unused
+            ));
+            for k in keys_at_risk {
+                h.push_str(&review_html("access-keys", &k.principal.name, &k.report));
+            }
+        }
         let versions_at_risk: Vec<&AuditedVersion> = self
             .versions
             .iter()
@@ -872,6 +943,9 @@ impl AuditReport {
                 ));
             }
             h.push_str("</ul>");
+        }
+        if let Some(why) = &self.keys_skipped {
+            h.push_str(&format!("<p class=\"withheld\" id=\"keys-skipped\">{}</p>", esc(why)));
         }
         if let Some(why) = &self.versions_skipped {
             h.push_str(&format!(

@@ -34,6 +34,7 @@
 //! | `AUDIT_TIME_BUDGET_SECONDS` | a scheduled run starts no further account after this long (the rest wait for the next run) | `600` |
 //! | `UNDO_RECORD_BUCKET` | an S3 bucket (in the function's account and region): every applied fix's inverse is written there, so that Security Hub's "Undo" applies exactly what was recorded | unset: no records, "Undo" refused |
 //! | `CONFIG_RULE_MAP` | `config-rule-name-fragment=rule-id;...` | the four AWS managed rules, see [`DEFAULT_CONFIG_RULE_MAP`] |
+//! | `ACCESS_KEY_MAX_UNUSED_DAYS` | 1–3650: an active access key not used for this many days (or never used and this old) is deactivated by `iam-access-key-unused` (the sweep; Security Hub's "Remediate") | `90` (Security Hub control IAM.8) |
 //! | `SETTINGS_PARAMETER_PATH` | an SSM parameter path such as `/compliance-responder/settings`: the list settings that grow with the organization are also read from parameters under it at start-up (see [`PARAMETER_SETTINGS`]) | unset: environment only |
 //!
 //! An invalid value is a start-up error: the function refuses to run rather than guess.
@@ -126,6 +127,10 @@ iam-policy-no-statements-with-full-access=iam-service-wildcard;\
 iam-user-no-policies-check=iam-user-direct-policy;\
 required-tags=required-tags";
 
+/// Default `ACCESS_KEY_MAX_UNUSED_DAYS`: Security Hub's IAM.8 ("unused IAM user credentials
+/// should be removed") checks 90 days.
+pub const DEFAULT_ACCESS_KEY_MAX_UNUSED_DAYS: u32 = 90;
+
 /// One required tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequiredTag {
@@ -204,6 +209,8 @@ pub struct Config {
     pub undo_record_bucket: Option<String>,
     /// The scheduled sweep: how often, how much per run, how long per run.
     pub audit: AuditSettings,
+    /// `iam-access-key-unused`: days an active key may go unused (`ACCESS_KEY_MAX_UNUSED_DAYS`).
+    pub access_key_max_unused_days: u32,
 }
 
 /// The scheduled sweep's bounds (`AUDIT_INTERVAL_HOURS`, `AUDIT_MAX_PAGES`,
@@ -298,6 +305,7 @@ impl Default for Config {
             exempt_tag: crate::exemptions::EXEMPT_TAG.into(),
             undo_record_bucket: None,
             audit: AuditSettings::default(),
+            access_key_max_unused_days: DEFAULT_ACCESS_KEY_MAX_UNUSED_DAYS,
         }
     }
 }
@@ -642,6 +650,20 @@ impl Config {
             "a whole number of seconds, at least 1",
         )?;
         let max_attempts = number("AWS_MAX_ATTEMPTS", non_empty("AWS_MAX_ATTEMPTS"), 4u32, 1, "1 or more")?;
+        let access_key_max_unused_days = number(
+            "ACCESS_KEY_MAX_UNUSED_DAYS",
+            non_empty("ACCESS_KEY_MAX_UNUSED_DAYS"),
+            DEFAULT_ACCESS_KEY_MAX_UNUSED_DAYS,
+            1,
+            "a whole number of days from 1 to 3650",
+        )?;
+        if access_key_max_unused_days > 3650 {
+            return Err(invalid(
+                "ACCESS_KEY_MAX_UNUSED_DAYS",
+                &access_key_max_unused_days.to_string(),
+                "a whole number of days from 1 to 3650",
+            ));
+        }
         if max_attempts > 10 {
             return Err(invalid("AWS_MAX_ATTEMPTS", &max_attempts.to_string(), "at most 10"));
         }
@@ -743,6 +765,7 @@ impl Config {
             exempt_tag,
             undo_record_bucket,
             audit,
+            access_key_max_unused_days,
         })
     }
 }
@@ -840,6 +863,17 @@ mod tests {
         assert_eq!(c.tags.required[0].default.as_deref(), Some("${creator}"));
         assert_eq!(c.config_rule_map.len(), 4);
         assert!(c.annotate_source_findings && !c.guardduty.quarantine);
+        assert_eq!(c.access_key_max_unused_days, 90);
+        assert_eq!(
+            cfg(&[("ACCESS_KEY_MAX_UNUSED_DAYS", "45")])
+                .unwrap()
+                .access_key_max_unused_days,
+            45
+        );
+        for bad in ["0", "3651", "-1", "ninety", "4.5"] {
+            let err = cfg(&[("ACCESS_KEY_MAX_UNUSED_DAYS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("ACCESS_KEY_MAX_UNUSED_DAYS"), "{bad}: {err}");
+        }
         let c = cfg(&[
             ("REQUIRED_TAGS", "Owner=${creator}; Environment=dev ;DataClass"),
             ("REQUIRED_TAG_VALUES", "Environment=prod|staging|dev"),

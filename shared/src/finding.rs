@@ -126,6 +126,10 @@ pub enum Subject {
     /// privilege-escalation combination split across two policies. Added by the pipeline beside
     /// the subjects that change what a principal is allowed.
     PrincipalPermissions { principal: PrincipalRef },
+    /// An IAM user's access keys, each judged on its own (the sweep, Security Hub's "Remediate";
+    /// a change to a user's permissions says nothing about its keys). Containment: fixed through
+    /// the capability that alone may change a key's status.
+    UserAccessKeys { user: PrincipalRef },
     /// An AWS Config resource known only by its Config resource id (IAM ids, RDS resource ids);
     /// the pipeline resolves it to a name before the rules see it.
     ConfigResource { resource_type: String, resource_id: String },
@@ -263,6 +267,7 @@ impl Subject {
             | Subject::TrustPolicyChanged { .. }
             | Subject::PrincipalReview { .. }
             | Subject::PrincipalPermissions { .. }
+            | Subject::UserAccessKeys { .. }
             | Subject::CredentialCompromise(_)
             | Subject::TagsChanged { .. } => true,
             Subject::ConfigResource { resource_type, .. } => resource_type.starts_with("AWS::IAM::"),
@@ -274,7 +279,7 @@ impl Subject {
     /// narrowest role, tagging, reads it).
     pub fn capability(&self) -> Capability {
         match self {
-            Subject::CredentialCompromise(_) => Capability::Containment,
+            Subject::CredentialCompromise(_) | Subject::UserAccessKeys { .. } => Capability::Containment,
             Subject::ResourcesCreated { .. } | Subject::ResourceTagsCheck { .. } | Subject::Unhandled { .. } => {
                 Capability::Tagging
             }

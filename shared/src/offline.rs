@@ -180,9 +180,9 @@ impl IamPort for Snapshot {
                     observed.access_keys.insert(user_name.clone(), v.clone());
                 }
             }
-            Lookup::AccessKeyOwner { access_key_id } => {
-                if let Some(v) = s.key_owners.get(access_key_id) {
-                    observed.key_owners.insert(access_key_id.clone(), v.clone());
+            Lookup::AccessKeyUse { access_key_id } => {
+                if let Some(v) = s.key_uses.get(access_key_id) {
+                    observed.key_uses.insert(access_key_id.clone(), v.clone());
                 }
             }
             Lookup::ResourceTags(r) => {

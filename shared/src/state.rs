@@ -34,8 +34,9 @@ pub enum Lookup {
     GroupsForUser { user_name: String },
     /// The access keys of an IAM user and whether each is active.
     AccessKeys { user_name: String },
-    /// The IAM user of this account that owns an access key (`GetAccessKeyLastUsed`).
-    AccessKeyOwner { access_key_id: String },
+    /// An access key's owner (the IAM user of this account it belongs to) and when it was last
+    /// used (`GetAccessKeyLastUsed`).
+    AccessKeyUse { access_key_id: String },
     /// Does the resource exist, and what tags does it have now?
     ResourceTags(AwsResource),
 }
@@ -45,6 +46,20 @@ pub enum Lookup {
 pub struct AccessKey {
     pub id: String,
     pub active: bool,
+    /// When it was created (`ListAccessKeys`' `CreateDate`), when IAM said.
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What IAM says of an access key's use (`GetAccessKeyLastUsed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyUse {
+    /// The user that owns it.
+    pub owner: String,
+    /// When it was last used; `None` when it never was (or last was before 22 April 2015, when
+    /// IAM started recording it).
+    pub last_used: Option<chrono::DateTime<chrono::Utc>>,
+    /// The service it was last used with (IAM says `N/A` when it never was).
+    pub service: Option<String>,
 }
 
 /// A principal as IAM reports it.
@@ -119,8 +134,8 @@ pub struct Observed {
     pub groups_for_user: BTreeMap<String, Option<Vec<String>>>,
     /// User name → access keys.
     pub access_keys: BTreeMap<String, Option<Vec<AccessKey>>>,
-    /// Access key id → the user that owns it (`None`: no user of this account does).
-    pub key_owners: BTreeMap<String, Option<String>>,
+    /// Access key id → its owner and last use (`None`: no user of this account owns it).
+    pub key_uses: BTreeMap<String, Option<KeyUse>>,
     /// Resource ARN → tags.
     pub tags: BTreeMap<String, Option<Tags>>,
     /// When the state was read (the pipeline sets it; rules that write a time use it).
@@ -166,7 +181,7 @@ impl Observed {
             }
             Lookup::GroupsForUser { user_name } => self.groups_for_user.contains_key(user_name),
             Lookup::AccessKeys { user_name } => self.access_keys.contains_key(user_name),
-            Lookup::AccessKeyOwner { access_key_id } => self.key_owners.contains_key(access_key_id),
+            Lookup::AccessKeyUse { access_key_id } => self.key_uses.contains_key(access_key_id),
             Lookup::ResourceTags(resource) => self.tags.contains_key(&resource.arn),
         }
     }
@@ -202,7 +217,14 @@ impl Observed {
         known(&self.access_keys, &user_name.to_string())
     }
     pub fn key_owner(&self, access_key_id: &str) -> Known<'_, String> {
-        known(&self.key_owners, &access_key_id.to_string())
+        match self.key_uses.get(access_key_id) {
+            Some(Some(u)) => Known::Present(&u.owner),
+            Some(None) => Known::Absent,
+            None => Known::Unknown,
+        }
+    }
+    pub fn key_use(&self, access_key_id: &str) -> Known<'_, KeyUse> {
+        known(&self.key_uses, &access_key_id.to_string())
     }
     pub fn tags(&self, resource: &AwsResource) -> Known<'_, Tags> {
         known(&self.tags, &resource.arn)

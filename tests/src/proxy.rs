@@ -57,6 +57,8 @@ struct State {
     recording: bool,
     recorded: Vec<ApiCall>,
     contract: Contract,
+    /// Days IAM's access key dates are moved back by ([`Proxy::age_access_keys`]).
+    key_age_days: Option<i64>,
 }
 
 /// The running proxy; stops when dropped.
@@ -141,6 +143,13 @@ impl Proxy {
             .iter()
             .filter(|r| r.contains(needle))
             .count()
+    }
+
+    /// Answers as if every access key had been created, and last used, `days` earlier than moto
+    /// says (`ListAccessKeys`' `CreateDate`, `GetAccessKeyLastUsed`'s `LastUsedDate`). moto creates
+    /// a key now and cannot backdate one; this is the only way a test sees an old key.
+    pub fn age_access_keys(&self, days: i64) {
+        self.state.lock().unwrap().key_age_days = Some(days);
     }
 
     /// Credentials with access key `key` act in `account` (what moto does with them too).
@@ -378,6 +387,15 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
             response = with_body(head, &paged);
         }
     }
+    let key_age = state.lock().unwrap().key_age_days;
+    if let Some(days) = key_age.filter(|_| {
+        matches!(&scope, Some((_, _, service)) if service == "iam")
+            && (text.contains("Action=ListAccessKeys") || text.contains("Action=GetAccessKeyLastUsed"))
+    }) {
+        let (head, body) = split_message(&response);
+        let aged = age_dates(&String::from_utf8_lossy(body), days);
+        response = with_body(head, aged.as_bytes());
+    }
     if matches!(&scope, Some((_, _, service)) if service == "sts") && text.contains("Action=AssumeRole&") {
         let (_, body) = split_message(&request);
         let (_, answer) = split_message(&response);
@@ -389,6 +407,27 @@ async fn serve(mut client: TcpStream, upstream: u16, state: Arc<Mutex<State>>) -
     }
     client.write_all(&close_connection(&response)).await?;
     client.shutdown().await
+}
+
+/// `body` with the text of every `<CreateDate>` and `<LastUsedDate>` element moved `days` back.
+fn age_dates(body: &str, days: i64) -> String {
+    let mut out = body.to_string();
+    for tag in ["CreateDate", "LastUsedDate"] {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        let mut from = 0;
+        while let Some(start) = out[from..].find(&open).map(|i| from + i + open.len()) {
+            let Some(end) = out[start..].find(&close).map(|i| start + i) else {
+                break;
+            };
+            let moved = chrono::DateTime::parse_from_rfc3339(out[start..end].trim())
+                .map(|t| (t - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            if let Ok(moved) = moved {
+                out.replace_range(start..end, &moved);
+            }
+            from = start;
+        }
+    }
+    out
 }
 
 /// (access key, region, service) from a SigV4 `Authorization` header.

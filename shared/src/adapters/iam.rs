@@ -132,6 +132,9 @@ impl AwsIam {
                 Ok(k) => keys.push(AccessKey {
                     id: k.access_key_id.unwrap_or_default(),
                     active: k.status == Some(aws_sdk_iam::types::StatusType::Active),
+                    created: k
+                        .create_date
+                        .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0)),
                 }),
                 Err(e) if not_found(&e) => return Ok(None),
                 Err(e) => return Err(AwsError::from_sdk("iam", "ListAccessKeys", user_name, &e)),
@@ -632,7 +635,7 @@ impl IamPort for AwsIam {
                 let v = self.access_keys(user_name).await?;
                 observed.access_keys.insert(user_name.clone(), v);
             }
-            Lookup::AccessKeyOwner { access_key_id } => {
+            Lookup::AccessKeyUse { access_key_id } => {
                 let answer = self
                     .client
                     .get_access_key_last_used()
@@ -647,8 +650,18 @@ impl IamPort for AwsIam {
                     "GetAccessKeyLastUsed",
                     access_key_id,
                 )?
-                .and_then(|o| o.user_name);
-                observed.key_owners.insert(access_key_id.clone(), owner);
+                .and_then(|o| {
+                    let used = o.access_key_last_used;
+                    Some(crate::state::KeyUse {
+                        owner: o.user_name?,
+                        last_used: used
+                            .as_ref()
+                            .and_then(|u| u.last_used_date)
+                            .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0)),
+                        service: used.map(|u| u.service_name).filter(|s| !s.is_empty() && s != "N/A"),
+                    })
+                });
+                observed.key_uses.insert(access_key_id.clone(), owner);
             }
             Lookup::ResourceTags(r) => {
                 return Err(AwsError {

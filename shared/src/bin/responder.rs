@@ -464,6 +464,7 @@ async fn audit(args: &[String]) -> ExitCode {
             "resume_marker": report.resume_marker,
             "summary": report.summary,
             "versions_skipped": report.versions_skipped,
+            "keys_skipped": report.keys_skipped,
             "report": opts.html,
             "json": opts.json,
         })

@@ -219,7 +219,7 @@ impl Rule for GuardDutyCredentials {
                 access_key_id,
             } if !is_temporary(access_key_id) && self.excluded(f).is_none() => match observed.access_keys(user_name) {
                 Known::Present(keys) if !keys.iter().any(|k| &k.id == access_key_id) => {
-                    vec![Lookup::AccessKeyOwner {
+                    vec![Lookup::AccessKeyUse {
                         access_key_id: access_key_id.clone(),
                     }]
                 }

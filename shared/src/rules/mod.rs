@@ -4,6 +4,7 @@
 
 pub mod exemption_tag;
 pub mod guardduty_credentials;
+pub mod iam_access_key_unused;
 pub mod iam_admin_access;
 pub mod iam_open_trust;
 pub mod iam_privilege_escalation;
@@ -254,6 +255,9 @@ pub fn registry(config: &Config) -> Vec<Box<dyn Rule>> {
         Box::new(iam_privilege_escalation::IamPrivilegeEscalation),
         Box::new(iam_open_trust::IamOpenTrust),
         Box::new(iam_user_direct_policy::IamUserDirectPolicy),
+        Box::new(iam_access_key_unused::IamAccessKeyUnused::new(
+            config.access_key_max_unused_days,
+        )),
         Box::new(guardduty_credentials::GuardDutyCredentials::new(
             config.guardduty.clone(),
         )),
@@ -269,6 +273,7 @@ pub const RULE_IDS: &[&str] = &[
     iam_privilege_escalation::ID,
     iam_open_trust::ID,
     iam_user_direct_policy::ID,
+    iam_access_key_unused::ID,
     guardduty_credentials::ID,
     required_tags::ID,
     exemption_tag::ID,

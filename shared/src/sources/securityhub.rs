@@ -369,6 +369,15 @@ fn subject_of(
                     .ok_or_else(bad),
             }
         }
+        // One access key of a user (`rules::iam_access_key_unused::key_of`): the user's keys.
+        "iam-access-key-unused" => {
+            let (who, id) = key.split_once("|access-key/").ok_or_else(bad)?;
+            let id_ok = (16..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
+            principal_of(who, partition, account)
+                .filter(|p| p.kind == PrincipalKind::User && id_ok)
+                .map(|user| Subject::UserAccessKeys { user })
+                .ok_or_else(bad)
+        }
         "required-tags" => {
             let asff_type = resource.and_then(|r| str_at(r, "Type")).unwrap_or_default();
             let name = key.rsplit([':', '/']).next().unwrap_or_default();

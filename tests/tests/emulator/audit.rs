@@ -239,6 +239,7 @@ async fn member_sweep() {
         .envs(env.child_env())
         .env("MEMBER_ROLE_NAME", "compliance-responder-remediation")
         .env("MEMBER_TAGGING_ROLE_NAME", "compliance-responder-tagging")
+        .env("MEMBER_CONTAINMENT_ROLE_NAME", "compliance-responder-containment")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -248,11 +249,13 @@ async fn member_sweep() {
     assert_eq!(summary["summary"]["principals"], 1, "{summary}");
     assert_eq!(summary["summary"]["principals_at_risk"], 1, "{summary}");
     assert_eq!(summary["summary"]["errors"], 0, "{summary}");
-    // IAM through the IAM-rewrite role, the region's resources through the tagging role.
+    // IAM through the IAM-rewrite role, the region's resources through the tagging role, the
+    // users' access keys through the containment role.
+    assert_eq!(summary["summary"]["key_users"], 1, "{summary}");
     let roles: std::collections::BTreeSet<String> = env.assumed_roles().into_iter().collect();
     assert_eq!(
         roles,
-        ["remediation", "tagging"]
+        ["containment", "remediation", "tagging"]
             .iter()
             .map(|r| format!("arn:aws:iam::{}:role/compliance-responder-{r}", member.id))
             .collect()
@@ -713,6 +716,127 @@ async fn dormant_versions_are_swept_and_the_responders_kept_versions_told_apart(
         page.contains("id=\"kept\"") && page.contains("v1 arn:aws:iam::"),
         "the kept version is listed"
     );
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Access keys (issue 17, `iam-access-key-unused`): each user's active keys are judged by their
+/// last use (or, never used, their creation) against `ACCESS_KEY_MAX_UNUSED_DAYS` (90). moto
+/// creates every key now: the proxy answers as if the keys were 120 days older
+/// (`Proxy::age_access_keys`). New keys pass; aged, the unused one is FAILED in dry-run with
+/// nothing written, deactivated in remediate mode (its finding then PASSED), and `responder undo`
+/// of the report reactivates it. A protected user's and an exempt user's keys are reported, never
+/// touched; an inactive key is compliant.
+#[tokio::test]
+async fn unused_access_keys_are_found_and_deactivated_and_the_guards_hold() {
+    let env = Env::empty().await;
+    let iam = aws_sdk_iam::Client::new(&env.direct);
+    let mut ids = std::collections::BTreeMap::new();
+    for user in ["stale-user", "break-glass-ops", "legacy-exempt", "retired"] {
+        iam.create_user().user_name(user).send().await.unwrap();
+        let key = iam.create_access_key().user_name(user).send().await.unwrap();
+        ids.insert(user, key.access_key.unwrap().access_key_id);
+    }
+    iam.update_access_key()
+        .user_name("retired")
+        .access_key_id(&ids["retired"])
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    iam.tag_user()
+        .user_name("legacy-exempt")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("compliance-responder:exempt")
+                .value("true")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("audit-keys-{}", env.account_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("report.json");
+    let run = |args: &[&str]| -> (Value, Value) {
+        let out = Command::new(responder_bin())
+            .arg("audit")
+            .args(["--no-resources", "--json", json.to_str().unwrap()])
+            .args(args)
+            .envs(env.child_env())
+            .env("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/break-glass-*")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        (
+            serde_json::from_str(stdout.trim()).unwrap(),
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap(),
+        )
+    };
+    let status = |user: &'static str| {
+        let (env, ids) = (&env, &ids);
+        async move { env.inspect.access_keys(user).await[&ids[user]].clone() }
+    };
+    let id_of = |user: &str| {
+        let key = compliance_responder::rules::iam_access_key_unused::key_of(
+            &format!("arn:aws:iam::{}:user/{user}", env.account_id()),
+            &ids[user],
+        );
+        compliance_responder::asff::finding_id_in("us-east-1", env.account_id(), "iam-access-key-unused", &key)
+    };
+
+    // New keys are in use by definition.
+    let (fresh, _) = run(&[]);
+    assert_eq!(fresh["summary"]["key_users"], 4, "{fresh}");
+    assert_eq!(fresh["summary"]["access_keys_unused"], 0, "{fresh}");
+
+    // 120 days later: three active keys unused; only the stale user's may be touched.
+    env.proxy.age_access_keys(120);
+    env.start_recording();
+    let (dry, _) = run(&[]);
+    assert_eq!(writes(&env), Vec::<String>::new(), "dry-run: {dry}");
+    assert_eq!(dry["summary"]["access_keys_unused"], 3, "{dry}");
+    let by_rule = &dry["summary"]["by_rule"]["iam-access-key-unused"];
+    assert_eq!(
+        (&by_rule["fixes"], &by_rule["withheld"]),
+        (&1.into(), &2.into()),
+        "{dry}"
+    );
+    let failed: Vec<String> = env
+        .inspect
+        .findings()
+        .await
+        .into_iter()
+        .filter(|f| f.compliance == "FAILED")
+        .map(|f| f.id)
+        .collect();
+    for user in ["stale-user", "break-glass-ops", "legacy-exempt"] {
+        assert!(failed.contains(&id_of(user)), "{user}: {failed:?}");
+    }
+    assert!(!failed.contains(&id_of("retired")));
+
+    let (fixed, report) = run(&["--remediate"]);
+    assert_eq!(fixed["summary"]["fixes_applied"], 1, "{fixed}");
+    assert_eq!(status("stale-user").await, "Inactive");
+    assert_eq!(status("break-glass-ops").await, "Active", "protected");
+    assert_eq!(status("legacy-exempt").await, "Active", "exempt");
+    let findings = env.inspect.findings().await;
+    let stale = findings.iter().find(|f| f.id == id_of("stale-user")).unwrap();
+    assert_eq!(stale.compliance, "PASSED", "{stale:#?}");
+
+    // The fix's inverse, from the report: the key is active again.
+    let applied = report["access_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["principal"]["name"] == "stale-user")
+        .unwrap();
+    let file = dir.join("stale-user.json");
+    std::fs::write(&file, serde_json::to_vec(&applied["report"]).unwrap()).unwrap();
+    crate::responder_undo::undo_succeeds(&env, &file, &[]);
+    assert_eq!(status("stale-user").await, "Active", "undone");
     assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -99,7 +99,6 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("TaggingRole", "dynamodb:TagResource", "service tag call behind tag:TagResources"),
     ("TaggingRole", "rds:AddTagsToResource", "service tag call behind tag:TagResources"),
     ("TaggingRole", "sns:TagResource", "service tag call behind tag:TagResources"),
-    ("ContainmentRole", "iam:GetAccessKeyLastUsed", "the owner of a key that is not in the named user's list"),
     ("ContainmentRole", "iam:GetUserPolicy", "an existing AWSRevokeOlderSessions policy on a user is read"),
     ("ContainmentRole", "iam:ListUserPolicies", "a user's inline policies are counted against IAM's quota before a revocation"),
     ("ContainmentRole", "iam:PutUserPolicy", "a user's sessions are revoked for temporary ASIA keys"),
@@ -135,6 +134,7 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("SecurityHubResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
     ("AuditResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
     ("AuditResponderRole", "sts:AssumeRole", "the IAM-rewrite role of member accounts (audit.rs: --account)"),
+    ("AuditResponderRole", "iam:UpdateAccessKey", "an access key unused for too long is deactivated (the sandbox's keys are new: audit.rs ages them)"),
 ];
 
 /// Functions whose fixes are another's: the securityhub function's "Remediate" makes the fixes of
@@ -571,6 +571,7 @@ async fn scheduled_sweep(
     let function = RolePolicy::of(central, "AuditResponderRole").untagged();
     let rewrite = RolePolicy::of(member, "RemediationRole").untagged();
     let tagging = RolePolicy::of(member, "TaggingRole").untagged();
+    let containment = RolePolicy::of(member, "ContainmentRole").untagged();
     for (_, action, resource) in authorized(&env.recorded_calls()) {
         if function.allows(&action, &resource) != Decision::Allowed {
             denied.push(format!(
@@ -578,8 +579,19 @@ async fn scheduled_sweep(
             ));
         }
         used.entry("AuditResponder").or_default().insert(action.clone());
-        // In a member account the region's resources are swept through its tagging role.
-        if !central_only(&action) && !action.starts_with("iam:") && !action.starts_with("securityhub:") {
+        // In a member account the access keys are swept through its containment role, the
+        // region's resources through its tagging role.
+        if matches!(
+            action.as_str(),
+            "iam:ListAccessKeys" | "iam:GetAccessKeyLastUsed" | "iam:UpdateAccessKey"
+        ) {
+            if containment.allows(&action, &resource) != Decision::Allowed {
+                denied.push(format!(
+                    "scheduled sweep: member ContainmentRole may not {action} on {resource}"
+                ));
+            }
+            used.entry("ContainmentRole").or_default().insert(action);
+        } else if !central_only(&action) && !action.starts_with("iam:") && !action.starts_with("securityhub:") {
             if tagging.allows(&action, &resource) != Decision::Allowed {
                 denied.push(format!(
                     "scheduled sweep: member TaggingRole may not {action} on {resource}"

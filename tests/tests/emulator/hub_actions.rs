@@ -301,3 +301,73 @@ async fn member_account_actions() {
     );
     assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
 }
+
+/// "Remediate" and "Undo" of an `iam-access-key-unused` finding (the sample names frank's key).
+/// The finding is recorded FAILED by a dry-run sweep, the keys aged 120 days by the proxy (moto
+/// creates keys now). Remediate deactivates frank's key whatever the mode; erin's, as unused but
+/// not chosen, is untouched; Undo makes frank's active again. Every call Remediate makes is one
+/// the template grants the Security Hub function's role.
+#[tokio::test]
+async fn remediate_and_undo_an_unused_access_key() {
+    use crate::least_privilege::authorized;
+    use crate::template::{template_json, RolePolicy};
+    use compliance_responder::grants::Decision;
+    const SAMPLE: &str = "securityhub/remediate-unused-access-key.json";
+    let env = Env::seeded().await;
+    let b = bucket(&env);
+    env.create_bucket(&b).await;
+    let vars = [("MODE", "dry-run"), ("UNDO_RECORD_BUCKET", b.as_str())];
+    env.proxy.age_access_keys(120);
+    let sweeper =
+        integration_tests::responder_for(&env.sdk, &vars, &[compliance_responder::finding::SourceKind::Audit]);
+    let scope = compliance_responder::audit::AuditScope {
+        account: env.account_id().to_string(),
+        region: "us-east-1".into(),
+        partition: "aws".into(),
+        max_pages: 10,
+        resume: None,
+        resources: false,
+    };
+    let swept = Box::pin(sweeper.audit(&scope)).await.unwrap();
+    assert!(swept.summary.access_keys_unused >= 2, "{:?}", swept.summary);
+    let key_of = |keys: std::collections::BTreeMap<String, String>| keys.into_iter().next().unwrap();
+    let (frank, status) = key_of(env.inspect.access_keys("frank").await);
+    assert_eq!(status, "Active");
+    let erin = env.inspect.access_keys("erin").await;
+
+    let hub = responder_with_env(&env.sdk, &vars);
+    env.start_recording();
+    let (report, writes) = env.replay_bytes(&hub, &env.hub_event(SAMPLE)).await;
+    assert_eq!(report.status, ReportStatus::Remediated, "{report:#?}");
+    assert_eq!(result(&report, 0).0, HubResult::Applied, "{report:#?}");
+    assert_eq!(
+        writes.iter().filter(|w| w.starts_with("iam:")).collect::<Vec<_>>(),
+        ["iam:UpdateAccessKey"]
+    );
+    assert_eq!(env.inspect.access_keys("frank").await[&frank], "Inactive");
+    assert_eq!(
+        env.inspect.access_keys("erin").await,
+        erin,
+        "only the chosen finding's key"
+    );
+    let role = RolePolicy::of(&template_json("template.yaml"), "SecurityHubResponderRole").untagged();
+    for (_, action, resource) in authorized(&env.recorded_calls()) {
+        assert_eq!(
+            role.allows(&action, &resource),
+            Decision::Allowed,
+            "{action} on {resource}"
+        );
+    }
+
+    // Undo: the same finding, the other action.
+    let mut undo: Value = serde_json::from_slice(&env.hub_event(SAMPLE)).unwrap();
+    undo["detail"]["actionName"] = "Undo".into();
+    undo["resources"][0] = Value::String(format!(
+        "arn:aws:securityhub:us-east-1:{}:action/custom/ComplianceUndo",
+        env.account_id()
+    ));
+    let (report, _) = env.replay_bytes(&hub, &serde_json::to_vec(&undo).unwrap()).await;
+    assert_eq!(result(&report, 0).0, HubResult::Undone, "{report:#?}");
+    assert_eq!(env.inspect.access_keys("frank").await[&frank], "Active", "undone");
+    assert!(env.proxy.violations().is_empty(), "{:?}", env.proxy.violations());
+}

@@ -134,6 +134,9 @@ const KEPT: &[(&str, &str, &str)] = &[
     ("SecurityHubResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
     ("AuditResponderRole", "ssm:GetParametersByPath", "the settings, read at init"),
     ("AuditResponderRole", "sts:AssumeRole", "the IAM-rewrite role of member accounts (audit.rs: --account)"),
+    ("SecurityHubResponderRole", "iam:ListAccessKeys", "Remediate of an iam-access-key-unused finding (hub_actions.rs: remediate_and_undo_an_unused_access_key checks its calls against this role)"),
+    ("SecurityHubResponderRole", "iam:GetAccessKeyLastUsed", "as iam:ListAccessKeys"),
+    ("SecurityHubResponderRole", "iam:UpdateAccessKey", "as iam:ListAccessKeys"),
     ("AuditResponderRole", "iam:UpdateAccessKey", "an access key unused for too long is deactivated (the sandbox's keys are new: audit.rs ages them)"),
 ];
 
@@ -298,7 +301,7 @@ fn authorization(call: &ApiCall) -> Option<(String, String)> {
 /// the bucket (S3 API reference, GetObject, "Permissions"): the reads that expect "no record yet"
 /// (the state of an account never swept, "Undo" of an unrecorded finding) need it. moto answers
 /// NoSuchKey either way.
-fn authorized(calls: &[ApiCall]) -> Vec<(ApiCall, String, String)> {
+pub(crate) fn authorized(calls: &[ApiCall]) -> Vec<(ApiCall, String, String)> {
     let mut out = Vec::new();
     for call in calls {
         let Some((action, resource)) = authorization(call) else {

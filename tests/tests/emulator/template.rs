@@ -825,12 +825,12 @@ fn protected_and_exempt_principals_are_denied_at_the_permission_level() {
             undo,
             "{name}: iam:SetDefaultPolicyVersion"
         );
-        // Key status: the containment roles, and the audit function's, which deactivates keys
-        // unused for too long (`iam-access-key-unused`; it also rewrites IAM policies, which is
-        // more than re-activating a key).
+        // Key status: the containment roles, and the audit and Security Hub functions', which
+        // deactivate keys unused for too long (`iam-access-key-unused`; both also rewrite IAM
+        // policies, which is more than re-activating a key).
         let contains = matches!(
             *name,
-            "ContainmentRole" | "GuardDutyResponderRole" | "AuditResponderRole"
+            "ContainmentRole" | "GuardDutyResponderRole" | "AuditResponderRole" | "SecurityHubResponderRole"
         );
         assert_eq!(
             allowed("iam:UpdateAccessKey", "user/alice"),

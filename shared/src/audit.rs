@@ -634,6 +634,11 @@ fn key_subject(key: &str) -> Option<&str> {
     first.starts_with("arn:").then_some(first)
 }
 
+/// Whether a review found a risk (or could not be done): what the report shows.
+fn at_risk(r: &Report) -> bool {
+    r.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !r.errors.is_empty()
+}
+
 /// Whether a verdict is about a version the responder kept for undo.
 fn is_kept(v: &crate::rules::Verdict) -> bool {
     v.status
@@ -860,24 +865,13 @@ impl AuditReport {
             ));
         }
         h.push_str("</table>");
-        let at_risk: Vec<&AuditedPrincipal> = self
-            .principals
-            .iter()
-            .filter(|p| {
-                p.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !p.report.errors.is_empty()
-            })
-            .collect();
-        h.push_str(&format!("<h2>Principals at risk ({})</h2>", at_risk.len()));
-        for p in at_risk {
+        let principals_at_risk: Vec<&AuditedPrincipal> =
+            self.principals.iter().filter(|p| at_risk(&p.report)).collect();
+        h.push_str(&format!("<h2>Principals at risk ({})</h2>", principals_at_risk.len()));
+        for p in principals_at_risk {
             h.push_str(&principal_html(p));
         }
-        let policies_at_risk: Vec<&AuditedPolicy> = self
-            .policies
-            .iter()
-            .filter(|p| {
-                p.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !p.report.errors.is_empty()
-            })
-            .collect();
+        let policies_at_risk: Vec<&AuditedPolicy> = self.policies.iter().filter(|p| at_risk(&p.report)).collect();
         if !policies_at_risk.is_empty() {
             h.push_str(&format!(
                 "<h2>Customer-managed policies at risk ({})</h2>",
@@ -887,13 +881,7 @@ impl AuditReport {
                 h.push_str(&review_html("policy", &p.policy_arn, &p.report));
             }
         }
-        let keys_at_risk: Vec<&AuditedPrincipal> = self
-            .access_keys
-            .iter()
-            .filter(|k| {
-                k.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !k.report.errors.is_empty()
-            })
-            .collect();
+        let keys_at_risk: Vec<&AuditedPrincipal> = self.access_keys.iter().filter(|k| at_risk(&k.report)).collect();
         if !keys_at_risk.is_empty() {
             h.push_str(&format!(
                 "<h2 id=\"access-keys\">Unused access keys ({})</h2>",
@@ -903,13 +891,7 @@ impl AuditReport {
                 h.push_str(&review_html("access-keys", &k.principal.name, &k.report));
             }
         }
-        let versions_at_risk: Vec<&AuditedVersion> = self
-            .versions
-            .iter()
-            .filter(|v| {
-                v.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !v.report.errors.is_empty()
-            })
-            .collect();
+        let versions_at_risk: Vec<&AuditedVersion> = self.versions.iter().filter(|v| at_risk(&v.report)).collect();
         if !versions_at_risk.is_empty() {
             h.push_str(&format!(
                 "<h2 id=\"dormant\">Dormant policy versions ({}): not the default, in force with one SetDefaultPolicyVersion</h2>",
@@ -953,13 +935,7 @@ impl AuditReport {
                 esc(why)
             ));
         }
-        let resources_at_risk: Vec<&AuditedResource> = self
-            .resources
-            .iter()
-            .filter(|r| {
-                r.report.verdicts.iter().any(|v| v.status == Status::NonCompliant) || !r.report.errors.is_empty()
-            })
-            .collect();
+        let resources_at_risk: Vec<&AuditedResource> = self.resources.iter().filter(|r| at_risk(&r.report)).collect();
         if !resources_at_risk.is_empty() {
             h.push_str(&format!("<h2>Resources at risk ({})</h2>", resources_at_risk.len()));
             for r in resources_at_risk {

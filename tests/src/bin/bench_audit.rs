@@ -1,8 +1,10 @@
 //! `make bench-audit`: the audit sweep (`responder audit`, dry-run) over a seeded account of
 //! 1,000 principals (700 users, 200 roles, 100 groups) and 5,000 customer-managed policies
-//! (five attached to each principal; one principal in 20 has an admin policy among them), in moto
-//! behind the contract proxy. Prints the wall time, the AWS API calls by operation (counted at the
-//! proxy) and the peak memory of the `responder` process.
+//! (five attached to each principal; one principal in 20 has an admin policy among them; one
+//! policy in 100 also has a non-default version; one user in 10 an access key), in moto behind the
+//! contract proxy, with a record bucket (`UNDO_RECORD_BUCKET`, as deployed: the sweep then judges
+//! non-default versions). Prints the wall time, the AWS API calls by operation (counted at the
+//! proxy), the peak memory of the `responder` process, and why each withheld fix was withheld.
 //!
 //! Usage: bench-audit [PRINCIPALS]   (default 1000; the policies are five per principal)
 
@@ -41,7 +43,16 @@ async fn main() {
             ("group", format!("group-{i:04}"))
         };
         match kind {
-            "user" => drop(iam.create_user().user_name(&name).send().await.expect("user")),
+            "user" => {
+                iam.create_user().user_name(&name).send().await.expect("user");
+                if i % 10 == 0 {
+                    iam.create_access_key()
+                        .user_name(&name)
+                        .send()
+                        .await
+                        .expect("access key");
+                }
+            }
             "role" => drop(
                 iam.create_role()
                     .role_name(&name)
@@ -65,6 +76,15 @@ async fn main() {
                 .and_then(|p| p.arn)
                 .expect("arn");
             policies += 1;
+            if policies % 100 == 0 {
+                iam.create_policy_version()
+                    .policy_arn(&arn)
+                    .policy_document(READ_ONLY.replace("example-reports", "example-archive"))
+                    .set_as_default(false)
+                    .send()
+                    .await
+                    .expect("non-default version");
+            }
             match kind {
                 "user" => drop(
                     iam.attach_user_policy()
@@ -103,11 +123,21 @@ async fn main() {
         .and_then(|e| e.parent().map(|d| d.join("responder")))
         .filter(|p| p.exists())
         .expect("target/<profile>/responder (cargo build --workspace --bins)");
+    let bucket = format!("cr-undo-records-{}", env.account_id());
+    env.create_bucket(&bucket).await;
+    let report = std::env::temp_dir().join(format!("bench-audit-{}.json", env.account_id()));
     env.start_recording();
     let started = Instant::now();
     let out = Command::new(&responder)
-        .args(["audit", "--max-pages", "1000"])
+        .args([
+            "audit",
+            "--max-pages",
+            "1000",
+            "--json",
+            report.to_str().unwrap_or_default(),
+        ])
         .envs(env.child_env())
+        .env("UNDO_RECORD_BUCKET", &bucket)
         .output()
         .expect("responder audit");
     let wall = started.elapsed().as_secs_f64();
@@ -140,4 +170,39 @@ async fn main() {
         children_peak_mib()
     );
     println!("  summary        {}", summary["summary"]);
+    // Why each withheld fix was withheld (the report's reason, its first words), by rule.
+    let data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap_or_default()).unwrap_or_default();
+    let mut why: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for part in ["principals", "access_keys", "policies", "versions"] {
+        for review in data[part].as_array().into_iter().flatten() {
+            let r = &review["report"];
+            for (i, v) in r["verdicts"].as_array().into_iter().flatten().enumerate() {
+                let fixed = r["actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a["verdicts"].as_array().is_some_and(|vs| vs.iter().any(|x| x == i)));
+                if v["status"] != "non-compliant" || fixed {
+                    continue;
+                }
+                let reason = r["unplanned"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|u| u["verdicts"].as_array().is_some_and(|vs| vs.iter().any(|x| x == i)))
+                    .and_then(|u| u["reason"].as_str())
+                    .or(v["remedy"]["reason"].as_str())
+                    .unwrap_or("report only");
+                let short: String = reason.split_whitespace().take(12).collect::<Vec<_>>().join(" ");
+                *why.entry((v["rule_id"].as_str().unwrap_or_default().to_string(), short))
+                    .or_default() += 1;
+            }
+        }
+    }
+    println!("  withheld, by rule and reason:");
+    for ((rule, reason), n) in &why {
+        println!("    {n:>5}  {rule}: {reason}");
+    }
+    let _ = std::fs::remove_file(&report);
 }

@@ -76,7 +76,7 @@ async fn main() {
                 .and_then(|p| p.arn)
                 .expect("arn");
             policies += 1;
-            if policies % 100 == 0 {
+            if policies.is_multiple_of(100) {
                 iam.create_policy_version()
                     .policy_arn(&arn)
                     .policy_document(READ_ONLY.replace("example-reports", "example-archive"))

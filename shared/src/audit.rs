@@ -202,25 +202,20 @@ impl Responder {
             report.region = Some(scope.region.clone());
             report
         };
-        let mut out = Vec::with_capacity(principals.len());
-        // A few principals at a time: each review is a handful of sequential reads, so the sweep
-        // waits on the network, not the CPU.
-        for batch in principals.chunks(CONCURRENT_REVIEWS) {
-            let reviews = batch
-                .iter()
-                .map(|principal| Box::pin(self.handle_finding(finding(principal.clone()), new_report())));
-            for (principal, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
-                report.settle();
-                out.push(AuditedPrincipal {
-                    principal: principal.clone(),
-                    report,
-                });
-            }
-        }
+        let reports = self
+            .review_each(principals.iter().map(|p| finding(p.clone())).collect(), &new_report)
+            .await;
+        let out: Vec<AuditedPrincipal> = principals
+            .iter()
+            .zip(reports)
+            .map(|(principal, report)| AuditedPrincipal {
+                principal: principal.clone(),
+                report,
+            })
+            .collect();
         // Each user's access keys, as a finding of their own: a key's status is changed only
         // through the containment capability (in a member account, its containment role).
         let users: Vec<&PrincipalRef> = principals.iter().filter(|p| p.kind == PrincipalKind::User).collect();
-        let mut keys = Vec::with_capacity(users.len());
         let keys_probe = Finding {
             subject: Subject::UserAccessKeys {
                 user: PrincipalRef {
@@ -237,44 +232,51 @@ impl Responder {
             _ => None,
         };
         let users = if keys_skipped.is_some() { vec![] } else { users };
-        for batch in users.chunks(CONCURRENT_REVIEWS) {
-            let reviews = batch.iter().map(|user| {
-                let f = Finding {
-                    subject: Subject::UserAccessKeys { user: (*user).clone() },
-                    ..probe.clone()
-                };
-                Box::pin(self.handle_finding(f, new_report()))
-            });
-            for (user, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
-                report.settle();
-                keys.push(AuditedPrincipal {
-                    principal: (*user).clone(),
-                    report,
-                });
-            }
-        }
+        let about = |subject: Subject| Finding {
+            subject,
+            ..probe.clone()
+        };
+        let reports = self
+            .review_each(
+                users
+                    .iter()
+                    .map(|user| about(Subject::UserAccessKeys { user: (*user).clone() }))
+                    .collect(),
+                &new_report,
+            )
+            .await;
+        let keys: Vec<AuditedPrincipal> = users
+            .iter()
+            .zip(reports)
+            .map(|(user, report)| AuditedPrincipal {
+                principal: (*user).clone(),
+                report,
+            })
+            .collect();
         // Customer-managed policies on their own, attached or not: their default version (the
         // fix: a new default version, withheld when a principal it reaches must not change).
-        let mut reviewed = Vec::with_capacity(policies.len());
-        for batch in policies.chunks(CONCURRENT_REVIEWS) {
-            let reviews = batch.iter().map(|arn| {
-                let f = Finding {
-                    subject: Subject::ManagedPolicyChanged {
-                        policy_arn: arn.clone(),
-                        document: None,
-                    },
-                    ..probe.clone()
-                };
-                Box::pin(self.handle_finding(f, new_report()))
-            });
-            for (arn, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
-                report.settle();
-                reviewed.push(AuditedPolicy {
-                    policy_arn: arn.clone(),
-                    report,
-                });
-            }
-        }
+        let reports = self
+            .review_each(
+                policies
+                    .iter()
+                    .map(|arn| {
+                        about(Subject::ManagedPolicyChanged {
+                            policy_arn: arn.clone(),
+                            document: None,
+                        })
+                    })
+                    .collect(),
+                &new_report,
+            )
+            .await;
+        let reviewed: Vec<AuditedPolicy> = policies
+            .iter()
+            .zip(reports)
+            .map(|(arn, report)| AuditedPolicy {
+                policy_arn: arn.clone(),
+                report,
+            })
+            .collect();
         // Their versions that are not the default: dormant grants, judged as the CreatePolicyVersion
         // event that made one would be (the fix deletes it). The responder's own rewrites keep the
         // default they replace as one, for undo: the markers they leave with the undo records
@@ -301,28 +303,31 @@ impl Responder {
         };
         let mut dormant = Vec::new();
         if let Some(kept) = &kept {
-            for batch in versions.chunks(CONCURRENT_REVIEWS) {
-                let reviews = batch.iter().map(|(arn, version)| {
-                    let f = Finding {
-                        subject: Subject::DormantPolicyVersion {
-                            policy_arn: arn.clone(),
-                            version_id: Some(version.clone()),
-                            document: None,
-                            kept: kept.digests(arn, version),
-                        },
-                        ..probe.clone()
-                    };
-                    Box::pin(self.handle_finding(f, new_report()))
-                });
-                for ((arn, version), mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
-                    report.settle();
-                    dormant.push(AuditedVersion {
-                        policy_arn: arn.clone(),
-                        version_id: version.clone(),
-                        report,
-                    });
-                }
-            }
+            let reports = self
+                .review_each(
+                    versions
+                        .iter()
+                        .map(|(arn, version)| {
+                            about(Subject::DormantPolicyVersion {
+                                policy_arn: arn.clone(),
+                                version_id: Some(version.clone()),
+                                document: None,
+                                kept: kept.digests(arn, version),
+                            })
+                        })
+                        .collect(),
+                    &new_report,
+                )
+                .await;
+            dormant = versions
+                .iter()
+                .zip(reports)
+                .map(|((arn, version), report)| AuditedVersion {
+                    policy_arn: arn.clone(),
+                    version_id: version.clone(),
+                    report,
+                })
+                .collect();
         }
         // The region's taggable resources, once the IAM part is complete (a resumed sweep gets to
         // them in the run that reads IAM's last page).
@@ -407,6 +412,23 @@ impl Responder {
             passed,
             passed_skipped,
         })
+    }
+
+    /// Each finding through [`Responder::handle_finding`], as an event's, [`CONCURRENT_REVIEWS`]
+    /// at a time (a review is a handful of sequential reads: the sweep waits on the network, not
+    /// the CPU); the settled reports, in order.
+    async fn review_each(&self, findings: Vec<Finding>, new_report: &dyn Fn() -> Report) -> Vec<Report> {
+        let mut out = Vec::with_capacity(findings.len());
+        for batch in findings.chunks(CONCURRENT_REVIEWS) {
+            let reviews = batch
+                .iter()
+                .map(|f| Box::pin(self.handle_finding(f.clone(), new_report())));
+            for mut report in join_all(reviews.collect()).await {
+                report.settle();
+                out.push(report);
+            }
+        }
+        out
     }
 
     /// After a complete sweep: this product's findings still recorded FAILED whose risk the sweep
@@ -606,18 +628,13 @@ impl Responder {
                     .iter()
                     .filter_map(|n| AwsResource::new(kind, n, &scope.partition, &scope.region, &scope.account))
                     .collect();
-                for batch in found.chunks(CONCURRENT_REVIEWS) {
-                    let reviews = batch
-                        .iter()
-                        .map(|r| Box::pin(self.handle_finding(check(r.clone()), new_report())));
-                    for (r, mut report) in batch.iter().zip(join_all(reviews.collect()).await) {
-                        report.settle();
-                        out.push(AuditedResource {
-                            arn: r.arn.clone(),
-                            report,
-                        });
-                    }
-                }
+                let reports = self
+                    .review_each(found.iter().map(|r| check(r.clone())).collect(), new_report)
+                    .await;
+                out.extend(found.iter().zip(reports).map(|(r, report)| AuditedResource {
+                    arn: r.arn.clone(),
+                    report,
+                }));
                 match listed.next {
                     Some(next) => token = Some(next),
                     None => break,

@@ -10,10 +10,16 @@ use std::process::Command;
 
 /// Runs `responder audit ARGS…` against the emulator; its stdout summary line.
 fn audit(env: &Env, args: &[&str]) -> Value {
+    audit_with(env, &[], args)
+}
+
+/// [`audit`] with settings `vars` added to the environment.
+fn audit_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Value {
     let out = Command::new(responder_bin())
         .arg("audit")
         .args(args)
         .envs(env.child_env())
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -602,18 +608,7 @@ async fn dormant_versions_are_swept_and_the_responders_kept_versions_told_apart(
         .send()
         .await
         .unwrap();
-    let run = |args: &[&str]| -> Value {
-        let out = Command::new(responder_bin())
-            .arg("audit")
-            .args(args)
-            .envs(env.child_env())
-            .env("UNDO_RECORD_BUCKET", &bucket)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_str(stdout.trim()).unwrap()
-    };
+    let run = |args: &[&str]| audit_with(&env, &[("UNDO_RECORD_BUCKET", bucket.as_str())], args);
     let id =
         |key: &str| compliance_responder::asff::finding_id_in("us-east-1", env.account_id(), "iam-admin-access", key);
     let versions = |arn: &str| {
@@ -760,20 +755,14 @@ async fn unused_access_keys_are_found_and_deactivated_and_the_guards_hold() {
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("report.json");
     let run = |args: &[&str]| -> (Value, Value) {
-        let out = Command::new(responder_bin())
-            .arg("audit")
-            .args(["--no-resources", "--json", json.to_str().unwrap()])
-            .args(args)
-            .envs(env.child_env())
-            .env("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/break-glass-*")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        (
-            serde_json::from_str(stdout.trim()).unwrap(),
-            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap(),
-        )
+        let mut all = vec!["--no-resources", "--json", json.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let summary = audit_with(
+            &env,
+            &[("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/break-glass-*")],
+            &all,
+        );
+        (summary, serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap())
     };
     let status = |user: &'static str| {
         let (env, ids) = (&env, &ids);
